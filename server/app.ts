@@ -1,0 +1,51 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import { requireBearerToken } from './auth.ts';
+import { installErrorHandlers } from './errors.ts';
+import { blobRoutes } from './routes/blobs.ts';
+import type { Limits, RouteDeps } from './routes/deps.ts';
+import { entryRoutes } from './routes/entries.ts';
+import { healthRoutes } from './routes/health.ts';
+import { lookupRoutes } from './routes/lookup.ts';
+import { statsRoutes } from './routes/stats.ts';
+import { Stats } from './stats.ts';
+import type { Store } from './storage/store.ts';
+
+export interface AppOptions {
+  store: Store;
+  limits?: Partial<Limits>;
+  /** when set, every route but the probes needs `Authorization: Bearer <token>` */
+  token?: string;
+  logger?: boolean | { level: string };
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  maxBlobBytes: 4 * 1024 ** 3,
+  maxManifestBytes: 4 * 1024 ** 2,
+};
+
+/** Builds the Fastify app; it does not listen (main.ts does, tests use inject or port 0). */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? false,
+    // JSON bodies are small (lookups, manifests); blob bodies bypass this limit and are
+    // bounded by maxBlobBytes while they stream.
+    bodyLimit: 1024 * 1024,
+    // Uploads of big parts on slow links must not be cut by a whole-request timer;
+    // idle connections still are.
+    requestTimeout: 0,
+    connectionTimeout: 0,
+    keepAliveTimeout: 65_000,
+    return503OnClosing: true,
+    routerOptions: { maxParamLength: 512 },
+  });
+  const deps: RouteDeps = { store: options.store, stats: new Stats(), limits: { ...DEFAULT_LIMITS, ...options.limits } };
+  installErrorHandlers(app);
+  if (options.token) requireBearerToken(app, options.token);
+  await app.register(healthRoutes, deps);
+  await app.register(lookupRoutes, deps);
+  await app.register(entryRoutes, deps);
+  await app.register(blobRoutes, deps);
+  await app.register(statsRoutes, deps);
+  app.addHook('onClose', async () => options.store.close());
+  return app;
+}

@@ -1,0 +1,74 @@
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { VerifyingStream } from '../../shared/digest.ts';
+import { LarderError } from '../../shared/errors.ts';
+import { type MissingRequest, type MissingResponse, missingRequestSchema } from '../../shared/protocol.ts';
+import { parseRange } from '../range.ts';
+import type { RouteDeps } from './deps.ts';
+import { digestOf, namespaceOf } from './params.ts';
+
+const BLOB_TYPE = 'application/octet-stream';
+
+export async function blobRoutes(app: FastifyInstance, { store, stats, limits }: RouteDeps): Promise<void> {
+  // Blob bodies are handed on as the raw request stream: nothing is buffered here.
+  app.addContentTypeParser(BLOB_TYPE, (_request, payload, done) => done(null, payload));
+
+  app.post<{ Body: MissingRequest }>('/v1/ns/:ns/blobs/missing', { schema: { body: missingRequestSchema } }, async (request): Promise<MissingResponse> => {
+    const ns = namespaceOf(request);
+    const digests = [...new Set(request.body.digests)];
+    const missing = await store.missingBlobs(ns, digests);
+    stats.add(ns, 'blobsPresent', digests.length - missing.length);
+    return { missing };
+  });
+
+  app.head('/v1/ns/:ns/blobs/:digest', async (request, reply) => {
+    const ns = namespaceOf(request);
+    const digest = digestOf(request);
+    const size = await store.statBlob(ns, digest);
+    if (size === undefined) throw new LarderError('LARDER_BLOB_NOT_FOUND', `no blob ${digest} in ${ns}`);
+    blobHeaders(reply, digest).header('content-length', size);
+    return reply.send();
+  });
+
+  app.get('/v1/ns/:ns/blobs/:digest', { exposeHeadRoute: false }, async (request, reply) => {
+    const ns = namespaceOf(request);
+    const digest = digestOf(request);
+    const size = await store.statBlob(ns, digest);
+    if (size === undefined) throw new LarderError('LARDER_BLOB_NOT_FOUND', `no blob ${digest} in ${ns}`);
+    const range = parseRange(request.headers.range, size);
+    const body = await store.getBlob(ns, digest, range);
+    if (!body) throw new LarderError('LARDER_BLOB_NOT_FOUND', `no blob ${digest} in ${ns}`);
+    blobHeaders(reply, digest);
+    const length = range ? range.end - range.start + 1 : size;
+    if (range) reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${size}`);
+    stats.add(ns, 'bytesOut', length);
+    return reply.header('content-length', length).send(body);
+  });
+
+  app.put<{ Body: Readable }>('/v1/ns/:ns/blobs/:digest', async (request, reply) => {
+    const ns = namespaceOf(request);
+    const digest = digestOf(request);
+    const declared = request.headers['content-length'];
+    if (declared === undefined) throw new LarderError('LARDER_LENGTH_REQUIRED', 'a blob upload needs Content-Length');
+    const size = Number(declared);
+    if (size > limits.maxBlobBytes) throw new LarderError('LARDER_TOO_LARGE', `blob of ${size} bytes is over the ${limits.maxBlobBytes}-byte limit`);
+    const body = request.body;
+    if (!body || typeof body.pipe !== 'function') throw new LarderError('LARDER_UNSUPPORTED_MEDIA_TYPE', `a blob upload is sent as ${BLOB_TYPE}`);
+    // The hash check sits in front of the store: a mismatch fails the stream before it commits.
+    const verified = new VerifyingStream(digest, size);
+    // pipeline keeps a listener on both streams; a failure reaches the store through `verified`.
+    pipeline(body, verified).catch(() => {});
+    const outcome = await store.putBlob(ns, digest, verified, size);
+    if (outcome === 'created') {
+      stats.add(ns, 'blobsUploaded');
+      stats.add(ns, 'bytesIn', size);
+    }
+    return reply.code(outcome === 'created' ? 201 : 200).send({ digest, size });
+  });
+}
+
+function blobHeaders(reply: FastifyReply, digest: string): FastifyReply {
+  // Content-addressed bytes never change: any cache may keep them forever.
+  return reply.type(BLOB_TYPE).header('etag', `"${digest}"`).header('cache-control', 'public, max-age=31536000, immutable').header('accept-ranges', 'bytes');
+}

@@ -1,0 +1,55 @@
+import type { FastifyInstance } from 'fastify';
+import { LarderError } from '../../shared/errors.ts';
+import { checkManifestKey, type Manifest, manifestDigests, manifestSchema } from '../../shared/manifest.ts';
+import { entryListQuerySchema, type EntryListResponse } from '../../shared/protocol.ts';
+import type { RouteDeps } from './deps.ts';
+import { keyOf, namespaceOf } from './params.ts';
+
+export async function entryRoutes(app: FastifyInstance, { store, stats, limits }: RouteDeps): Promise<void> {
+  app.get('/v1/ns/:ns/entries/:key', async (request, reply) => {
+    const ns = namespaceOf(request);
+    const key = keyOf(request);
+    const stored = await store.getEntry(ns, key);
+    if (!stored) throw new LarderError('LARDER_ENTRY_NOT_FOUND', `no entry ${key} in ${ns}`);
+    return reply.type('application/json').send(stored);
+  });
+
+  app.put<{ Body: Manifest }>(
+    '/v1/ns/:ns/entries/:key',
+    { bodyLimit: limits.maxManifestBytes, schema: { body: manifestSchema } },
+    async (request, reply) => {
+      const ns = namespaceOf(request);
+      const key = keyOf(request);
+      const manifest = request.body;
+      checkManifestKey(manifest, key);
+      // Published last and only when complete: every part must already be stored.
+      const missing = await store.missingBlobs(ns, manifestDigests(manifest));
+      if (missing.length > 0) {
+        const error = new LarderError('LARDER_MISSING_BLOBS', `${missing.length} part(s) of ${key} are not stored`);
+        return reply.code(error.status).send({ ...error.toJSON(), missing });
+      }
+      const outcome = await store.putEntry(ns, key, Buffer.from(JSON.stringify(manifest)));
+      if (outcome === 'exists') throw new LarderError('LARDER_ENTRY_EXISTS', `entry ${key} already exists in ${ns}; entries are immutable`);
+      stats.add(ns, 'entriesPublished');
+      return reply.code(201).send({ key });
+    },
+  );
+
+  app.delete('/v1/ns/:ns/entries/:key', async (request, reply) => {
+    const ns = namespaceOf(request);
+    const key = keyOf(request);
+    if (!(await store.deleteEntry(ns, key))) throw new LarderError('LARDER_ENTRY_NOT_FOUND', `no entry ${key} in ${ns}`);
+    return reply.code(204).send();
+  });
+
+  app.get<{ Querystring: { prefix: string; limit: number } }>(
+    '/v1/ns/:ns/entries',
+    { schema: { querystring: entryListQuerySchema } },
+    async (request): Promise<EntryListResponse> => {
+      const ns = namespaceOf(request);
+      const { prefix, limit } = request.query;
+      const entries = await store.listEntries(ns, prefix, limit);
+      return { entries: entries.map((e) => ({ key: e.key, createdAt: e.createdAt.toISOString(), size: e.size })) };
+    },
+  );
+}

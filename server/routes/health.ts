@@ -1,0 +1,16 @@
+import type { FastifyInstance } from 'fastify';
+import { LarderError } from '../../shared/errors.ts';
+import type { RouteDeps } from './deps.ts';
+
+export async function healthRoutes(app: FastifyInstance, { store }: RouteDeps): Promise<void> {
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  app.get('/readyz', async () => {
+    try {
+      await store.check();
+    } catch (err) {
+      throw new LarderError('LARDER_STORE_UNAVAILABLE', `store not ready: ${(err as Error).message}`, { cause: err });
+    }
+    return { status: 'ok', store: store.description };
+  });
+}

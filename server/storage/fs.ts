@@ -1,0 +1,162 @@
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { digestHex } from '../../shared/digest.ts';
+import { LarderError } from '../../shared/errors.ts';
+import { type ByteRange, type EntryInfo, newestFirst, type PutOutcome, type Store } from './store.ts';
+
+// The embedded default: blobs and manifests as files. Every write goes to a temp file
+// on the same file system, is fsynced, then renamed (blobs) or hard-linked (manifests,
+// whose link() fails if the name exists: an atomic first-writer-wins create).
+
+const STAT_CONCURRENCY = 64;
+
+export class FsStore implements Store {
+  readonly description: string;
+  readonly #root: string;
+  readonly #tmp: string;
+
+  constructor(root: string) {
+    this.#root = root;
+    this.#tmp = join(root, 'tmp');
+    this.description = `disk store in ${root}`;
+  }
+
+  async init(): Promise<this> {
+    await mkdir(this.#tmp, { recursive: true });
+    // Temp files left by a crash are never referenced: start clean.
+    for (const name of await readdir(this.#tmp)) await rm(join(this.#tmp, name), { force: true, recursive: true });
+    return this;
+  }
+
+  async check(): Promise<void> {
+    await fsCall(() => stat(this.#tmp));
+  }
+
+  async statBlob(ns: string, digest: string): Promise<number | undefined> {
+    const info = await fsCall(() => stat(this.#blobFile(ns, digest)), undefined);
+    return info?.size;
+  }
+
+  async missingBlobs(ns: string, digests: readonly string[]): Promise<string[]> {
+    const missing: string[] = [];
+    for (let i = 0; i < digests.length; i += STAT_CONCURRENCY) {
+      const batch = digests.slice(i, i + STAT_CONCURRENCY);
+      const sizes = await Promise.all(batch.map((d) => this.statBlob(ns, d)));
+      batch.forEach((d, j) => sizes[j] === undefined && missing.push(d));
+    }
+    return missing;
+  }
+
+  async putBlob(ns: string, digest: string, body: Readable, _size: number): Promise<PutOutcome> {
+    const final = this.#blobFile(ns, digest);
+    if ((await this.statBlob(ns, digest)) !== undefined) {
+      body.resume();
+      return 'exists';
+    }
+    const tmp = await this.#writeTemp(body);
+    try {
+      await fsCall(() => mkdir(join(final, '..'), { recursive: true }));
+      await fsCall(() => rename(tmp, final));
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    return 'created';
+  }
+
+  async getBlob(ns: string, digest: string, range?: ByteRange): Promise<Readable | undefined> {
+    const file = this.#blobFile(ns, digest);
+    const handle = await fsCall(() => open(file, 'r'), undefined);
+    if (!handle) return undefined;
+    // The stream owns the handle and closes it when it ends or is destroyed.
+    return handle.createReadStream(range ? { start: range.start, end: range.end } : {});
+  }
+
+  async getEntry(ns: string, key: string): Promise<Buffer | undefined> {
+    return fsCall(() => readFile(this.#entryFile(ns, key)), undefined);
+  }
+
+  async putEntry(ns: string, key: string, manifest: Buffer): Promise<PutOutcome> {
+    const final = this.#entryFile(ns, key);
+    await fsCall(() => mkdir(join(final, '..'), { recursive: true }));
+    const tmp = await this.#writeTemp(manifest);
+    try {
+      await link(tmp, final);
+      return 'created';
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return 'exists';
+      throw storeFailure(err);
+    } finally {
+      await rm(tmp, { force: true });
+    }
+  }
+
+  async deleteEntry(ns: string, key: string): Promise<boolean> {
+    return (await fsCall(() => unlink(this.#entryFile(ns, key)).then(() => true), false)) ?? false;
+  }
+
+  async listEntries(ns: string, prefix: string, limit: number): Promise<EntryInfo[]> {
+    const dir = join(this.#nsDir(ns), 'entries');
+    const names = (await fsCall(() => readdir(dir), [])) ?? [];
+    const keys = names.filter((n) => n.endsWith('.json') && n.startsWith(prefix)).map((n) => n.slice(0, -'.json'.length));
+    const infos: EntryInfo[] = [];
+    for (let i = 0; i < keys.length; i += STAT_CONCURRENCY) {
+      const batch = keys.slice(i, i + STAT_CONCURRENCY);
+      const stats = await Promise.all(batch.map((k) => fsCall(() => stat(join(dir, `${k}.json`)), undefined)));
+      batch.forEach((key, j) => {
+        const s = stats[j];
+        if (s) infos.push({ key, createdAt: s.mtime, size: s.size });
+      });
+    }
+    return infos.sort(newestFirst).slice(0, limit);
+  }
+
+  async close(): Promise<void> {}
+
+  #nsDir(ns: string): string {
+    return join(this.#root, 'v1', 'ns', ns);
+  }
+
+  #blobFile(ns: string, digest: string): string {
+    const hex = digestHex(digest);
+    return join(this.#nsDir(ns), 'blobs', 'sha256', hex.slice(0, 2), hex);
+  }
+
+  #entryFile(ns: string, key: string): string {
+    return join(this.#nsDir(ns), 'entries', `${key}.json`);
+  }
+
+  /** Writes data to a fresh temp file and fsyncs it; removes the file if anything fails. */
+  async #writeTemp(data: Readable | Buffer): Promise<string> {
+    const tmp = join(this.#tmp, randomBytes(12).toString('hex'));
+    try {
+      if (Buffer.isBuffer(data)) await writeFile(tmp, data, { flag: 'wx', mode: 0o644, flush: true });
+      // flush: the stream fsyncs before it closes, so a rename never publishes unsynced bytes
+      else await pipeline(data, createWriteStream(tmp, { flags: 'wx', mode: 0o644, flush: true }));
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err instanceof LarderError ? err : storeFailure(err);
+    }
+    return tmp;
+  }
+}
+
+/** Runs a file system call; ENOENT becomes `absent` when one is given, anything else a store failure. */
+async function fsCall<T, A = never>(call: () => Promise<T>, ...absent: [A] | []): Promise<T | A> {
+  try {
+    return await call();
+  } catch (err) {
+    if (absent.length === 1 && (err as NodeJS.ErrnoException).code === 'ENOENT') return absent[0] as A;
+    throw storeFailure(err);
+  }
+}
+
+function storeFailure(err: unknown): LarderError {
+  if (err instanceof LarderError) return err;
+  const code = (err as NodeJS.ErrnoException).code ?? 'unknown';
+  return new LarderError('LARDER_STORE_UNAVAILABLE', `disk store failed (${code})`, { cause: err });
+}

@@ -1,0 +1,46 @@
+import type { Readable } from 'node:stream';
+
+// The one storage port. Every backend implements it and passes the contract suite in
+// test/server/storage/contract.ts. Namespaces, keys and digests reach a store already
+// validated; bodies reach it already wrapped in a verifying stream, so a store must
+// commit a blob only when its body ends without error.
+
+export interface ByteRange {
+  /** first byte, inclusive */
+  start: number;
+  /** last byte, inclusive */
+  end: number;
+}
+
+export interface EntryInfo {
+  key: string;
+  createdAt: Date;
+  size: number;
+}
+
+export type PutOutcome = 'created' | 'exists';
+
+export interface Store {
+  readonly description: string;
+  /** throws when the store cannot serve requests (readiness) */
+  check(): Promise<void>;
+  /** size of a stored blob, or undefined when it is absent */
+  statBlob(ns: string, digest: string): Promise<number | undefined>;
+  /** the subset of digests not stored */
+  missingBlobs(ns: string, digests: readonly string[]): Promise<string[]>;
+  putBlob(ns: string, digest: string, body: Readable, size: number): Promise<PutOutcome>;
+  /** a stream of the blob (or of one range of it), or undefined when it is absent */
+  getBlob(ns: string, digest: string, range?: ByteRange): Promise<Readable | undefined>;
+  getEntry(ns: string, key: string): Promise<Buffer | undefined>;
+  /** creates the entry unless one exists: the first writer wins */
+  putEntry(ns: string, key: string, manifest: Buffer): Promise<PutOutcome>;
+  deleteEntry(ns: string, key: string): Promise<boolean>;
+  /** entries whose key starts with prefix, newest first */
+  listEntries(ns: string, prefix: string, limit: number): Promise<EntryInfo[]>;
+  close(): Promise<void>;
+}
+
+/** Newest first; equal times fall back to the key so the order is stable. */
+export function newestFirst(a: EntryInfo, b: EntryInfo): number {
+  return b.createdAt.getTime() - a.createdAt.getTime() || (a.key < b.key ? 1 : a.key > b.key ? -1 : 0);
+}

@@ -1,0 +1,65 @@
+// The one error catalogue: every failure larder reports has a stable code and an HTTP
+// status. Clients branch on `code` only; messages are for people.
+
+export const ERRORS = {
+  LARDER_BAD_REQUEST: 400,
+  LARDER_INVALID_NAMESPACE: 400,
+  LARDER_INVALID_KEY: 400,
+  LARDER_INVALID_DIGEST: 400,
+  LARDER_INVALID_MANIFEST: 400,
+  LARDER_DIGEST_MISMATCH: 400,
+  LARDER_INCOMPLETE_BODY: 400,
+  LARDER_UNAUTHORIZED: 401,
+  LARDER_FORBIDDEN: 403,
+  LARDER_NOT_FOUND: 404,
+  LARDER_ENTRY_NOT_FOUND: 404,
+  LARDER_BLOB_NOT_FOUND: 404,
+  LARDER_ENTRY_EXISTS: 409,
+  LARDER_LENGTH_REQUIRED: 411,
+  LARDER_TOO_LARGE: 413,
+  LARDER_UNSUPPORTED_MEDIA_TYPE: 415,
+  LARDER_RANGE_NOT_SATISFIABLE: 416,
+  LARDER_MISSING_BLOBS: 422,
+  LARDER_INTERNAL: 500,
+  LARDER_STORE_UNAVAILABLE: 503,
+  // Client-side failures; the status is what a server would have answered, for symmetry.
+  LARDER_USAGE: 400,
+  LARDER_PATH_NOT_FOUND: 400,
+  LARDER_UNREACHABLE: 503,
+  LARDER_TIMEOUT: 504,
+  LARDER_BAD_RESPONSE: 502,
+  LARDER_INTEGRITY: 502,
+  LARDER_UNSAFE_ARCHIVE: 422,
+  LARDER_COMMAND_FAILED: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+}
+
+export class LarderError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'LarderError';
+    this.code = code;
+    this.status = ERRORS[code];
+  }
+
+  toJSON(): ErrorBody {
+    return { code: this.code, message: this.message };
+  }
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERRORS, value);
+}
+
+export function isLarderError(err: unknown, code?: ErrorCode): err is LarderError {
+  return err instanceof LarderError && (code === undefined || err.code === code);
+}

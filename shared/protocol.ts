@@ -1,0 +1,96 @@
+import { DIGEST_PATTERN } from './digest.ts';
+import type { Manifest } from './manifest.ts';
+import { KEY_PATTERN, KEY_PREFIX_PATTERN } from './names.ts';
+
+// Request and response bodies of the v1 wire protocol, with the JSON schemas the
+// server validates them against.
+
+export const PROTOCOL_PREFIX = '/v1';
+export const MAX_RESTORE_KEYS = 32;
+export const MAX_MISSING_DIGESTS = 10_000;
+export const MAX_LIST_LIMIT = 1000;
+
+export type MatchKind = 'exact' | 'prefix' | 'none';
+
+export interface LookupRequest {
+  key: string;
+  restoreKeys?: string[];
+}
+
+export interface LookupResponse {
+  match: MatchKind;
+  key?: string;
+  entry?: Manifest;
+}
+
+export interface MissingRequest {
+  digests: string[];
+}
+
+export interface MissingResponse {
+  missing: string[];
+}
+
+export interface EntrySummary {
+  key: string;
+  createdAt: string;
+  size: number;
+}
+
+export interface EntryListResponse {
+  entries: EntrySummary[];
+}
+
+export interface NamespaceStats {
+  lookups: number;
+  exact: number;
+  prefix: number;
+  miss: number;
+  hitRate: number;
+  bytesIn: number;
+  bytesOut: number;
+  blobsUploaded: number;
+  blobsPresent: number;
+  entriesPublished: number;
+}
+
+export interface StatsResponse {
+  since: string;
+  namespaces: Record<string, NamespaceStats>;
+}
+
+export const lookupRequestSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['key'],
+  properties: {
+    key: { type: 'string', pattern: KEY_PATTERN.source },
+    restoreKeys: { type: 'array', maxItems: MAX_RESTORE_KEYS, items: { type: 'string', pattern: KEY_PREFIX_PATTERN.source, minLength: 1 } },
+  },
+} as const;
+
+export const missingRequestSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['digests'],
+  properties: {
+    digests: { type: 'array', maxItems: MAX_MISSING_DIGESTS, items: { type: 'string', pattern: DIGEST_PATTERN.source } },
+  },
+} as const;
+
+export const entryListQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    prefix: { type: 'string', pattern: KEY_PREFIX_PATTERN.source, default: '' },
+    limit: { type: 'integer', minimum: 1, maximum: MAX_LIST_LIMIT, default: 100 },
+  },
+} as const;
+
+export function blobPath(ns: string, digest: string): string {
+  return `${PROTOCOL_PREFIX}/ns/${ns}/blobs/${digest}`;
+}
+
+export function entryPath(ns: string, key: string): string {
+  return `${PROTOCOL_PREFIX}/ns/${ns}/entries/${key}`;
+}
