@@ -1,0 +1,17 @@
+import type { ClientOptions } from '../options.ts';
+import type { Report } from '../report.ts';
+import { restore } from '../restore.ts';
+import { expandKeys, failureReport, type Io, publishReport, withClient } from './context.ts';
+
+export async function restoreCommand(options: ClientOptions, io: Io): Promise<{ exitCode: number; report: Report }> {
+  const { key, restoreKeys } = await expandKeys(options, io.env);
+  let report: Report;
+  try {
+    report = await withClient(options, (client) =>
+      restore(client, { key: key.key, restoreKeys, paths: options.paths, cwd: options.cwd, home: options.home, concurrency: options.concurrency, log: io.err }),
+    );
+  } catch (err) {
+    report = failureReport('restore', key.key, err);
+  }
+  return { exitCode: publishReport(report, options, io), report };
+}

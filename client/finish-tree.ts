@@ -1,0 +1,81 @@
+import { chmodSync, linkSync, lstatSync, lutimesSync, mkdirSync, symlinkSync, utimesSync } from 'node:fs';
+import { join } from 'node:path';
+import { unsafe } from './safe-path.ts';
+import type { ExtractResult } from './tar-read.ts';
+
+// The last step of an extraction, once every part's files are written: hard links
+// (to regular files the archive itself wrote), then symbolic links (never below another
+// link, so nothing can be created through one), then folder modes and times, deepest
+// first, so writing into a folder cannot disturb its time and a read-only folder is
+// sealed only when full.
+
+export function finishTree(root: string, results: readonly ExtractResult[]): void {
+  const hardlinks = results.flatMap((r) => r.hardlinks);
+  const symlinks = results.flatMap((r) => r.symlinks).sort((a, b) => (a.rel < b.rel ? -1 : 1));
+  const dirs = results.flatMap((r) => r.dirs).sort((a, b) => depth(b.rel) - depth(a.rel));
+
+  for (const { rel, target } of hardlinks) {
+    const targetStat = lstatOrUndefined(join(root, target));
+    if (!targetStat?.isFile()) throw unsafe(`hard link ${rel} points to ${target}, which is not a file in the archive`);
+    makeParent(root, rel);
+    create(rel, () => linkSync(join(root, target), join(root, rel)));
+  }
+
+  const linkNames = new Set<string>();
+  for (const { rel, target, mtime } of symlinks) {
+    for (let dir = parentOf(rel); dir !== ''; dir = parentOf(dir)) {
+      if (linkNames.has(dir)) throw unsafe(`${rel} lies below the symbolic link ${dir}`);
+    }
+    makeParent(root, rel);
+    create(rel, () => symlinkSync(target, join(root, rel)));
+    lutimesSync(join(root, rel), mtime, mtime);
+    linkNames.add(rel);
+  }
+
+  for (const { rel, mode, mtime } of dirs) {
+    chmodSync(join(root, rel), mode);
+    utimesSync(join(root, rel), mtime, mtime);
+  }
+}
+
+function create(rel: string, make: () => void): void {
+  try {
+    make();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOTDIR') throw unsafe(`${rel} appears twice in the archive`);
+    throw err;
+  }
+}
+
+function makeParent(root: string, rel: string): void {
+  const parent = parentOf(rel);
+  if (parent === '') return;
+  // No symbolic link exists yet above rel (checked by the caller or not created yet),
+  // so a recursive mkdir cannot wander outside root.
+  try {
+    mkdirSync(join(root, parent), { recursive: true, mode: 0o755 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') throw unsafe(`${parent} is both a folder and a file in the archive`);
+    throw err;
+  }
+}
+
+function lstatOrUndefined(path: string): ReturnType<typeof lstatSync> | undefined {
+  try {
+    return lstatSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+function parentOf(rel: string): string {
+  const slash = rel.lastIndexOf('/');
+  return slash < 0 ? '' : rel.slice(0, slash);
+}
+
+function depth(rel: string): number {
+  let n = 0;
+  for (const ch of rel) if (ch === '/') n++;
+  return n;
+}

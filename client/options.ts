@@ -1,0 +1,126 @@
+import { homedir } from 'node:os';
+import { parseArgs } from 'node:util';
+import { LarderError } from '../shared/errors.ts';
+import { checkNamespace } from '../shared/names.ts';
+import { presetNamed } from './presets.ts';
+
+// The client's configuration, parsed once from flags and LARDER_* variables (flags win).
+// A preset fills in paths, key and restore keys; explicit flags replace its choices.
+
+export interface ClientOptions {
+  server: string;
+  namespace: string;
+  token: string | undefined;
+  keyTemplate: string | undefined;
+  restoreKeyTemplates: string[];
+  paths: string[];
+  strict: boolean;
+  json: boolean;
+  explain: boolean;
+  reportFile: string | undefined;
+  timeoutMs: number;
+  concurrency: number;
+  level: number;
+  cwd: string;
+  home: string;
+  githubOutput: string | undefined;
+  /** `larder run -- CMD…`: the command */
+  command: string[];
+}
+
+export const DEFAULT_SERVER = 'http://127.0.0.1:7373';
+
+export const CLIENT_USAGE = `larder: save and restore build caches (node_modules, .venv, ~/.m2, any folder)
+
+usage:
+  larder restore  --preset NAME | --key TEMPLATE --path P [--restore-key PREFIX]…
+  larder save     --preset NAME | --key TEMPLATE --path P…
+  larder run      --preset NAME | --key … --path … -- COMMAND [ARGS…]
+                  restore; run COMMAND unless the hit was exact; save if it succeeded
+  larder key      --preset NAME | --key TEMPLATE [--explain]
+
+options:
+  --server URL          larder server (LARDER_SERVER; default ${DEFAULT_SERVER})
+  --namespace NS, -n    cache namespace, usually the repository (LARDER_NAMESPACE; default "default")
+  --token TOKEN         bearer token (LARDER_TOKEN)
+  --preset NAME         npm | pip | maven: paths, key and restore key in one
+  --key TEMPLATE        e.g. npm-{os}-{arch}-node{node}-{hash:package-lock.json}
+                        placeholders: {os} {arch} {libc} {node} {python} {java} {root}
+                        {env:NAME} {hash:GLOB,GLOB…}
+  --restore-key PREFIX  fall back to the newest entry whose key starts with PREFIX (repeatable)
+  --path PATH           folder to save or restore (repeatable; ~ is your home)
+  --strict              exit non-zero when the cache fails (default: warn and go on)
+  --json                print the outcome as JSON on stdout
+  --report FILE         write the outcome as JSON to FILE
+  --timeout SECONDS     give up on the cache after this long (default 600)
+  --concurrency N       parts in flight at once (default 4)
+  --level N             zstd level for save, 1-19 (default 3)
+  --explain             with key: show every input and its value`;
+
+export function parseClientArgs(argv: string[], env: NodeJS.ProcessEnv, cwd: string): { command: string; options: ClientOptions } | 'help' {
+  const dashDash = argv.indexOf('--');
+  const own = dashDash < 0 ? argv : argv.slice(0, dashDash);
+  const command = dashDash < 0 ? [] : argv.slice(dashDash + 1);
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: own,
+      strict: true,
+      allowPositionals: true,
+      options: {
+        server: { type: 'string' },
+        namespace: { type: 'string', short: 'n' },
+        token: { type: 'string' },
+        preset: { type: 'string' },
+        key: { type: 'string' },
+        'restore-key': { type: 'string', multiple: true },
+        path: { type: 'string', multiple: true },
+        strict: { type: 'boolean' },
+        json: { type: 'boolean' },
+        explain: { type: 'boolean' },
+        report: { type: 'string' },
+        timeout: { type: 'string' },
+        concurrency: { type: 'string' },
+        level: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    throw new LarderError('LARDER_USAGE', (err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help || positionals.length === 0) return 'help';
+  const [name, ...extra] = positionals;
+  if (extra.length > 0) throw new LarderError('LARDER_USAGE', `unexpected ${extra.join(' ')}; put a command to run after --`);
+  if (!['save', 'restore', 'run', 'key'].includes(name ?? '')) throw new LarderError('LARDER_USAGE', `unknown command ${JSON.stringify(name)}; see larder --help`);
+  if (name === 'run' && command.length === 0) throw new LarderError('LARDER_USAGE', 'larder run needs a command after --');
+  const preset = values.preset === undefined ? undefined : presetNamed(values.preset);
+  const options: ClientOptions = {
+    server: values.server ?? env.LARDER_SERVER ?? DEFAULT_SERVER,
+    namespace: checkNamespace(values.namespace ?? env.LARDER_NAMESPACE ?? 'default'),
+    token: values.token ?? (env.LARDER_TOKEN || undefined),
+    keyTemplate: values.key ?? preset?.key,
+    restoreKeyTemplates: values['restore-key'] ?? preset?.restoreKeys ?? [],
+    paths: values.path ?? preset?.paths ?? [],
+    strict: values.strict ?? false,
+    json: values.json ?? false,
+    explain: values.explain ?? false,
+    reportFile: values.report,
+    timeoutMs: number('--timeout', values.timeout ?? '600', 1, 86_400) * 1000,
+    concurrency: number('--concurrency', values.concurrency ?? '4', 1, 64),
+    level: number('--level', values.level ?? '3', 1, 19),
+    cwd,
+    home: env.HOME || homedir(),
+    githubOutput: env.GITHUB_OUTPUT || undefined,
+    command,
+  };
+  if (!options.keyTemplate) throw new LarderError('LARDER_USAGE', `larder ${name} needs --key TEMPLATE or --preset NAME`);
+  if (name !== 'key' && options.paths.length === 0) throw new LarderError('LARDER_USAGE', `larder ${name} needs --path PATH or --preset NAME`);
+  return { command: name as string, options };
+}
+
+function number(flag: string, text: string, min: number, max: number): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min || value > max) throw new LarderError('LARDER_USAGE', `${flag} ${text}: expected a whole number from ${min} to ${max}`);
+  return value;
+}

@@ -1,0 +1,58 @@
+import { createHash } from 'node:crypto';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { constants, createZstdCompress } from 'node:zlib';
+import { finishDigest } from '../shared/digest.ts';
+import type { PartRef } from '../shared/manifest.ts';
+import { tarChunks } from './tar-write.ts';
+import type { TreeEntry } from './tree.ts';
+
+// One part: tar → zstd → sha256. Compressed bytes are kept in memory only while they fit
+// the buffer limit (parts are ~8 MiB raw, so nearly always); a bigger part is packed a
+// second time while it uploads, rather than written to a temporary file.
+
+export interface PackedPart {
+  ref: PartRef;
+  /** the compressed bytes, or undefined when they were over the buffer limit */
+  bytes: Buffer[] | undefined;
+  /** produces the compressed bytes again, for a part that was not buffered */
+  stream: () => Readable;
+}
+
+export function compressedPartStream(root: string, entries: readonly TreeEntry[], level: number, counter = { rawBytes: 0 }): Readable {
+  const tar = Readable.from(counted(tarChunks(root, entries), counter), { objectMode: false });
+  const zstd = createZstdCompress({ params: { [constants.ZSTD_c_compressionLevel]: level } });
+  tar.once('error', (err) => zstd.destroy(err));
+  return tar.pipe(zstd);
+}
+
+export async function packPart(root: string, entries: readonly TreeEntry[], level: number, bufferLimit: number): Promise<PackedPart> {
+  const hash = createHash('sha256');
+  let chunks: Buffer[] | undefined = [];
+  let size = 0;
+  const counter = { rawBytes: 0 };
+  await pipeline(
+    compressedPartStream(root, entries, level, counter),
+    new Writable({
+      write(chunk: Buffer, _encoding, callback) {
+        hash.update(chunk);
+        size += chunk.length;
+        if (chunks && size <= bufferLimit) chunks.push(chunk);
+        else chunks = undefined;
+        callback();
+      },
+    }),
+  );
+  return {
+    ref: { digest: finishDigest(hash), size, rawSize: counter.rawBytes, entries: entries.length },
+    bytes: chunks,
+    stream: () => compressedPartStream(root, entries, level),
+  };
+}
+
+function* counted(chunks: Iterable<Buffer>, counter: { rawBytes: number }): Generator<Buffer> {
+  for (const chunk of chunks) {
+    counter.rawBytes += chunk.length;
+    yield chunk;
+  }
+}

@@ -1,0 +1,93 @@
+import { LarderError } from '../shared/errors.ts';
+import type { Manifest, PartRef, PathRecord } from '../shared/manifest.ts';
+import { mapLimit } from './concurrency.ts';
+import { finishTree } from './finish-tree.ts';
+import { resolveUserPath } from './paths.ts';
+import { type Report, secondsSince } from './report.ts';
+import { createStaging, discardStaging, removeTrees, type Staging, swapIntoPlace } from './staging.ts';
+import type { ExtractResult } from './tar-read.ts';
+import type { CacheClient } from './transfer.ts';
+import { extractPart } from './unpack.ts';
+
+// restore: lookup → for each path asked for, download its parts N at once, verifying
+// and extracting each into a staging folder → finish links and folder times → swap
+// every staging folder into place. Any failure discards the staging folders and leaves
+// the targets exactly as they were.
+
+export interface RestoreInput {
+  key: string;
+  restoreKeys: string[];
+  /** only these paths are restored, whatever else the entry holds */
+  paths: string[];
+  cwd: string;
+  home: string;
+  concurrency: number;
+  log: (line: string) => void;
+}
+
+export async function restore(client: CacheClient, input: RestoreInput): Promise<Report> {
+  const started = performance.now();
+  const phases: Report['phases'] = {};
+  const report: Report = { command: 'restore', outcome: 'miss', key: input.key, match: 'none', paths: [], files: 0, fileBytes: 0, parts: 0, transferredBytes: 0, seconds: 0, phases };
+  const done = (): Report => ({ ...report, seconds: (performance.now() - started) / 1000 });
+
+  let mark = performance.now();
+  const found = await client.lookup(input.key, input.restoreKeys);
+  phases.lookup = secondsSince(mark);
+  if (found.match === 'none' || !found.entry) return done();
+  const entry = checkEntry(found.entry);
+
+  const wanted = entry.paths.filter((p) => input.paths.includes(p.path));
+  for (const path of input.paths) if (!wanted.some((p) => p.path === path)) input.log(`larder restore: ${found.key} holds no ${path}`);
+  if (wanted.length === 0) return done();
+
+  mark = performance.now();
+  const stagings: Staging[] = [];
+  try {
+    for (const path of wanted) stagings.push(createStaging(resolveUserPath(path.path, input.cwd, input.home)));
+    const tasks = wanted.flatMap((path, pathIndex) => path.parts.map((part) => ({ pathIndex, part })));
+    const results = await mapLimit(tasks, input.concurrency, async ({ pathIndex, part }) => {
+      const result = await downloadPart(client, part, (stagings[pathIndex] as Staging).dir);
+      report.transferredBytes += part.size;
+      return result;
+    });
+    phases.downloadAndExtract = secondsSince(mark);
+    mark = performance.now();
+    stagings.forEach((staging, i) => finishTree(staging.dir, results.filter((_, t) => tasks[t]?.pathIndex === i)));
+    const replaced = swapIntoPlace(stagings);
+    phases.swap = secondsSince(mark);
+    mark = performance.now();
+    removeTrees(replaced);
+    phases.removeOld = secondsSince(mark);
+  } catch (err) {
+    for (const staging of stagings) discardStaging(staging);
+    throw err;
+  }
+  Object.assign(report, {
+    outcome: 'hit',
+    match: found.match,
+    matchedKey: found.key,
+    paths: wanted.map((p) => p.path),
+    files: sum(wanted, (p) => p.files),
+    fileBytes: sum(wanted, (p) => p.fileBytes),
+    parts: sum(wanted, (p) => p.parts.length),
+  });
+  return done();
+}
+
+async function downloadPart(client: CacheClient, part: PartRef, dir: string): Promise<ExtractResult> {
+  const body = await client.getBlob(part.digest);
+  return extractPart(body, part, dir);
+}
+
+/** The server validated the entry when it was published; a reply that isn't one is not trusted. */
+function checkEntry(entry: Manifest): Manifest {
+  if (entry.version !== 1 || entry.codec !== 'zstd' || !Array.isArray(entry.paths)) {
+    throw new LarderError('LARDER_BAD_RESPONSE', `entry ${entry.key} has version ${entry.version} and codec ${entry.codec}; this client reads version 1, zstd`);
+  }
+  return entry;
+}
+
+function sum(paths: PathRecord[], of: (p: PathRecord) => number): number {
+  return paths.reduce((total, p) => total + of(p), 0);
+}

@@ -1,0 +1,199 @@
+import { closeSync, fchmodSync, futimesSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { Header, type HeaderData, Pax } from 'tar';
+import { safeRelativePath, unsafe } from './safe-path.ts';
+
+// Reads one tar stream chunk by chunk and writes its files under root with synchronous
+// calls (node-tar's own unpack costs ~10× more per file; see FACTS.md). Only regular
+// files and folders are written here; hard links, symlinks and folder modes/times are
+// returned for finishTree() to apply once every part is in, so nothing is ever written
+// through a link and parts can be extracted in any order.
+
+const BLOCK = 512;
+const MAX_META_BYTES = 1024 * 1024;
+const PERMISSION_BITS = 0o777; // setuid, setgid and sticky bits are not restored
+
+export interface DirRecord { rel: string; mode: number; mtime: number }
+export interface LinkRecord { rel: string; target: string; mtime: number }
+
+export interface ExtractResult {
+  files: number;
+  fileBytes: number;
+  dirs: DirRecord[];
+  hardlinks: LinkRecord[];
+  symlinks: LinkRecord[];
+}
+
+type State =
+  | { kind: 'header' }
+  | { kind: 'file'; fd: number; left: number; pad: number; mode: number; mtime: number }
+  | { kind: 'meta'; type: string; left: number; pad: number; parts: Buffer[] }
+  | { kind: 'skip'; left: number }
+  | { kind: 'end' };
+
+export class TarExtractor {
+  readonly #root: string;
+  readonly #madeDirs = new Set<string>(['']);
+  readonly #result: ExtractResult = { files: 0, fileBytes: 0, dirs: [], hardlinks: [], symlinks: [] };
+  #state: State = { kind: 'header' };
+  #carry: Buffer = Buffer.alloc(0);
+  #ex: HeaderData | undefined;
+  #gex: HeaderData | undefined;
+
+  constructor(root: string) {
+    this.#root = root;
+  }
+
+  write(chunk: Buffer): void {
+    const data = this.#carry.length > 0 ? Buffer.concat([this.#carry, chunk]) : chunk;
+    this.#carry = Buffer.alloc(0);
+    let off = 0;
+    while (off < data.length) {
+      const state = this.#state;
+      if (state.kind === 'end') {
+        if (data.subarray(off).some((b) => b !== 0)) throw unsafe('data after the end of the archive');
+        return;
+      }
+      if (state.kind === 'header') {
+        if (data.length - off < BLOCK) break;
+        this.#header(data.subarray(off, off + BLOCK));
+        off += BLOCK;
+        continue;
+      }
+      const take = Math.min(state.left, data.length - off);
+      const piece = data.subarray(off, off + take);
+      off += take;
+      state.left -= take;
+      if (state.kind === 'file') writeAll(state.fd, piece);
+      else if (state.kind === 'meta') state.parts.push(piece);
+      if (state.left === 0) this.#finishBody(state);
+    }
+    if (off < data.length) this.#carry = Buffer.from(data.subarray(off));
+  }
+
+  /** The stream ended: it must have ended on a clean boundary. */
+  end(): ExtractResult {
+    if (this.#state.kind !== 'header' && this.#state.kind !== 'end') {
+      this.abort();
+      throw unsafe('archive ends in the middle of an entry');
+    }
+    if (this.#carry.length > 0) throw unsafe('archive ends with a partial block');
+    return this.#result;
+  }
+
+  /** Releases an open file after a failure; the caller removes the folder. */
+  abort(): void {
+    if (this.#state.kind === 'file') closeSync(this.#state.fd);
+    this.#state = { kind: 'end' };
+  }
+
+  #header(block: Buffer): void {
+    if (block.every((b) => b === 0)) {
+      this.#state = { kind: 'end' };
+      return;
+    }
+    const header = new Header(block, 0, this.#ex, this.#gex);
+    if (!header.cksumValid) throw unsafe('corrupt tar header (bad checksum)');
+    const size = header.size ?? 0;
+    const pad = (BLOCK - (size % BLOCK)) % BLOCK;
+    const type = header.type;
+    if (type === 'ExtendedHeader' || type === 'GlobalExtendedHeader' || type === 'NextFileHasLongPath' || type === 'NextFileHasLongLinkpath') {
+      if (size > MAX_META_BYTES) throw unsafe(`${type} of ${size} bytes`);
+      this.#state = { kind: 'meta', type, left: size, pad, parts: [] };
+      if (size === 0) this.#finishBody(this.#state);
+      return;
+    }
+    this.#ex = undefined;
+    const rel = safeRelativePath(header.path ?? '');
+    const mode = (header.mode ?? 0o644) & PERMISSION_BITS;
+    const mtime = (header.mtime?.getTime() ?? 0) / 1000;
+    switch (type) {
+      case 'File':
+      case 'OldFile':
+      case 'ContiguousFile': {
+        if (rel === '') throw unsafe('a file entry names the root folder');
+        this.#ensureParent(rel);
+        const fd = this.#openNew(rel);
+        this.#result.files++;
+        this.#result.fileBytes += size;
+        this.#state = { kind: 'file', fd, left: size, pad, mode, mtime };
+        if (size === 0) this.#finishBody(this.#state);
+        return;
+      }
+      case 'Directory':
+        if (rel !== '') {
+          this.#makeDir(rel);
+          this.#result.dirs.push({ rel, mode, mtime });
+        }
+        break;
+      case 'SymbolicLink':
+        if (rel === '' || !header.linkpath || header.linkpath.includes('\0')) throw unsafe(`bad symbolic link ${JSON.stringify(rel)}`);
+        this.#result.symlinks.push({ rel, target: header.linkpath, mtime });
+        break;
+      case 'Link':
+        if (rel === '') throw unsafe('a hard link names the root folder');
+        this.#result.hardlinks.push({ rel, target: safeRelativePath(header.linkpath ?? ''), mtime });
+        break;
+      default:
+        throw unsafe(`${type} entry ${JSON.stringify(rel)}: only files, folders and links are restored`);
+    }
+    this.#state = size + pad > 0 ? { kind: 'skip', left: size + pad } : { kind: 'header' };
+  }
+
+  /** A body's content is complete: apply it, then skip the padding to the next header. */
+  #finishBody(state: State): void {
+    let pad = 0;
+    if (state.kind === 'file') {
+      closeWith(state.fd, state.mode, state.mtime);
+      pad = state.pad;
+    } else if (state.kind === 'meta') {
+      pad = state.pad;
+      const body = Buffer.concat(state.parts).toString('utf8');
+      if (state.type === 'ExtendedHeader') this.#ex = Pax.parse(body, this.#ex, false);
+      else if (state.type === 'GlobalExtendedHeader') this.#gex = Pax.parse(body, this.#gex, true);
+      else if (state.type === 'NextFileHasLongPath') this.#ex = { ...this.#ex, path: body.replace(/\0.*/s, '') };
+      else this.#ex = { ...this.#ex, linkpath: body.replace(/\0.*/s, '') };
+    }
+    this.#state = pad > 0 ? { kind: 'skip', left: pad } : { kind: 'header' };
+  }
+
+  #openNew(rel: string): number {
+    try {
+      return openSync(join(this.#root, rel), 'wx', 0o600);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' || code === 'EISDIR' || code === 'ENOTDIR') throw unsafe(`${rel} appears twice in the archive`);
+      throw err;
+    }
+  }
+
+  #ensureParent(rel: string): void {
+    const slash = rel.lastIndexOf('/');
+    if (slash > 0) this.#makeDir(rel.slice(0, slash));
+  }
+
+  #makeDir(rel: string): void {
+    if (this.#madeDirs.has(rel)) return;
+    try {
+      mkdirSync(join(this.#root, rel), { recursive: true, mode: 0o755 });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' || code === 'ENOTDIR') throw unsafe(`${rel} is both a folder and a file in the archive`);
+      throw err;
+    }
+    for (let dir = rel; dir !== '' && !this.#madeDirs.has(dir); dir = dir.slice(0, Math.max(0, dir.lastIndexOf('/')))) this.#madeDirs.add(dir);
+  }
+}
+
+function writeAll(fd: number, data: Buffer): void {
+  for (let off = 0; off < data.length; ) off += writeSync(fd, data, off);
+}
+
+function closeWith(fd: number, mode: number, mtime: number): void {
+  try {
+    fchmodSync(fd, mode);
+    futimesSync(fd, mtime, mtime);
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,0 +1,85 @@
+import { closeSync, openSync, readSync } from 'node:fs';
+import { join } from 'node:path';
+import { Header, type HeaderData, Pax } from 'tar';
+import { LarderError } from '../shared/errors.ts';
+import type { TreeEntry } from './tree.ts';
+
+// Encodes a part's entries as one complete tar (pax where names or sizes need it),
+// reading file content with synchronous calls and yielding ~1 MiB chunks. Owners are
+// written as 0 and times in whole seconds, so the same files give the same bytes on
+// every machine and unchanged parts dedupe.
+
+const BLOCK = 512;
+const CHUNK_BYTES = 1024 * 1024;
+const TYPE_OF = { file: 'File', dir: 'Directory', symlink: 'SymbolicLink', hardlink: 'Link' } as const;
+
+export function* tarChunks(root: string, entries: readonly TreeEntry[]): Generator<Buffer> {
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const push = (buf: Buffer): Buffer[] | undefined => {
+    pending.push(buf);
+    pendingBytes += buf.length;
+    if (pendingBytes < CHUNK_BYTES) return undefined;
+    const out = pending;
+    pending = [];
+    pendingBytes = 0;
+    return out;
+  };
+  for (const entry of entries) {
+    for (const block of headerBlocks(entry)) {
+      const full = push(block);
+      if (full) yield Buffer.concat(full);
+    }
+    if (entry.type !== 'file' || entry.size === 0) continue;
+    for (const content of fileContent(join(root, entry.rel), entry)) {
+      const full = push(content);
+      if (full) yield Buffer.concat(full);
+    }
+  }
+  pending.push(Buffer.alloc(2 * BLOCK));
+  yield Buffer.concat(pending);
+}
+
+export function headerBlocks(entry: TreeEntry): Buffer[] {
+  const data: HeaderData = {
+    path: entry.type === 'dir' ? `${entry.rel}/` : entry.rel,
+    mode: entry.mode,
+    uid: 0,
+    gid: 0,
+    size: entry.type === 'file' ? entry.size : 0,
+    mtime: new Date(Math.floor(entry.mtimeMs / 1000) * 1000),
+    type: TYPE_OF[entry.type],
+    linkpath: entry.link,
+    uname: '',
+    gname: '',
+  };
+  const header = new Header(data);
+  const block = Buffer.alloc(BLOCK);
+  const needPax = header.encode(block, 0);
+  if (!needPax) return [block];
+  // Times stay whole seconds in the pax record too, for stable bytes.
+  const pax = new Pax({ path: data.path, linkpath: data.linkpath, size: data.size }).encode();
+  return [pax, block];
+}
+
+/** The file's bytes padded to whole blocks; fails if the file changed size meanwhile. */
+function* fileContent(abs: string, entry: TreeEntry): Generator<Buffer> {
+  const fd = openSync(abs, 'r');
+  try {
+    let left = entry.size;
+    while (left > 0) {
+      const want = Math.min(left, CHUNK_BYTES);
+      const padded = Buffer.alloc(Math.ceil(want / BLOCK) * BLOCK);
+      let got = 0;
+      while (got < want) {
+        const n = readSync(fd, padded, got, want - got, null);
+        if (n === 0) throw new LarderError('LARDER_PATH_NOT_FOUND', `${entry.rel} shrank while it was being saved`);
+        got += n;
+      }
+      left -= want;
+      yield padded;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}

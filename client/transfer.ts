@@ -1,0 +1,183 @@
+import type { Readable } from 'node:stream';
+import { Agent, type Dispatcher, request } from 'undici';
+import { type ErrorCode, isErrorCode, LarderError } from '../shared/errors.ts';
+import type { Manifest } from '../shared/manifest.ts';
+import { blobPath, entryPath, type LookupResponse, type MissingResponse } from '../shared/protocol.ts';
+
+// Talks to a larder server. Every request has connect and idle timeouts and obeys the
+// command's overall deadline; idempotent requests (all of ours: blobs are content-
+// addressed, entries first-writer-wins) are retried with backoff on network faults and
+// 5xx/429; after BREAKER_THRESHOLD failures in a row the circuit opens and further calls
+// fail at once instead of making the build wait on a dead server.
+
+export interface TransferOptions {
+  server: string;
+  namespace: string;
+  token?: string;
+  /** aborts every request when the command's overall deadline passes */
+  signal?: AbortSignal;
+  retries?: number;
+  connectTimeoutMs?: number;
+  idleTimeoutMs?: number;
+  backoffMs?: number;
+}
+
+const BREAKER_THRESHOLD = 3;
+const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
+
+type Body = Buffer | Readable;
+
+interface Call {
+  method: Dispatcher.HttpMethod;
+  path: string;
+  json?: unknown;
+  /** a fresh body for each attempt */
+  body?: () => Body;
+  headers?: Record<string, string>;
+  /** statuses that are answers rather than errors */
+  accept?: number[];
+}
+
+export class CacheClient {
+  readonly #base: URL;
+  readonly #ns: string;
+  readonly #options: TransferOptions;
+  readonly #agent: Agent;
+  #failuresInARow = 0;
+
+  constructor(options: TransferOptions) {
+    this.#options = options;
+    this.#ns = options.namespace;
+    try {
+      this.#base = new URL(options.server);
+    } catch {
+      throw new LarderError('LARDER_USAGE', `--server ${options.server} is not a URL`);
+    }
+    this.#agent = new Agent({
+      connectTimeout: options.connectTimeoutMs ?? 10_000,
+      headersTimeout: options.idleTimeoutMs ?? 60_000,
+      bodyTimeout: options.idleTimeoutMs ?? 60_000,
+      keepAliveTimeout: 30_000,
+    });
+  }
+
+  async lookup(key: string, restoreKeys: string[]): Promise<LookupResponse> {
+    const res = await this.#call({ method: 'POST', path: `/v1/ns/${this.#ns}/lookup`, json: { key, restoreKeys } });
+    return (await res.body.json()) as LookupResponse;
+  }
+
+  async hasEntry(key: string): Promise<boolean> {
+    const res = await this.#call({ method: 'GET', path: entryPath(this.#ns, key), accept: [404] });
+    await res.body.dump();
+    return res.statusCode === 200;
+  }
+
+  async missing(digests: string[]): Promise<string[]> {
+    const res = await this.#call({ method: 'POST', path: `/v1/ns/${this.#ns}/blobs/missing`, json: { digests } });
+    return ((await res.body.json()) as MissingResponse).missing;
+  }
+
+  async putBlob(digest: string, size: number, body: () => Body): Promise<void> {
+    const res = await this.#call({
+      method: 'PUT',
+      path: blobPath(this.#ns, digest),
+      body,
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
+    });
+    await res.body.dump();
+  }
+
+  /** The blob's bytes as they arrive; the caller verifies them. */
+  async getBlob(digest: string): Promise<Readable> {
+    const res = await this.#call({ method: 'GET', path: blobPath(this.#ns, digest) });
+    return res.body;
+  }
+
+  /** Publishes an entry; 'exists' when another save published the key first. */
+  async putEntry(manifest: Manifest): Promise<'created' | 'exists'> {
+    const res = await this.#call({ method: 'PUT', path: entryPath(this.#ns, manifest.key), json: manifest, accept: [409] });
+    await res.body.dump();
+    return res.statusCode === 409 ? 'exists' : 'created';
+  }
+
+  async close(): Promise<void> {
+    await this.#agent.close();
+  }
+
+  async #call(call: Call): Promise<Dispatcher.ResponseData> {
+    if (this.#failuresInARow >= BREAKER_THRESHOLD) {
+      throw new LarderError('LARDER_UNREACHABLE', `stopped calling ${this.#base.origin} after ${this.#failuresInARow} failures in a row`);
+    }
+    const retries = this.#options.retries ?? 2;
+    for (let attempt = 0; ; attempt++) {
+      let error: LarderError;
+      let retryable: boolean;
+      try {
+        const res = await this.#send(call);
+        if (res.statusCode < 400 || call.accept?.includes(res.statusCode)) {
+          this.#failuresInARow = 0;
+          return res;
+        }
+        error = await errorOf(res);
+        retryable = RETRYABLE_STATUS.has(res.statusCode);
+      } catch (err) {
+        error = transportError(err, this.#base.origin);
+        retryable = error.code === 'LARDER_UNREACHABLE' || error.code === 'LARDER_TIMEOUT';
+      }
+      if (!retryable || attempt >= retries || this.#options.signal?.aborted) {
+        if (retryable || error.status >= 500) this.#failuresInARow++;
+        throw error;
+      }
+      await sleep((this.#options.backoffMs ?? 200) * 2 ** attempt * (0.75 + Math.random() / 2), this.#options.signal);
+    }
+  }
+
+  #send(call: Call): Promise<Dispatcher.ResponseData> {
+    const headers: Record<string, string> = { ...call.headers };
+    if (this.#options.token) headers.authorization = `Bearer ${this.#options.token}`;
+    let body: Body | string | undefined = call.body?.();
+    if (call.json !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(call.json);
+    }
+    return request(new URL(call.path, this.#base), {
+      method: call.method,
+      headers,
+      body,
+      dispatcher: this.#agent,
+      signal: this.#options.signal,
+    });
+  }
+}
+
+async function errorOf(res: Dispatcher.ResponseData): Promise<LarderError> {
+  const text = await res.body.text().catch(() => '');
+  try {
+    const parsed = JSON.parse(text) as { code?: unknown; message?: unknown };
+    if (isErrorCode(parsed.code)) return new LarderError(parsed.code, `server: ${String(parsed.message)}`);
+  } catch {
+    // not one of ours: fall through
+  }
+  const code: ErrorCode = res.statusCode >= 500 ? 'LARDER_UNREACHABLE' : 'LARDER_BAD_RESPONSE';
+  return new LarderError(code, `server answered ${res.statusCode}: ${text.slice(0, 200)}`);
+}
+
+/** Network faults and timeouts as catalogue errors; anything already ours passes through. */
+function transportError(err: unknown, origin: string): LarderError {
+  if (err instanceof LarderError) return err;
+  const e = err as { code?: string; name?: string; message?: string };
+  if (e.name === 'AbortError' || e.name === 'TimeoutError' || e.code === 'UND_ERR_ABORTED') {
+    return new LarderError('LARDER_TIMEOUT', `gave up on ${origin}: the overall --timeout passed`, { cause: err });
+  }
+  if (e.code === 'UND_ERR_CONNECT_TIMEOUT' || e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT') {
+    return new LarderError('LARDER_TIMEOUT', `${origin} stopped answering (${e.code})`, { cause: err });
+  }
+  return new LarderError('LARDER_UNREACHABLE', `cannot reach ${origin}: ${e.code ?? e.message ?? String(err)}`, { cause: err });
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+  });
+}
