@@ -37,6 +37,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     keepAliveTimeout: 65_000,
     return503OnClosing: true,
     routerOptions: { maxParamLength: 512 },
+    // Refuse what the schemas don't name; Fastify's default quietly strips it.
+    ajv: { customOptions: { removeAdditional: false } },
   });
   const deps: RouteDeps = { store: options.store, stats: new Stats(), limits: { ...DEFAULT_LIMITS, ...options.limits } };
   installErrorHandlers(app);

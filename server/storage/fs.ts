@@ -52,20 +52,17 @@ export class FsStore implements Store {
   }
 
   async putBlob(ns: string, digest: string, body: Readable, _size: number): Promise<PutOutcome> {
-    const final = this.#blobFile(ns, digest);
-    if ((await this.statBlob(ns, digest)) !== undefined) {
-      body.resume();
-      return 'exists';
-    }
+    // Reading starts at once (before any await), so a body that fails early fails here.
     const tmp = await this.#writeTemp(body);
+    const final = this.#blobFile(ns, digest);
     try {
+      if ((await this.statBlob(ns, digest)) !== undefined) return 'exists';
       await fsCall(() => mkdir(join(final, '..'), { recursive: true }));
       await fsCall(() => rename(tmp, final));
-    } catch (err) {
+      return 'created';
+    } finally {
       await rm(tmp, { force: true });
-      throw err;
     }
-    return 'created';
   }
 
   async getBlob(ns: string, digest: string, range?: ByteRange): Promise<Readable | undefined> {

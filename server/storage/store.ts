@@ -2,8 +2,9 @@ import type { Readable } from 'node:stream';
 
 // The one storage port. Every backend implements it and passes the contract suite in
 // test/server/storage/contract.ts. Namespaces, keys and digests reach a store already
-// validated; bodies reach it already wrapped in a verifying stream, so a store must
-// commit a blob only when its body ends without error.
+// validated; bodies reach it already wrapped in a verifying stream (with an error
+// listener attached by the caller), so a store must commit a blob only when its body
+// ends without error.
 
 export interface ByteRange {
   /** first byte, inclusive */

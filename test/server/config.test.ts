@@ -1,0 +1,20 @@
+import t from 'tap';
+import { DEFAULT_PORT, parseServerConfig } from '../../server/config.ts';
+
+t.test('defaults: loopback, the default port, ./larder-data', async (t) => {
+  t.match(parseServerConfig([], {}), { host: '127.0.0.1', port: DEFAULT_PORT, store: { kind: 'fs', root: './larder-data' }, token: undefined });
+});
+
+t.test('flags win over LARDER_* variables', async (t) => {
+  const config = parseServerConfig(['--port', '9000', '--store', '/srv/cache'], { LARDER_PORT: '8000', LARDER_HOST: '0.0.0.0', LARDER_TOKEN: 'tok' });
+  t.match(config, { host: '0.0.0.0', port: 9000, store: { root: '/srv/cache' }, token: 'tok' });
+  t.equal(parseServerConfig(['--help'], {}), 'help');
+});
+
+t.test('bad values are usage errors', async (t) => {
+  t.throws(() => parseServerConfig(['--port', '70000'], {}), { code: 'LARDER_USAGE' });
+  t.throws(() => parseServerConfig(['--nope'], {}), { code: 'LARDER_USAGE' });
+  t.throws(() => parseServerConfig(['--max-blob-size', '-1'], {}), { code: 'LARDER_USAGE' });
+  t.throws(() => parseServerConfig(['--log-level', 'loud'], {}), { code: 'LARDER_USAGE' });
+  t.throws(() => parseServerConfig(['--store', 's3://bucket/prefix'], {}), { code: 'LARDER_USAGE' });
+});

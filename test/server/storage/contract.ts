@@ -1,0 +1,122 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { text } from 'node:stream/consumers';
+import type { Test } from 'tap';
+import { sha256Digest, VerifyingStream } from '../../../shared/digest.ts';
+import type { Store } from '../../../server/storage/store.ts';
+
+// What every storage backend must do, run against each of them. makeStore gives a
+// fresh, empty store (its own namespace space) for each subtest.
+
+/** A body as the blob route hands it to a store: verified, with errors already listened for. */
+export function verifiedBody(source: Readable, digest: string, size: number): VerifyingStream {
+  const verified = new VerifyingStream(digest, size);
+  pipeline(source, verified).catch(() => {});
+  return verified;
+}
+
+export function storeContract(t: Test, makeStore: (t: Test) => Promise<Store>): void {
+  const body = (data: string): { digest: string; stream: () => Readable; size: number } => ({
+    digest: sha256Digest(Buffer.from(data)),
+    stream: () => verifiedBody(Readable.from([Buffer.from(data)]), sha256Digest(Buffer.from(data)), Buffer.byteLength(data)),
+    size: Buffer.byteLength(data),
+  });
+
+  t.test('a blob round-trips and reports its size', async (t) => {
+    const store = await makeStore(t);
+    const blob = body('hello blob');
+    t.equal(await store.statBlob('ns1', blob.digest), undefined, 'absent before');
+    t.equal(await store.putBlob('ns1', blob.digest, blob.stream(), blob.size), 'created');
+    t.equal(await store.statBlob('ns1', blob.digest), blob.size);
+    const stream = await store.getBlob('ns1', blob.digest);
+    t.equal(await text(stream as Readable), 'hello blob');
+    t.equal(await store.putBlob('ns1', blob.digest, blob.stream(), blob.size), 'exists', 'second put is a no-op');
+  });
+
+  t.test('ranges are inclusive on both ends', async (t) => {
+    const store = await makeStore(t);
+    const blob = body('0123456789');
+    await store.putBlob('ns1', blob.digest, blob.stream(), blob.size);
+    t.equal(await text((await store.getBlob('ns1', blob.digest, { start: 2, end: 5 })) as Readable), '2345');
+    t.equal(await text((await store.getBlob('ns1', blob.digest, { start: 9, end: 9 })) as Readable), '9');
+  });
+
+  t.test('namespaces do not see each other', async (t) => {
+    const store = await makeStore(t);
+    const blob = body('private');
+    await store.putBlob('ns-a', blob.digest, blob.stream(), blob.size);
+    t.equal(await store.statBlob('ns-b', blob.digest), undefined);
+    t.equal(await store.getBlob('ns-b', blob.digest), undefined);
+    await store.putEntry('ns-a', 'k', Buffer.from('{}'));
+    t.equal(await store.getEntry('ns-b', 'k'), undefined);
+    t.same(await store.listEntries('ns-b', '', 10), []);
+  });
+
+  t.test('a body that fails verification stores nothing', async (t) => {
+    const store = await makeStore(t);
+    const claimed = sha256Digest(Buffer.from('what was promised'));
+    const lying = verifiedBody(Readable.from([Buffer.from('something else!!!')]), claimed, 17);
+    await t.rejects(store.putBlob('ns1', claimed, lying, 17), { code: 'LARDER_DIGEST_MISMATCH' });
+    t.equal(await store.statBlob('ns1', claimed), undefined);
+  });
+
+  t.test('a body cut off midway stores nothing', async (t) => {
+    const store = await makeStore(t);
+    const claimed = sha256Digest(Buffer.alloc(1000));
+    const source = new Readable({ read() {} });
+    const verified = verifiedBody(source, claimed, 1000);
+    const put = store.putBlob('ns1', claimed, verified, 1000);
+    source.push(Buffer.alloc(400));
+    setTimeout(() => source.destroy(new Error('client went away')), 20);
+    await t.rejects(put);
+    t.equal(await store.statBlob('ns1', claimed), undefined);
+  });
+
+  t.test('missingBlobs returns exactly the absent digests', async (t) => {
+    const store = await makeStore(t);
+    const [a, b, c] = ['a', 'b', 'c'].map(body) as [ReturnType<typeof body>, ReturnType<typeof body>, ReturnType<typeof body>];
+    await store.putBlob('ns1', a.digest, a.stream(), a.size);
+    await store.putBlob('ns1', c.digest, c.stream(), c.size);
+    t.same(await store.missingBlobs('ns1', [a.digest, b.digest, c.digest]), [b.digest]);
+    t.same(await store.missingBlobs('ns1', []), []);
+  });
+
+  t.test('entries: the first writer wins, and delete removes', async (t) => {
+    const store = await makeStore(t);
+    t.equal(await store.getEntry('ns1', 'key-1'), undefined);
+    t.equal(await store.putEntry('ns1', 'key-1', Buffer.from('{"first":true}')), 'created');
+    t.equal(await store.putEntry('ns1', 'key-1', Buffer.from('{"second":true}')), 'exists');
+    t.equal((await store.getEntry('ns1', 'key-1'))?.toString(), '{"first":true}', 'the first manifest stays');
+    t.equal(await store.deleteEntry('ns1', 'key-1'), true);
+    t.equal(await store.deleteEntry('ns1', 'key-1'), false);
+    t.equal(await store.getEntry('ns1', 'key-1'), undefined);
+  });
+
+  t.test('concurrent publishes of one key: exactly one is created', async (t) => {
+    const store = await makeStore(t);
+    const outcomes = await Promise.all(Array.from({ length: 8 }, (_, i) => store.putEntry('ns1', 'raced', Buffer.from(`{"writer":${i}}`))));
+    t.equal(outcomes.filter((o) => o === 'created').length, 1);
+    const stored = JSON.parse(((await store.getEntry('ns1', 'raced')) as Buffer).toString()) as { writer: number };
+    t.equal(outcomes[stored.writer], 'created', 'the stored manifest is the one that was told it won');
+  });
+
+  t.test('listing: by prefix, newest first, limited', async (t) => {
+    const store = await makeStore(t);
+    for (const key of ['npm-a-1', 'npm-a-2', 'npm-b-1', 'pip-a-1']) {
+      await store.putEntry('ns1', key, Buffer.from('{}'));
+      await new Promise((r) => setTimeout(r, 15)); // distinct creation times
+    }
+    t.same((await store.listEntries('ns1', 'npm-', 10)).map((e) => e.key), ['npm-b-1', 'npm-a-2', 'npm-a-1']);
+    t.same((await store.listEntries('ns1', 'npm-a-', 1)).map((e) => e.key), ['npm-a-2']);
+    t.same((await store.listEntries('ns1', '', 10)).length, 4);
+    t.same(await store.listEntries('ns1', 'zzz', 10), []);
+    const [newest] = await store.listEntries('ns1', 'pip', 10);
+    t.equal(newest?.size, 2);
+    t.ok(newest && newest.createdAt.getTime() > Date.now() - 60_000, 'createdAt is the publish time');
+  });
+
+  t.test('check() passes on a healthy store', async (t) => {
+    const store = await makeStore(t);
+    await t.resolves(store.check());
+  });
+}

@@ -1,0 +1,41 @@
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import t from 'tap';
+import { sha256Digest } from '../../../shared/digest.ts';
+import { FsStore } from '../../../server/storage/fs.ts';
+import { tempDir } from '../../helpers/tmp.ts';
+import { storeContract, verifiedBody } from './contract.ts';
+
+t.test('disk store contract', async (t) => {
+  storeContract(t, async (t) => new FsStore(tempDir(t, 'fs-store')).init());
+});
+
+t.test('lays blobs and entries out as the design says', async (t) => {
+  const root = tempDir(t);
+  const store = await new FsStore(root).init();
+  const data = Buffer.from('layout');
+  const digest = sha256Digest(data);
+  await store.putBlob('team', digest, verifiedBody(Readable.from([data]), digest, data.length), data.length);
+  await store.putEntry('team', 'npm-key', Buffer.from('{}'));
+  const hex = digest.slice(7);
+  t.ok(existsSync(join(root, 'v1/ns/team/blobs/sha256', hex.slice(0, 2), hex)));
+  t.ok(existsSync(join(root, 'v1/ns/team/entries/npm-key.json')));
+  t.same(readdirSync(join(root, 'tmp')), [], 'no temp file is left behind');
+});
+
+t.test('a failed upload leaves no temp file', async (t) => {
+  const root = tempDir(t);
+  const store = await new FsStore(root).init();
+  const digest = sha256Digest(Buffer.from('x'));
+  await t.rejects(store.putBlob('team', digest, verifiedBody(Readable.from([Buffer.from('y')]), digest, 1), 1));
+  t.same(readdirSync(join(root, 'tmp')), []);
+});
+
+t.test('temp files left by a crash are cleared at start', async (t) => {
+  const root = tempDir(t);
+  mkdirSync(join(root, 'tmp'), { recursive: true });
+  writeFileSync(join(root, 'tmp', 'half-written'), 'partial');
+  await new FsStore(root).init();
+  t.same(readdirSync(join(root, 'tmp')), []);
+});
