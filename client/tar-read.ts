@@ -103,8 +103,12 @@ export class TarExtractor {
       if (size === 0) this.#finishBody(this.#state);
       return;
     }
+    // Header.decode prefixes a pax path with the ustar prefix field; the pax (or GNU
+    // long-name) values are the whole names, so they win, as in node-tar's ReadEntry.
+    const path = this.#ex?.path ?? this.#gex?.path ?? header.path ?? '';
+    const linkpath = this.#ex?.linkpath ?? this.#gex?.linkpath ?? header.linkpath;
     this.#ex = undefined;
-    const rel = safeRelativePath(header.path ?? '');
+    const rel = safeRelativePath(path);
     const mode = (header.mode ?? 0o644) & PERMISSION_BITS;
     const mtime = (header.mtime?.getTime() ?? 0) / 1000;
     switch (type) {
@@ -127,12 +131,12 @@ export class TarExtractor {
         }
         break;
       case 'SymbolicLink':
-        if (rel === '' || !header.linkpath || header.linkpath.includes('\0')) throw unsafe(`bad symbolic link ${JSON.stringify(rel)}`);
-        this.#result.symlinks.push({ rel, target: header.linkpath, mtime });
+        if (rel === '' || !linkpath || linkpath.includes('\0')) throw unsafe(`bad symbolic link ${JSON.stringify(rel)}`);
+        this.#result.symlinks.push({ rel, target: linkpath, mtime });
         break;
       case 'Link':
         if (rel === '') throw unsafe('a hard link names the root folder');
-        this.#result.hardlinks.push({ rel, target: safeRelativePath(header.linkpath ?? ''), mtime });
+        this.#result.hardlinks.push({ rel, target: safeRelativePath(linkpath ?? ''), mtime });
         break;
       default:
         throw unsafe(`${type} entry ${JSON.stringify(rel)}: only files, folders and links are restored`);

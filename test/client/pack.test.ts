@@ -1,0 +1,77 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import t from 'tap';
+import { finishTree } from '../../client/finish-tree.ts';
+import { packPart } from '../../client/pack.ts';
+import { planParts } from '../../client/parts.ts';
+import { walkTree } from '../../client/tree.ts';
+import { extractPart } from '../../client/unpack.ts';
+import { tempDir } from '../helpers/tmp.ts';
+import { buildSampleTree, snapshotTree } from '../helpers/trees.ts';
+
+t.test('a tree packed into parts and extracted again is the same tree', async (t) => {
+  const src = tempDir(t, 'pack-src');
+  buildSampleTree(src);
+  const out = tempDir(t, 'pack-out');
+  const tree = walkTree(src);
+  const parts = await Promise.all(planParts(tree.entries).map((entries) => packPart(src, entries, 3, 64 << 20)));
+  const results = [];
+  for (const part of parts.reverse()) results.push(await extractPart(Readable.from(part.bytes ?? []), part.ref, out)); // any order works
+  finishTree(out, results);
+  t.same(snapshotTree(out), snapshotTree(src), 'content, modes, mtimes, symlinks and hard links survive');
+  const hard = snapshotTree(out).filter((e) => e.inodeGroup);
+  t.same(hard.map((e) => e.rel), ['lib/hardlink.js', 'lib/index.js'], 'the hard link is still one inode');
+});
+
+t.test('packing is deterministic and rawSize is exact', async (t) => {
+  const src = tempDir(t);
+  buildSampleTree(src);
+  const entries = walkTree(src).entries;
+  const a = await packPart(src, entries, 3, 64 << 20);
+  const b = await packPart(src, entries, 3, 64 << 20);
+  t.equal(a.ref.digest, b.ref.digest, 'same files, same bytes: parts dedupe');
+  const tarFile = join(tempDir(t), 'part.tar');
+  execFileSync('sh', ['-c', `zstd -dc > ${tarFile}`], { input: Buffer.concat(a.bytes ?? []) });
+  t.equal(execFileSync('stat', ['-c', '%s', tarFile]).toString().trim(), String(a.ref.rawSize));
+});
+
+t.test('each part is a standard tar that GNU tar reads', async (t) => {
+  const src = tempDir(t);
+  buildSampleTree(src);
+  const part = await packPart(src, walkTree(src).entries, 3, 64 << 20);
+  const listing = execFileSync('sh', ['-c', 'zstd -dc | tar -tvf -'], { input: Buffer.concat(part.bytes ?? []) }).toString();
+  t.match(listing, /lib\/index\.js link to lib\/hardlink\.js/, 'the later name links to the first (byte order)');
+  t.match(listing, /bin\/python3 -> \/usr\/bin\/python3/);
+  t.match(listing, /häßlich-文字-🙂\.txt/);
+  t.match(listing, /x{80}\.js/);
+  const gnuOut = tempDir(t);
+  execFileSync('sh', ['-c', `zstd -dc | tar -xf - -C ${gnuOut}`], { input: Buffer.concat(part.bytes ?? []) });
+  t.same(
+    snapshotTree(gnuOut).map(({ rel, type, content, target }) => ({ rel, type, content, target })),
+    snapshotTree(src).map(({ rel, type, content, target }) => ({ rel, type, content, target })),
+  );
+});
+
+t.test('a part over the buffer limit is not kept in memory and streams again identically', async (t) => {
+  const src = tempDir(t);
+  writeFileSync(join(src, 'random.bin'), randomBytes(200_000));
+  const entries = walkTree(src).entries;
+  const part = await packPart(src, entries, 3, 1024);
+  t.equal(part.bytes, undefined);
+  const again: Buffer[] = [];
+  for await (const chunk of part.stream()) again.push(chunk as Buffer);
+  const out = tempDir(t);
+  finishTree(out, [await extractPart(Readable.from(again), part.ref, out)]);
+  t.same(snapshotTree(out).map((e) => e.content), snapshotTree(src).map((e) => e.content));
+});
+
+t.test('a file that shrinks while it is saved fails the part', async (t) => {
+  const src = tempDir(t);
+  writeFileSync(join(src, 'f'), Buffer.alloc(5000, 1));
+  const entries = walkTree(src).entries;
+  writeFileSync(join(src, 'f'), Buffer.alloc(10, 1));
+  await t.rejects(packPart(src, entries, 3, 64 << 20), /shrank/);
+});

@@ -1,0 +1,90 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import t from 'tap';
+import { finishTree } from '../../client/finish-tree.ts';
+import { extractPart } from '../../client/unpack.ts';
+import { asPart, type Member, tarOf } from '../helpers/tar-build.ts';
+import { tempDir } from '../helpers/tmp.ts';
+import { buildSampleTree, snapshotTree } from '../helpers/trees.ts';
+
+/** Extracts members into <base>/root; <base>/outside sits next to it, to catch escapes. */
+async function extract(t: { teardown: (fn: () => void) => void }, tar: Buffer, rawSize?: number): Promise<{ root: string; outside: string; run: Promise<void> }> {
+  const base = tempDir(t, 'hostile');
+  const root = join(base, 'root');
+  const outside = join(base, 'outside');
+  mkdirSync(root);
+  mkdirSync(outside);
+  const part = asPart(tar, rawSize);
+  const run = (async () => finishTree(root, [await extractPart(Readable.from([part.bytes]), part.ref, root)]))();
+  return { root, outside, run };
+}
+
+const hostile: Array<[string, Member[]]> = [
+  ['a ../ name', [{ path: '../outside/evil', content: 'x' }]],
+  ['a nested ../ name', [{ path: 'a/../../outside/evil', content: 'x' }]],
+  ['an absolute name', [{ path: '/tmp/larder-evil-absolute', content: 'x' }]],
+  ['a symlink, then a file through it', [{ path: 'link', type: 'SymbolicLink', linkpath: '../outside' }, { path: 'link/evil', content: 'x' }]],
+  ['a symlink to an absolute folder, then a file under it', [{ path: 'abs', type: 'SymbolicLink', linkpath: '/tmp' }, { path: 'abs/larder-evil', content: 'x' }]],
+  ['a file, then a symlink over its folder', [{ path: 'dir/file', content: 'x' }, { path: 'dir', type: 'SymbolicLink', linkpath: '../outside' }]],
+  ['a symlink below another symlink', [{ path: 'l1', type: 'SymbolicLink', linkpath: '../outside' }, { path: 'l1/l2', type: 'SymbolicLink', linkpath: 'x' }]],
+  ['a hard link out of the tree', [{ path: 'h', type: 'Link', linkpath: '../outside/secret' }]],
+  ['a hard link to an absent entry', [{ path: 'h', type: 'Link', linkpath: 'nothing-here' }]],
+  ['a hard link to a symlink', [{ path: 's', type: 'SymbolicLink', linkpath: '/etc/passwd' }, { path: 'h', type: 'Link', linkpath: 's' }]],
+  ['a character device', [{ path: 'dev', type: 'CharacterDevice' }]],
+  ['a block device', [{ path: 'blk', type: 'BlockDevice' }]],
+  ['a FIFO', [{ path: 'fifo', type: 'FIFO' }]],
+  ['a duplicate file', [{ path: 'same', content: 'a' }, { path: 'same', content: 'b' }]],
+  ['names that collide after normalisation', [{ path: 'a/./b', content: 'a' }, { path: 'a//b', content: 'b' }]],
+  ['a file and a folder of one name', [{ path: 'x', content: 'file' }, { path: 'x/', type: 'Directory' }]],
+];
+
+for (const [name, members] of hostile) {
+  t.test(`refuses ${name}, and writes nothing outside`, async (t) => {
+    const { run, outside } = await extract(t, tarOf(members));
+    await t.rejects(run, { code: 'LARDER_UNSAFE_ARCHIVE' });
+    t.same(readdirSync(outside), [], 'nothing outside the target');
+    t.notOk(existsSync('/tmp/larder-evil-absolute') || existsSync('/tmp/larder-evil'), 'nothing in /tmp');
+  });
+}
+
+t.test('refuses a part that expands past its declared size (a bomb)', async (t) => {
+  const tar = tarOf([{ path: 'zeros', content: Buffer.alloc(5_000_000) }]);
+  const { run } = await extract(t, tar, 100_000);
+  await t.rejects(run, { code: 'LARDER_UNSAFE_ARCHIVE', message: /expands past/ });
+});
+
+t.test('refuses a truncated archive and corrupt headers', async (t) => {
+  const whole = tarOf([{ path: 'f', content: Buffer.alloc(4000, 1) }]);
+  const cut = await extract(t, whole.subarray(0, 2048));
+  await t.rejects(cut.run, { code: 'LARDER_UNSAFE_ARCHIVE' });
+  const corrupt = Buffer.from(whole);
+  corrupt[10] = 0x41; // breaks the checksum
+  const bad = await extract(t, corrupt);
+  await t.rejects(bad.run, { code: 'LARDER_UNSAFE_ARCHIVE', message: /checksum/ });
+});
+
+t.test('strips setuid and setgid bits, keeps a venv-style absolute symlink as a link', async (t) => {
+  const { root, run } = await extract(t, tarOf([
+    { path: 'bin/suid', content: '#!/bin/sh\n', mode: 0o4755 },
+    { path: 'bin/python3', type: 'SymbolicLink', linkpath: '/usr/bin/python3' },
+  ]));
+  await run;
+  const [python, suid] = snapshotTree(root).filter((e) => e.rel.startsWith('bin/'));
+  t.equal(suid?.mode, 0o755);
+  t.match(python, { type: 'symlink', target: '/usr/bin/python3' });
+});
+
+for (const format of ['gnu', 'pax', 'ustar']) {
+  t.test(`reads archives GNU tar writes (--format=${format})`, async (t) => {
+    const src = tempDir(t);
+    buildSampleTree(src);
+    if (format === 'ustar') execFileSync('rm', ['-rf', join(src, 'deep'), join(src, 'unicode')]); // ustar cannot hold them
+    const tar = execFileSync('tar', ['-cf', '-', `--format=${format}`, '-C', src, '.'], { maxBuffer: 64 << 20 });
+    const { root, run } = await extract(t, tar);
+    await run;
+    t.same(snapshotTree(root), snapshotTree(src));
+    t.equal(readFileSync(join(root, 'bin/tool'), 'utf8'), '#!/bin/sh\necho tool\n');
+  });
+}
