@@ -1,0 +1,210 @@
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import t from 'tap';
+import { request } from 'undici';
+import { runLarder } from '../helpers/cli.ts';
+import { startServer } from '../helpers/server.ts';
+import { tempDir } from '../helpers/tmp.ts';
+import { buildSampleTree, snapshotTree } from '../helpers/trees.ts';
+
+const KEY = ['--key', 'deps-{os}-{hash:deps.lock}', '--restore-key', 'deps-{os}-', '--path', 'deps'];
+
+function project(t: { teardown: (fn: () => void) => void }, lock = 'v1'): string {
+  const dir = tempDir(t, 'project');
+  writeFileSync(join(dir, 'deps.lock'), lock);
+  return dir;
+}
+
+t.test('miss, save, exact hit in another folder, prefix hit after a lockfile change', async (t) => {
+  const { url } = await startServer(t);
+  const env = { LARDER_SERVER: url, LARDER_NAMESPACE: 'acme' };
+  const first = project(t);
+
+  const miss = await runLarder(['restore', ...KEY, '--json'], { cwd: first, env });
+  t.equal(miss.code, 0);
+  t.match(JSON.parse(miss.stdout), { outcome: 'miss', match: 'none' });
+  t.match(miss.stderr, /miss for deps-linux-/);
+
+  buildSampleTree(join(first, 'deps'));
+  // Enough bytes for several parts, so a later change leaves some parts as they were.
+  for (const pkg of ['pkg-a', 'pkg-b', 'pkg-c']) {
+    mkdirSync(join(first, 'deps', pkg));
+    writeFileSync(join(first, 'deps', pkg, 'data.bin'), Buffer.alloc(5 * 1024 * 1024, pkg));
+  }
+  const saved = await runLarder(['save', ...KEY, '--json'], { cwd: first, env });
+  t.equal(saved.code, 0, saved.stderr);
+  const saveReport = JSON.parse(saved.stdout);
+  t.match(saveReport, { outcome: 'saved', paths: ['deps'], partsReused: 0 });
+  t.ok(saveReport.parts >= 3 && saveReport.transferredBytes > 0, `${saveReport.parts} parts`);
+
+  const again = await runLarder(['save', ...KEY, '--json'], { cwd: first, env });
+  t.match(JSON.parse(again.stdout), { outcome: 'exists', transferredBytes: 0 }, 'a second save of the key uploads nothing');
+
+  const second = project(t);
+  const githubOutput = join(second, 'gh-output');
+  const hit = await runLarder(['restore', ...KEY, '--json', '--report', 'report.json'], { cwd: second, env: { ...env, GITHUB_OUTPUT: githubOutput } });
+  t.equal(hit.code, 0, hit.stderr);
+  t.match(JSON.parse(hit.stdout), { outcome: 'hit', match: 'exact', key: saveReport.key, matchedKey: saveReport.key });
+  t.same(snapshotTree(join(second, 'deps')), snapshotTree(join(first, 'deps')), 'restored byte-identical, with modes, links and times');
+  t.match(readFileSync(githubOutput, 'utf8'), /cache-hit=true\nmatched-key=deps-linux-/);
+  t.match(JSON.parse(readFileSync(join(second, 'report.json'), 'utf8')), { outcome: 'hit' });
+  t.same(readdirSync(second).filter((n) => n.includes('larder')), [], 'no staging folder is left');
+
+  const changed = project(t, 'v2');
+  const prefix = await runLarder(['restore', ...KEY, '--json'], { cwd: changed, env: { ...env, GITHUB_OUTPUT: join(changed, 'out') } });
+  t.match(JSON.parse(prefix.stdout), { outcome: 'hit', match: 'prefix', matchedKey: saveReport.key });
+  t.not(JSON.parse(prefix.stdout).key, saveReport.key);
+  t.match(readFileSync(join(changed, 'out'), 'utf8'), /cache-hit=false/);
+  t.same(snapshotTree(join(changed, 'deps')), snapshotTree(join(first, 'deps')));
+
+  // Saving the changed tree reuses every part that did not change.
+  writeFileSync(join(changed, 'deps', 'added.js'), 'new file\n');
+  const delta = await runLarder(['save', ...KEY, '--json'], { cwd: changed, env });
+  const deltaReport = JSON.parse(delta.stdout);
+  t.equal(deltaReport.outcome, 'saved');
+  t.ok(deltaReport.partsReused >= 1, `${deltaReport.partsReused} part(s) reused`);
+});
+
+t.test('a restore replaces an existing folder whole', async (t) => {
+  const { url } = await startServer(t);
+  const env = { LARDER_SERVER: url };
+  const source = project(t);
+  buildSampleTree(join(source, 'deps'));
+  t.equal((await runLarder(['save', ...KEY], { cwd: source, env })).code, 0);
+  const target = project(t);
+  mkdirSync(join(target, 'deps'));
+  writeFileSync(join(target, 'deps', 'stale.txt'), 'from an older install');
+  const hit = await runLarder(['restore', ...KEY], { cwd: target, env });
+  t.equal(hit.code, 0);
+  t.notOk(existsSync(join(target, 'deps', 'stale.txt')), 'the old folder is gone');
+  t.same(snapshotTree(join(target, 'deps')), snapshotTree(join(source, 'deps')));
+});
+
+t.test('a corrupted blob is an integrity error: nothing extracted, the target untouched', async (t) => {
+  const { url, storeDir } = await startServer(t);
+  const env = { LARDER_SERVER: url, LARDER_NAMESPACE: 'acme' };
+  const source = project(t);
+  buildSampleTree(join(source, 'deps'));
+  t.equal((await runLarder(['save', ...KEY], { cwd: source, env })).code, 0);
+  const blobDir = join(storeDir, 'v1/ns/acme/blobs/sha256');
+  for (const sub of readdirSync(blobDir)) {
+    for (const name of readdirSync(join(blobDir, sub))) {
+      const file = join(blobDir, sub, name);
+      const bytes = readFileSync(file);
+      const middle = Math.floor(bytes.length / 2);
+      bytes.writeUInt8(bytes.readUInt8(middle) ^ 0xff, middle);
+      writeFileSync(file, bytes);
+    }
+  }
+  const target = project(t);
+  mkdirSync(join(target, 'deps'));
+  writeFileSync(join(target, 'deps', 'mine.txt'), 'keep me');
+  const before = snapshotTree(target);
+  const restored = await runLarder(['restore', ...KEY, '--json'], { cwd: target, env });
+  t.equal(restored.code, 0, 'the build goes on');
+  t.match(JSON.parse(restored.stdout), { outcome: 'error', error: { code: 'LARDER_INTEGRITY' } });
+  t.match(restored.stderr, /integrity error/);
+  t.same(snapshotTree(target), before, 'the target folder is exactly as it was; no staging folder left');
+  const strict = await runLarder(['restore', ...KEY, '--strict'], { cwd: target, env });
+  t.equal(strict.code, 1);
+});
+
+t.test('an upload cut off midway publishes nothing', async (t) => {
+  const { url } = await startServer(t);
+  // A proxy that forwards everything but cuts every blob upload after its first bytes.
+  const proxy = createServer(async (req, res) => {
+    if (req.method === 'PUT' && req.url?.includes('/blobs/')) {
+      req.once('data', () => req.socket.destroy());
+      return;
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const upstream = await request(`${url}${req.url}`, { method: req.method as 'GET', headers: { 'content-type': req.headers['content-type'] ?? 'application/json' }, body: chunks.length ? Buffer.concat(chunks) : undefined });
+    res.writeHead(upstream.statusCode, { 'content-type': String(upstream.headers['content-type'] ?? 'application/json') });
+    res.end(Buffer.from(await upstream.body.arrayBuffer()));
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => proxy.close());
+  const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  const source = project(t);
+  buildSampleTree(join(source, 'deps'));
+  const cut = await runLarder(['save', ...KEY, '--json'], { cwd: source, env: { LARDER_SERVER: proxyUrl } });
+  t.equal(cut.code, 0, 'a failed save does not fail the build');
+  t.match(JSON.parse(cut.stdout), { outcome: 'error', error: { code: 'LARDER_UNREACHABLE' } });
+  const listed = await request(`${url}/v1/ns/default/entries`);
+  t.same(await listed.body.json(), { entries: [] }, 'no entry was published');
+});
+
+t.test('a server that is down: a miss with one warning, exit 0; --strict exits 1', async (t) => {
+  const cwd = project(t);
+  buildSampleTree(join(cwd, 'deps'));
+  const env = { LARDER_SERVER: 'http://127.0.0.1:1' };
+  const restored = await runLarder(['restore', ...KEY], { cwd, env });
+  t.equal(restored.code, 0);
+  t.match(restored.stderr, /LARDER_UNREACHABLE/);
+  t.match(restored.stderr, /continuing without the cache/);
+  const saved = await runLarder(['save', ...KEY], { cwd, env });
+  t.equal(saved.code, 0);
+  t.equal((await runLarder(['restore', ...KEY, '--strict'], { cwd, env })).code, 1);
+  t.equal((await runLarder(['save', ...KEY, '--strict', '--timeout', '5'], { cwd, env })).code, 1);
+});
+
+t.test('larder run: runs the command on a miss and saves; skips it on an exact hit', async (t) => {
+  const { url } = await startServer(t);
+  const env = { LARDER_SERVER: url };
+  const install = ['sh', '-c', 'mkdir -p deps && echo installed > deps/marker && echo ran >> ran.log'];
+  const first = project(t);
+  const miss = await runLarder(['run', ...KEY, '--', ...install], { cwd: first, env });
+  t.equal(miss.code, 0, miss.stderr);
+  t.ok(existsSync(join(first, 'ran.log')), 'the command ran');
+  t.match(miss.stderr, /saved deps-linux-/);
+  const second = project(t);
+  const hit = await runLarder(['run', ...KEY, '--', ...install], { cwd: second, env });
+  t.equal(hit.code, 0);
+  t.notOk(existsSync(join(second, 'ran.log')), 'an exact hit skips the command');
+  t.equal(readFileSync(join(second, 'deps/marker'), 'utf8'), 'installed\n');
+  const failing = project(t, 'other');
+  const failed = await runLarder(['run', ...KEY, '--', 'sh', '-c', 'mkdir deps; exit 3'], { cwd: failing, env });
+  t.equal(failed.code, 3, "the command's exit status is larder's");
+  t.match(failed.stderr, /not saved/);
+});
+
+t.test('key, usage errors and help', async (t) => {
+  const cwd = project(t);
+  const key = await runLarder(['key', '--key', 'k-{os}-{hash:deps.lock}', '--explain'], { cwd });
+  t.equal(key.code, 0);
+  t.match(key.stdout, /^k-linux-[0-9a-f]{16}\n/);
+  t.match(key.stdout, /deps\.lock/);
+  const preset = await runLarder(['key', '--preset', 'npm', '--json'], { cwd });
+  t.match(JSON.parse(preset.stdout), { key: /^npm-linux-/, restoreKeys: [/^npm-linux-.*-$/] });
+  t.equal((await runLarder(['restore'], { cwd })).code, 2, 'no key: usage error');
+  t.equal((await runLarder(['restore', '--preset', 'gradle'], { cwd })).code, 2);
+  t.equal((await runLarder(['fly'], { cwd })).code, 2);
+  t.equal((await runLarder(['run', '--preset', 'npm'], { cwd })).code, 2, 'run needs a command');
+  t.equal((await runLarder(['restore', '--preset', 'npm', '-n', 'Bad/NS'], { cwd })).code, 2);
+  const help = await runLarder(['--help'], { cwd });
+  t.match(help.stdout, /larder restore/);
+});
+
+t.test('save with a missing path is skipped with a clear line', async (t) => {
+  const { url } = await startServer(t);
+  const cwd = project(t);
+  const saved = await runLarder(['save', ...KEY, '--json'], { cwd, env: { LARDER_SERVER: url } });
+  t.equal(saved.code, 0);
+  t.match(JSON.parse(saved.stdout), { outcome: 'skipped', error: { code: 'LARDER_PATH_NOT_FOUND' } });
+  t.match(saved.stderr, /deps does not exist/);
+});
+
+t.test('~ paths restore under $HOME', async (t) => {
+  const { url } = await startServer(t);
+  const home = tempDir(t, 'home');
+  cpSync(join(import.meta.dirname, '..', 'helpers'), join(home, '.m2/repository/helpers'), { recursive: true });
+  const args = ['--key', 'm2-{os}', '--path', '~/.m2/repository'];
+  t.equal((await runLarder(['save', ...args], { cwd: home, env: { LARDER_SERVER: url, HOME: home } })).code, 0);
+  const otherHome = tempDir(t, 'home2');
+  const restored = await runLarder(['restore', ...args, '--json'], { cwd: otherHome, env: { LARDER_SERVER: url, HOME: otherHome } });
+  t.match(JSON.parse(restored.stdout), { outcome: 'hit', match: 'exact' });
+  t.same(snapshotTree(join(otherHome, '.m2/repository')), snapshotTree(join(home, '.m2/repository')));
+});

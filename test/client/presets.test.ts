@@ -1,0 +1,25 @@
+import t from 'tap';
+import { expandTemplate } from '../../client/key.ts';
+import { presetNamed, PRESETS } from '../../client/presets.ts';
+import type { RuntimeFacts } from '../../client/runtime.ts';
+import { tempDir } from '../helpers/tmp.ts';
+
+const runtime: RuntimeFacts = { os: 'linux', arch: 'x64', libc: () => 'glibc', node: () => '20', python: () => '3.11', java: () => '17' };
+
+t.test('each preset names its paths, and its restore key is a prefix of its key', async (t) => {
+  t.same(PRESETS.npm?.paths, ['node_modules']);
+  t.same(PRESETS.pip?.paths, ['.venv']);
+  t.same(PRESETS.maven?.paths, ['~/.m2/repository']);
+  const cwd = tempDir(t);
+  for (const [name, preset] of Object.entries(PRESETS)) {
+    const { key } = await expandTemplate(preset.key, { cwd, env: {}, runtime });
+    for (const template of preset.restoreKeys) {
+      const prefix = (await expandTemplate(template, { cwd, env: {}, runtime }, { prefix: true })).key;
+      t.ok(key.startsWith(prefix), `${name}: ${key} starts with ${prefix}`);
+    }
+  }
+});
+
+t.test('an unknown preset is a usage error', async (t) => {
+  t.throws(() => presetNamed('gradle'), { code: 'LARDER_USAGE' });
+});

@@ -1,0 +1,74 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import t from 'tap';
+import { CacheClient } from '../../client/transfer.ts';
+import { startServer } from '../helpers/server.ts';
+
+/** A real HTTP server whose answers the test scripts, one per request. */
+async function scriptedServer(t: { teardown: (fn: () => void) => void }, answer: (n: number, req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; count: () => number }> {
+  let n = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    answer(n++, req, res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => server.close());
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, count: () => n };
+}
+
+const client = (server: string, extra = {}) => new CacheClient({ server, namespace: 'team', backoffMs: 5, ...extra });
+
+t.test('retries 503s with backoff, then succeeds', async (t) => {
+  const server = await scriptedServer(t, (n, _req, res) => {
+    if (n < 2) res.writeHead(503, { 'content-type': 'application/json' }).end('{"code":"LARDER_STORE_UNAVAILABLE","message":"busy"}');
+    else res.writeHead(200, { 'content-type': 'application/json' }).end('{"match":"none"}');
+  });
+  t.same(await client(server.url).lookup('k', []), { match: 'none' });
+  t.equal(server.count(), 3);
+});
+
+t.test('does not retry a 4xx; maps the code', async (t) => {
+  const server = await scriptedServer(t, (_n, _req, res) => res.writeHead(400, { 'content-type': 'application/json' }).end('{"code":"LARDER_INVALID_KEY","message":"bad key"}'));
+  await t.rejects(client(server.url).lookup('k', []), { code: 'LARDER_INVALID_KEY' });
+  t.equal(server.count(), 1);
+});
+
+t.test('an answer that is not ours is a bad response', async (t) => {
+  const server = await scriptedServer(t, (_n, _req, res) => res.writeHead(404).end('<html>proxy page</html>'));
+  await t.rejects(client(server.url).lookup('k', []), { code: 'LARDER_BAD_RESPONSE' });
+});
+
+t.test('an unreachable server is LARDER_UNREACHABLE, and the breaker then stops calling', async (t) => {
+  const server = await scriptedServer(t, (_n, req, res) => req.socket.destroy());
+  const c = client(server.url, { retries: 0 });
+  for (let i = 0; i < 3; i++) await t.rejects(c.lookup('k', []), { code: 'LARDER_UNREACHABLE' });
+  const before = server.count();
+  await t.rejects(c.lookup('k', []), { code: 'LARDER_UNREACHABLE', message: /stopped calling/ });
+  t.equal(server.count(), before, 'the open breaker made no request');
+  const refused = new CacheClient({ server: 'http://127.0.0.1:1', namespace: 'team', retries: 0 });
+  await t.rejects(refused.lookup('k', []), { code: 'LARDER_UNREACHABLE' });
+});
+
+t.test('a server that stops answering is a timeout, not a hang', async (t) => {
+  const server = await scriptedServer(t, () => {});
+  const c = client(server.url, { retries: 0, idleTimeoutMs: 200 });
+  await t.rejects(c.lookup('k', []), { code: 'LARDER_TIMEOUT' });
+  const deadline = client(server.url, { retries: 0, signal: AbortSignal.timeout(150) });
+  await t.rejects(deadline.lookup('k', []), { code: 'LARDER_TIMEOUT' });
+});
+
+t.test('against a real larder server: blobs and entries round-trip', async (t) => {
+  const { url } = await startServer(t);
+  const c = client(url);
+  const data = Buffer.from('part');
+  const { sha256Digest } = await import('../../shared/digest.ts');
+  const digest = sha256Digest(data);
+  t.same(await c.missing([digest]), [digest]);
+  await c.putBlob(digest, data.length, () => data);
+  t.same(await c.missing([digest]), []);
+  const chunks: Buffer[] = [];
+  for await (const chunk of await c.getBlob(digest)) chunks.push(chunk as Buffer);
+  t.equal(Buffer.concat(chunks).toString(), 'part');
+  t.equal(await c.hasEntry('k'), false);
+  await c.close();
+});
