@@ -1,0 +1,25 @@
+# larder-server: runs the TypeScript sources directly on Node 22 (type stripping),
+# with production dependencies only, as the unprivileged `node` user.
+FROM node:22-bookworm-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
+FROM node:22-bookworm-slim
+ENV NODE_ENV=production \
+    LARDER_HOST=0.0.0.0 \
+    LARDER_PORT=7373 \
+    LARDER_STORE=/data
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json ./
+COPY bin ./bin
+COPY shared ./shared
+COPY server ./server
+COPY client ./client
+RUN mkdir -p /data && chown node:node /data
+USER node
+VOLUME /data
+EXPOSE 7373
+HEALTHCHECK --interval=30s --timeout=3s CMD node -e "fetch('http://127.0.0.1:7373/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
+ENTRYPOINT ["node", "bin/larder-server.js"]
