@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { requireBearerToken } from './auth.ts';
 import { installErrorHandlers } from './errors.ts';
+import { closeConnectionsOnShutdown } from './shutdown.ts';
 import { blobRoutes } from './routes/blobs.ts';
 import type { Limits, RouteDeps } from './routes/deps.ts';
 import { entryRoutes } from './routes/entries.ts';
@@ -16,6 +17,8 @@ export interface AppOptions {
   /** when set, every route but the probes needs `Authorization: Bearer <token>` */
   token?: string;
   logger?: boolean | { level: string };
+  /** how long a shutdown waits for requests in flight before cutting them (default 30 s) */
+  shutdownGraceMs?: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -48,6 +51,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(entryRoutes, deps);
   await app.register(blobRoutes, deps);
   await app.register(statsRoutes, deps);
+  closeConnectionsOnShutdown(app, options.shutdownGraceMs ?? 30_000);
   app.addHook('onClose', async () => options.store.close());
   return app;
 }
