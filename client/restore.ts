@@ -1,6 +1,6 @@
 import { LarderError } from '../shared/errors.ts';
 import type { Manifest, PartRef, PathRecord } from '../shared/manifest.ts';
-import { mapLimit } from './concurrency.ts';
+import { mapLimit } from '../shared/concurrency.ts';
 import { finishTree } from './finish-tree.ts';
 import { resolveUserPath } from './paths.ts';
 import { type Report, secondsSince } from './report.ts';

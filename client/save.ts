@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { LarderError } from '../shared/errors.ts';
 import { type Manifest, MANIFEST_VERSION, type PathRecord } from '../shared/manifest.ts';
-import { mapLimit } from './concurrency.ts';
+import { mapLimit } from '../shared/concurrency.ts';
 import { packPart } from './pack.ts';
 import { planParts } from './parts.ts';
 import { resolveUserPath } from './paths.ts';

@@ -4,6 +4,7 @@ import { link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFi
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { mapLimit } from '../../shared/concurrency.ts';
 import { digestHex } from '../../shared/digest.ts';
 import { LarderError } from '../../shared/errors.ts';
 import { type ByteRange, type EntryInfo, newestFirst, type PutOutcome, type Store } from './store.ts';
@@ -42,13 +43,8 @@ export class FsStore implements Store {
   }
 
   async missingBlobs(ns: string, digests: readonly string[]): Promise<string[]> {
-    const missing: string[] = [];
-    for (let i = 0; i < digests.length; i += STAT_CONCURRENCY) {
-      const batch = digests.slice(i, i + STAT_CONCURRENCY);
-      const sizes = await Promise.all(batch.map((d) => this.statBlob(ns, d)));
-      batch.forEach((d, j) => sizes[j] === undefined && missing.push(d));
-    }
-    return missing;
+    const sizes = await mapLimit(digests, STAT_CONCURRENCY, (d) => this.statBlob(ns, d));
+    return digests.filter((_, i) => sizes[i] === undefined);
   }
 
   async putBlob(ns: string, digest: string, body: Readable, _size: number): Promise<PutOutcome> {
@@ -100,15 +96,12 @@ export class FsStore implements Store {
     const dir = join(this.#nsDir(ns), 'entries');
     const names = (await fsCall(() => readdir(dir), [])) ?? [];
     const keys = names.filter((n) => n.endsWith('.json') && n.startsWith(prefix)).map((n) => n.slice(0, -'.json'.length));
+    const stats = await mapLimit(keys, STAT_CONCURRENCY, (k) => fsCall(() => stat(join(dir, `${k}.json`)), undefined));
     const infos: EntryInfo[] = [];
-    for (let i = 0; i < keys.length; i += STAT_CONCURRENCY) {
-      const batch = keys.slice(i, i + STAT_CONCURRENCY);
-      const stats = await Promise.all(batch.map((k) => fsCall(() => stat(join(dir, `${k}.json`)), undefined)));
-      batch.forEach((key, j) => {
-        const s = stats[j];
-        if (s) infos.push({ key, createdAt: s.mtime, size: s.size });
-      });
-    }
+    keys.forEach((key, i) => {
+      const s = stats[i];
+      if (s) infos.push({ key, createdAt: s.mtime, size: s.size });
+    });
     return infos.sort(newestFirst).slice(0, limit);
   }
 
