@@ -4,7 +4,9 @@ import { LarderError } from '../shared/errors.ts';
 // Configuration is read once, here, from flags and LARDER_* variables (flags win), and
 // handed down as a typed object; nothing below main.ts reads process.env.
 
-export type StoreConfig = { kind: 'fs'; root: string };
+export type StoreConfig =
+  | { kind: 'fs'; root: string }
+  | { kind: 's3'; bucket: string; prefix: string; endpoint: string | undefined; region: string; forcePathStyle: boolean };
 
 export interface ServerConfig {
   host: string;
@@ -21,7 +23,12 @@ export const SERVER_USAGE = `larder-server: the larder build cache server
 
   --host HOST            address to listen on (LARDER_HOST; default 127.0.0.1)
   --port PORT            port (LARDER_PORT; default ${DEFAULT_PORT}; 0 picks a free one)
-  --store DIR            where the disk store keeps blobs and entries (LARDER_STORE; default ./larder-data)
+  --store DIR|s3://BUCKET/PREFIX
+                         where blobs and entries live (LARDER_STORE; default ./larder-data)
+  --s3-endpoint URL      S3 endpoint: a VPC endpoint or any S3-compatible server (LARDER_S3_ENDPOINT)
+  --s3-region REGION     (LARDER_S3_REGION, else AWS_REGION; default us-east-1)
+  --s3-force-path-style  path-style URLs, for most S3-compatible servers (LARDER_S3_FORCE_PATH_STYLE=1)
+                         credentials come from the standard AWS chain (env, profile, instance role)
   --token TOKEN          require Authorization: Bearer TOKEN (LARDER_TOKEN)
   --max-blob-size BYTES  largest part accepted (LARDER_MAX_BLOB_SIZE; default 4 GiB)
   --log-level LEVEL      fatal|error|warn|info|debug (LARDER_LOG_LEVEL; default info)
@@ -40,6 +47,9 @@ export function parseServerConfig(argv: string[], env: NodeJS.ProcessEnv): Serve
         token: { type: 'string' },
         'max-blob-size': { type: 'string' },
         'log-level': { type: 'string' },
+        's3-endpoint': { type: 'string' },
+        's3-region': { type: 'string' },
+        's3-force-path-style': { type: 'boolean' },
         help: { type: 'boolean' },
       },
     }));
@@ -49,14 +59,23 @@ export function parseServerConfig(argv: string[], env: NodeJS.ProcessEnv): Serve
   if (values.help) return 'help';
   const port = integer('--port', values.port ?? env.LARDER_PORT ?? String(DEFAULT_PORT), 0, 65535);
   const maxBlobBytes = integer('--max-blob-size', values['max-blob-size'] ?? env.LARDER_MAX_BLOB_SIZE ?? String(4 * 1024 ** 3), 1, Number.MAX_SAFE_INTEGER);
-  const store = values.store ?? env.LARDER_STORE ?? './larder-data';
-  if (/^[a-z0-9]+:\/\//i.test(store)) throw new LarderError('LARDER_USAGE', `--store ${store}: only a local folder is supported by this build`);
+  const storeText = values.store ?? env.LARDER_STORE ?? './larder-data';
+  const store: StoreConfig = storeText.startsWith('s3://')
+    ? {
+        kind: 's3',
+        ...parseS3Url(storeText),
+        endpoint: values['s3-endpoint'] ?? (env.LARDER_S3_ENDPOINT || undefined),
+        region: values['s3-region'] ?? (env.LARDER_S3_REGION || env.AWS_REGION || 'us-east-1'),
+        forcePathStyle: values['s3-force-path-style'] ?? ['1', 'true'].includes(env.LARDER_S3_FORCE_PATH_STYLE ?? ''),
+      }
+    : { kind: 'fs', root: storeText };
+  if (/^[a-z0-9]+:\/\//i.test(storeText) && store.kind === 'fs') throw new LarderError('LARDER_USAGE', `--store ${storeText}: give a folder or s3://bucket/prefix`);
   const logLevel = values['log-level'] ?? env.LARDER_LOG_LEVEL ?? 'info';
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) throw new LarderError('LARDER_USAGE', `--log-level ${logLevel} is not a level`);
   return {
     host: values.host ?? env.LARDER_HOST ?? '127.0.0.1',
     port,
-    store: { kind: 'fs', root: store },
+    store,
     maxBlobBytes,
     token: values.token ?? (env.LARDER_TOKEN || undefined),
     logLevel,
@@ -67,4 +86,12 @@ function integer(flag: string, text: string, min: number, max: number): number {
   const value = Number(text);
   if (!Number.isSafeInteger(value) || value < min || value > max) throw new LarderError('LARDER_USAGE', `${flag} ${text}: expected a whole number from ${min} to ${max}`);
   return value;
+}
+
+/** s3://bucket/some/prefix → bucket and a prefix that is '' or ends in '/'. */
+export function parseS3Url(url: string): { bucket: string; prefix: string } {
+  const match = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(url);
+  if (!match?.[1]) throw new LarderError('LARDER_USAGE', `--store ${url}: expected s3://bucket or s3://bucket/prefix`);
+  const prefix = (match[2] ?? '').replace(/^\/+|\/+$/g, '');
+  return { bucket: match[1], prefix: prefix === '' ? '' : `${prefix}/` };
 }

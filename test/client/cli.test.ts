@@ -5,11 +5,14 @@ import { join } from 'node:path';
 import t from 'tap';
 import { request } from 'undici';
 import { runLarder } from '../helpers/cli.ts';
-import { startServer } from '../helpers/server.ts';
+import { s3Skip } from '../helpers/s3.ts';
+import { type Backend, startServer } from '../helpers/server.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { buildSampleTree, snapshotTree } from '../helpers/trees.ts';
 
 const KEY = ['--key', 'deps-{os}-{hash:deps.lock}', '--restore-key', 'deps-{os}-', '--path', 'deps'];
+
+const skipFor = (backend: Backend) => (backend === 's3' ? s3Skip : false);
 
 function project(t: { teardown: (fn: () => void) => void }, lock = 'v1'): string {
   const dir = tempDir(t, 'project');
@@ -17,99 +20,94 @@ function project(t: { teardown: (fn: () => void) => void }, lock = 'v1'): string
   return dir;
 }
 
-t.test('miss, save, exact hit in another folder, prefix hit after a lockfile change', async (t) => {
-  const { url } = await startServer(t);
-  const env = { LARDER_SERVER: url, LARDER_NAMESPACE: 'acme' };
-  const first = project(t);
+// The core round trips run against every storage backend.
+for (const backend of ['fs', 's3'] as const) {
+  t.test(`${backend}: miss, save, exact hit in another folder, prefix hit after a lockfile change`, { skip: skipFor(backend) }, async (t) => {
+    const { url } = await startServer(t, {}, backend);
+    const env = { LARDER_SERVER: url, LARDER_NAMESPACE: 'acme' };
+    const first = project(t);
 
-  const miss = await runLarder(['restore', ...KEY, '--json'], { cwd: first, env });
-  t.equal(miss.code, 0);
-  t.match(JSON.parse(miss.stdout), { outcome: 'miss', match: 'none' });
-  t.match(miss.stderr, /miss for deps-linux-/);
+    const miss = await runLarder(['restore', ...KEY, '--json'], { cwd: first, env });
+    t.equal(miss.code, 0);
+    t.match(JSON.parse(miss.stdout), { outcome: 'miss', match: 'none' });
+    t.match(miss.stderr, /miss for deps-linux-/);
 
-  buildSampleTree(join(first, 'deps'));
-  // Enough bytes for several parts, so a later change leaves some parts as they were.
-  for (const pkg of ['pkg-a', 'pkg-b', 'pkg-c']) {
-    mkdirSync(join(first, 'deps', pkg));
-    writeFileSync(join(first, 'deps', pkg, 'data.bin'), Buffer.alloc(5 * 1024 * 1024, pkg));
-  }
-  const saved = await runLarder(['save', ...KEY, '--json'], { cwd: first, env });
-  t.equal(saved.code, 0, saved.stderr);
-  const saveReport = JSON.parse(saved.stdout);
-  t.match(saveReport, { outcome: 'saved', paths: ['deps'], partsReused: 0 });
-  t.ok(saveReport.parts >= 3 && saveReport.transferredBytes > 0, `${saveReport.parts} parts`);
-
-  const again = await runLarder(['save', ...KEY, '--json'], { cwd: first, env });
-  t.match(JSON.parse(again.stdout), { outcome: 'exists', transferredBytes: 0 }, 'a second save of the key uploads nothing');
-
-  const second = project(t);
-  const githubOutput = join(second, 'gh-output');
-  const hit = await runLarder(['restore', ...KEY, '--json', '--report', 'report.json'], { cwd: second, env: { ...env, GITHUB_OUTPUT: githubOutput } });
-  t.equal(hit.code, 0, hit.stderr);
-  t.match(JSON.parse(hit.stdout), { outcome: 'hit', match: 'exact', key: saveReport.key, matchedKey: saveReport.key });
-  t.same(snapshotTree(join(second, 'deps')), snapshotTree(join(first, 'deps')), 'restored byte-identical, with modes, links and times');
-  t.match(readFileSync(githubOutput, 'utf8'), /cache-hit=true\nmatched-key=deps-linux-/);
-  t.match(JSON.parse(readFileSync(join(second, 'report.json'), 'utf8')), { outcome: 'hit' });
-  t.same(readdirSync(second).filter((n) => n.includes('larder')), [], 'no staging folder is left');
-
-  const changed = project(t, 'v2');
-  const prefix = await runLarder(['restore', ...KEY, '--json'], { cwd: changed, env: { ...env, GITHUB_OUTPUT: join(changed, 'out') } });
-  t.match(JSON.parse(prefix.stdout), { outcome: 'hit', match: 'prefix', matchedKey: saveReport.key });
-  t.not(JSON.parse(prefix.stdout).key, saveReport.key);
-  t.match(readFileSync(join(changed, 'out'), 'utf8'), /cache-hit=false/);
-  t.same(snapshotTree(join(changed, 'deps')), snapshotTree(join(first, 'deps')));
-
-  // Saving the changed tree reuses every part that did not change.
-  writeFileSync(join(changed, 'deps', 'added.js'), 'new file\n');
-  const delta = await runLarder(['save', ...KEY, '--json'], { cwd: changed, env });
-  const deltaReport = JSON.parse(delta.stdout);
-  t.equal(deltaReport.outcome, 'saved');
-  t.ok(deltaReport.partsReused >= 1, `${deltaReport.partsReused} part(s) reused`);
-});
-
-t.test('a restore replaces an existing folder whole', async (t) => {
-  const { url } = await startServer(t);
-  const env = { LARDER_SERVER: url };
-  const source = project(t);
-  buildSampleTree(join(source, 'deps'));
-  t.equal((await runLarder(['save', ...KEY], { cwd: source, env })).code, 0);
-  const target = project(t);
-  mkdirSync(join(target, 'deps'));
-  writeFileSync(join(target, 'deps', 'stale.txt'), 'from an older install');
-  const hit = await runLarder(['restore', ...KEY], { cwd: target, env });
-  t.equal(hit.code, 0);
-  t.notOk(existsSync(join(target, 'deps', 'stale.txt')), 'the old folder is gone');
-  t.same(snapshotTree(join(target, 'deps')), snapshotTree(join(source, 'deps')));
-});
-
-t.test('a corrupted blob is an integrity error: nothing extracted, the target untouched', async (t) => {
-  const { url, storeDir } = await startServer(t);
-  const env = { LARDER_SERVER: url, LARDER_NAMESPACE: 'acme' };
-  const source = project(t);
-  buildSampleTree(join(source, 'deps'));
-  t.equal((await runLarder(['save', ...KEY], { cwd: source, env })).code, 0);
-  const blobDir = join(storeDir, 'v1/ns/acme/blobs/sha256');
-  for (const sub of readdirSync(blobDir)) {
-    for (const name of readdirSync(join(blobDir, sub))) {
-      const file = join(blobDir, sub, name);
-      const bytes = readFileSync(file);
-      const middle = Math.floor(bytes.length / 2);
-      bytes.writeUInt8(bytes.readUInt8(middle) ^ 0xff, middle);
-      writeFileSync(file, bytes);
+    buildSampleTree(join(first, 'deps'));
+    // Enough bytes for several parts, so a later change leaves some parts as they were.
+    for (const pkg of ['pkg-a', 'pkg-b', 'pkg-c']) {
+      mkdirSync(join(first, 'deps', pkg));
+      writeFileSync(join(first, 'deps', pkg, 'data.bin'), Buffer.alloc(5 * 1024 * 1024, pkg));
     }
-  }
-  const target = project(t);
-  mkdirSync(join(target, 'deps'));
-  writeFileSync(join(target, 'deps', 'mine.txt'), 'keep me');
-  const before = snapshotTree(target);
-  const restored = await runLarder(['restore', ...KEY, '--json'], { cwd: target, env });
-  t.equal(restored.code, 0, 'the build goes on');
-  t.match(JSON.parse(restored.stdout), { outcome: 'error', error: { code: 'LARDER_INTEGRITY' } });
-  t.match(restored.stderr, /integrity error/);
-  t.same(snapshotTree(target), before, 'the target folder is exactly as it was; no staging folder left');
-  const strict = await runLarder(['restore', ...KEY, '--strict'], { cwd: target, env });
-  t.equal(strict.code, 1);
-});
+    const saved = await runLarder(['save', ...KEY, '--json'], { cwd: first, env });
+    t.equal(saved.code, 0, saved.stderr);
+    const saveReport = JSON.parse(saved.stdout);
+    t.match(saveReport, { outcome: 'saved', paths: ['deps'], partsReused: 0 });
+    t.ok(saveReport.parts >= 3 && saveReport.transferredBytes > 0, `${saveReport.parts} parts`);
+
+    const again = await runLarder(['save', ...KEY, '--json'], { cwd: first, env });
+    t.match(JSON.parse(again.stdout), { outcome: 'exists', transferredBytes: 0 }, 'a second save of the key uploads nothing');
+
+    const second = project(t);
+    const githubOutput = join(second, 'gh-output');
+    const hit = await runLarder(['restore', ...KEY, '--json', '--report', 'report.json'], { cwd: second, env: { ...env, GITHUB_OUTPUT: githubOutput } });
+    t.equal(hit.code, 0, hit.stderr);
+    t.match(JSON.parse(hit.stdout), { outcome: 'hit', match: 'exact', key: saveReport.key, matchedKey: saveReport.key });
+    t.same(snapshotTree(join(second, 'deps')), snapshotTree(join(first, 'deps')), 'restored byte-identical, with modes, links and times');
+    t.match(readFileSync(githubOutput, 'utf8'), /cache-hit=true\nmatched-key=deps-linux-/);
+    t.match(JSON.parse(readFileSync(join(second, 'report.json'), 'utf8')), { outcome: 'hit' });
+    t.same(readdirSync(second).filter((n) => n.includes('larder')), [], 'no staging folder is left');
+
+    const changed = project(t, 'v2');
+    const prefix = await runLarder(['restore', ...KEY, '--json'], { cwd: changed, env: { ...env, GITHUB_OUTPUT: join(changed, 'out') } });
+    t.match(JSON.parse(prefix.stdout), { outcome: 'hit', match: 'prefix', matchedKey: saveReport.key });
+    t.not(JSON.parse(prefix.stdout).key, saveReport.key);
+    t.match(readFileSync(join(changed, 'out'), 'utf8'), /cache-hit=false/);
+    t.same(snapshotTree(join(changed, 'deps')), snapshotTree(join(first, 'deps')));
+
+    // Saving the changed tree reuses every part that did not change.
+    writeFileSync(join(changed, 'deps', 'added.js'), 'new file\n');
+    const delta = await runLarder(['save', ...KEY, '--json'], { cwd: changed, env });
+    const deltaReport = JSON.parse(delta.stdout);
+    t.equal(deltaReport.outcome, 'saved');
+    t.ok(deltaReport.partsReused >= 1, `${deltaReport.partsReused} part(s) reused`);
+  });
+
+  t.test(`${backend}: a restore replaces an existing folder whole`, { skip: skipFor(backend) }, async (t) => {
+    const { url } = await startServer(t, {}, backend);
+    const env = { LARDER_SERVER: url };
+    const source = project(t);
+    buildSampleTree(join(source, 'deps'));
+    t.equal((await runLarder(['save', ...KEY], { cwd: source, env })).code, 0);
+    const target = project(t);
+    mkdirSync(join(target, 'deps'));
+    writeFileSync(join(target, 'deps', 'stale.txt'), 'from an older install');
+    const hit = await runLarder(['restore', ...KEY], { cwd: target, env });
+    t.equal(hit.code, 0);
+    t.notOk(existsSync(join(target, 'deps', 'stale.txt')), 'the old folder is gone');
+    t.same(snapshotTree(join(target, 'deps')), snapshotTree(join(source, 'deps')));
+  });
+
+  t.test(`${backend}: a corrupted blob is an integrity error: nothing extracted, the target untouched`, { skip: skipFor(backend) }, async (t) => {
+    const server = await startServer(t, {}, backend);
+    const url = server.url;
+    const env = { LARDER_SERVER: url, LARDER_NAMESPACE: 'acme' };
+    const source = project(t);
+    buildSampleTree(join(source, 'deps'));
+    t.equal((await runLarder(['save', ...KEY], { cwd: source, env })).code, 0);
+    t.ok((await server.corruptBlobs()) > 0, 'blobs corrupted on the server');
+    const target = project(t);
+    mkdirSync(join(target, 'deps'));
+    writeFileSync(join(target, 'deps', 'mine.txt'), 'keep me');
+    const before = snapshotTree(target);
+    const restored = await runLarder(['restore', ...KEY, '--json'], { cwd: target, env });
+    t.equal(restored.code, 0, 'the build goes on');
+    t.match(JSON.parse(restored.stdout), { outcome: 'error', error: { code: 'LARDER_INTEGRITY' } });
+    t.match(restored.stderr, /integrity error/);
+    t.same(snapshotTree(target), before, 'the target folder is exactly as it was; no staging folder left');
+    const strict = await runLarder(['restore', ...KEY, '--strict'], { cwd: target, env });
+    t.equal(strict.code, 1);
+  });
+}
 
 t.test('an upload cut off midway publishes nothing', async (t) => {
   const { url } = await startServer(t);

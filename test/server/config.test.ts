@@ -16,5 +16,12 @@ t.test('bad values are usage errors', async (t) => {
   t.throws(() => parseServerConfig(['--nope'], {}), { code: 'LARDER_USAGE' });
   t.throws(() => parseServerConfig(['--max-blob-size', '-1'], {}), { code: 'LARDER_USAGE' });
   t.throws(() => parseServerConfig(['--log-level', 'loud'], {}), { code: 'LARDER_USAGE' });
-  t.throws(() => parseServerConfig(['--store', 's3://bucket/prefix'], {}), { code: 'LARDER_USAGE' });
+  t.throws(() => parseServerConfig(['--store', 'gs://bucket/prefix'], {}), { code: 'LARDER_USAGE' });
+  t.throws(() => parseServerConfig(['--store', 's3://Bad_Bucket'], {}), { code: 'LARDER_USAGE' });
+});
+
+t.test('an s3:// store with endpoint, region and path style', async (t) => {
+  const config = parseServerConfig(['--store', 's3://cache-bucket/teams/ci/', '--s3-endpoint', 'https://bucket.vpce-1a2b.s3.eu-west-1.vpce.amazonaws.com'], { AWS_REGION: 'eu-west-1', LARDER_S3_FORCE_PATH_STYLE: '1' });
+  t.match(config, { store: { kind: 's3', bucket: 'cache-bucket', prefix: 'teams/ci/', endpoint: 'https://bucket.vpce-1a2b.s3.eu-west-1.vpce.amazonaws.com', region: 'eu-west-1', forcePathStyle: true } });
+  t.match(parseServerConfig(['--store', 's3://b-1'], {}), { store: { bucket: 'b-1', prefix: '', region: 'us-east-1', forcePathStyle: false } });
 });

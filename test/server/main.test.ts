@@ -1,0 +1,43 @@
+import { once } from 'node:events';
+import { join } from 'node:path';
+import t from 'tap';
+import { request } from 'undici';
+import { runLarder } from '../helpers/cli.ts';
+import { S3_BUCKET, s3Skip, s3StoreOptions } from '../helpers/s3.ts';
+import { spawnServer } from '../helpers/server-process.ts';
+import { tempDir } from '../helpers/tmp.ts';
+import { buildSampleTree, snapshotTree } from '../helpers/trees.ts';
+
+t.test('larder-server starts on the disk store, says how it runs, and stops on SIGTERM', async (t) => {
+  const store = tempDir(t, 'main-store');
+  const server = await spawnServer(t, ['--store', store]);
+  t.match(server.stderr(), /disk store in .*main-store.*no token: open to anyone who can reach it/);
+  const health = await request(`${server.url}/readyz`);
+  t.equal(health.statusCode, 200);
+  await health.body.dump();
+  server.child.kill('SIGTERM');
+  const [code] = await once(server.child, 'exit');
+  t.equal(code, 0, 'a graceful exit');
+});
+
+t.test('a usage error exits 2 with the reason', async (t) => {
+  await t.rejects(spawnServer(t, ['--port', 'eighty']), /exited with 2[\s\S]*LARDER_USAGE/);
+});
+
+t.test('two server processes on one bucket serve the same cache', { skip: s3Skip }, async (t) => {
+  const { prefix } = await s3StoreOptions();
+  const args = ['--store', `s3://${S3_BUCKET}/${prefix}`, '--s3-endpoint', process.env.S3_ENDPOINT ?? '', '--s3-force-path-style'];
+  const [a, b] = await Promise.all([spawnServer(t, args), spawnServer(t, args)]);
+  t.match(a.stderr(), /S3 store in s3:\/\/larder-test\//);
+  const key = ['--key', 'shared-{os}', '--path', 'deps'];
+  const first = tempDir(t, 'proc-a');
+  buildSampleTree(join(first, 'deps'));
+  const saved = await runLarder(['save', ...key, '--json'], { cwd: first, env: { LARDER_SERVER: a?.url } });
+  t.match(JSON.parse(saved.stdout), { outcome: 'saved' }, saved.stderr);
+  const second = tempDir(t, 'proc-b');
+  const restored = await runLarder(['restore', ...key, '--json'], { cwd: second, env: { LARDER_SERVER: b?.url } });
+  t.match(JSON.parse(restored.stdout), { outcome: 'hit', match: 'exact' }, restored.stderr);
+  t.same(snapshotTree(join(second, 'deps')), snapshotTree(join(first, 'deps')));
+  const again = await runLarder(['save', ...key, '--json'], { cwd: second, env: { LARDER_SERVER: b?.url } });
+  t.match(JSON.parse(again.stdout), { outcome: 'exists' }, 'the other server knows the entry');
+});
