@@ -24,6 +24,9 @@ export function spawnServer(t: { teardown: (fn: () => void) => void }, args: str
         resolve({ child, url, stderr: () => stderr });
       }
     });
-    child.once('exit', (code) => reject(new Error(`larder-server exited with ${code}:\n${stderr}`)));
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`larder-server exited with ${code}:\n${stderr}`));
+    });
   });
 }
