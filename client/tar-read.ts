@@ -1,6 +1,7 @@
 import { closeSync, fchmodSync, futimesSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { Header, type HeaderData, Pax } from 'tar';
+import { Header, type HeaderData } from 'tar/header';
+import { Pax } from 'tar/pax';
 import { safeRelativePath, unsafe } from './safe-path.ts';
 
 // Reads one tar stream chunk by chunk and writes its files under root with synchronous

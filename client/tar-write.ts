@@ -1,6 +1,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import { Header, type HeaderData, Pax } from 'tar';
+import { Header, type HeaderData } from 'tar/header';
+import { Pax } from 'tar/pax';
 import { LarderError } from '../shared/errors.ts';
 import type { TreeEntry } from './tree.ts';
 

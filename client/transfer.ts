@@ -1,5 +1,6 @@
+import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
-import { Agent, type Dispatcher, request } from 'undici';
+import { createAgents, drain, HttpTimeoutError, readJson, readText, send } from './http.ts';
 import { type ErrorCode, isErrorCode, LarderError } from '../shared/errors.ts';
 import type { Manifest } from '../shared/manifest.ts';
 import { blobPath, entryPath, type LookupResponse, type MissingResponse } from '../shared/protocol.ts';
@@ -17,7 +18,6 @@ export interface TransferOptions {
   /** aborts every request when the command's overall deadline passes */
   signal?: AbortSignal;
   retries?: number;
-  connectTimeoutMs?: number;
   idleTimeoutMs?: number;
   backoffMs?: number;
 }
@@ -28,7 +28,7 @@ const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
 type Body = Buffer | Readable;
 
 interface Call {
-  method: Dispatcher.HttpMethod;
+  method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE';
   path: string;
   json?: unknown;
   /** a fresh body for each attempt */
@@ -42,7 +42,7 @@ export class CacheClient {
   readonly #base: URL;
   readonly #ns: string;
   readonly #options: TransferOptions;
-  readonly #agent: Agent;
+  readonly #agents = createAgents();
   #failuresInARow = 0;
 
   constructor(options: TransferOptions) {
@@ -53,28 +53,22 @@ export class CacheClient {
     } catch {
       throw new LarderError('LARDER_USAGE', `--server ${options.server} is not a URL`);
     }
-    this.#agent = new Agent({
-      connectTimeout: options.connectTimeoutMs ?? 10_000,
-      headersTimeout: options.idleTimeoutMs ?? 60_000,
-      bodyTimeout: options.idleTimeoutMs ?? 60_000,
-      keepAliveTimeout: 30_000,
-    });
   }
 
   async lookup(key: string, restoreKeys: string[]): Promise<LookupResponse> {
     const res = await this.#call({ method: 'POST', path: `/v1/ns/${this.#ns}/lookup`, json: { key, restoreKeys } });
-    return (await res.body.json()) as LookupResponse;
+    return readJson<LookupResponse>(res);
   }
 
   async hasEntry(key: string): Promise<boolean> {
     const res = await this.#call({ method: 'GET', path: entryPath(this.#ns, key), accept: [404] });
-    await res.body.dump();
+    await drain(res);
     return res.statusCode === 200;
   }
 
   async missing(digests: string[]): Promise<string[]> {
     const res = await this.#call({ method: 'POST', path: `/v1/ns/${this.#ns}/blobs/missing`, json: { digests } });
-    return ((await res.body.json()) as MissingResponse).missing;
+    return (await readJson<MissingResponse>(res)).missing;
   }
 
   async putBlob(digest: string, size: number, body: () => Body): Promise<void> {
@@ -84,27 +78,27 @@ export class CacheClient {
       body,
       headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
     });
-    await res.body.dump();
+    await drain(res);
   }
 
   /** The blob's bytes as they arrive; the caller verifies them. */
   async getBlob(digest: string): Promise<Readable> {
-    const res = await this.#call({ method: 'GET', path: blobPath(this.#ns, digest) });
-    return res.body;
+    return this.#call({ method: 'GET', path: blobPath(this.#ns, digest) });
   }
 
   /** Publishes an entry; 'exists' when another save published the key first. */
   async putEntry(manifest: Manifest): Promise<'created' | 'exists'> {
     const res = await this.#call({ method: 'PUT', path: entryPath(this.#ns, manifest.key), json: manifest, accept: [409] });
-    await res.body.dump();
+    await drain(res);
     return res.statusCode === 409 ? 'exists' : 'created';
   }
 
   async close(): Promise<void> {
-    await this.#agent.close();
+    this.#agents.http.destroy();
+    this.#agents.https.destroy();
   }
 
-  async #call(call: Call): Promise<Dispatcher.ResponseData> {
+  async #call(call: Call): Promise<IncomingMessage> {
     if (this.#failuresInARow >= BREAKER_THRESHOLD) {
       throw new LarderError('LARDER_UNREACHABLE', `stopped calling ${this.#base.origin} after ${this.#failuresInARow} failures in a row`);
     }
@@ -114,12 +108,13 @@ export class CacheClient {
       let retryable: boolean;
       try {
         const res = await this.#send(call);
-        if (res.statusCode < 400 || call.accept?.includes(res.statusCode)) {
+        const status = res.statusCode ?? 0;
+        if (status < 400 || call.accept?.includes(status)) {
           this.#failuresInARow = 0;
           return res;
         }
         error = await errorOf(res);
-        retryable = RETRYABLE_STATUS.has(res.statusCode);
+        retryable = RETRYABLE_STATUS.has(status);
       } catch (err) {
         error = transportError(err, this.#base.origin);
         retryable = error.code === 'LARDER_UNREACHABLE' || error.code === 'LARDER_TIMEOUT';
@@ -132,7 +127,7 @@ export class CacheClient {
     }
   }
 
-  #send(call: Call): Promise<Dispatcher.ResponseData> {
+  #send(call: Call): Promise<IncomingMessage> {
     const headers: Record<string, string> = { ...call.headers };
     if (this.#options.token) headers.authorization = `Bearer ${this.#options.token}`;
     let body: Body | string | undefined = call.body?.();
@@ -140,37 +135,35 @@ export class CacheClient {
       headers['content-type'] = 'application/json';
       body = JSON.stringify(call.json);
     }
-    return request(new URL(call.path, this.#base), {
-      method: call.method,
-      headers,
-      body,
-      dispatcher: this.#agent,
-      signal: this.#options.signal,
-    });
+    return send(
+      { method: call.method, url: new URL(call.path, this.#base), headers, body, signal: this.#options.signal, idleTimeoutMs: this.#options.idleTimeoutMs ?? 60_000 },
+      this.#agents,
+    );
   }
 }
 
-async function errorOf(res: Dispatcher.ResponseData): Promise<LarderError> {
-  const text = await res.body.text().catch(() => '');
+async function errorOf(res: IncomingMessage): Promise<LarderError> {
+  const status = res.statusCode ?? 0;
+  const text = await readText(res).catch(() => '');
   try {
     const parsed = JSON.parse(text) as { code?: unknown; message?: unknown };
     if (isErrorCode(parsed.code)) return new LarderError(parsed.code, `server: ${String(parsed.message)}`);
   } catch {
     // not one of ours: fall through
   }
-  const code: ErrorCode = res.statusCode >= 500 ? 'LARDER_UNREACHABLE' : 'LARDER_BAD_RESPONSE';
-  return new LarderError(code, `server answered ${res.statusCode}: ${text.slice(0, 200)}`);
+  const code: ErrorCode = status >= 500 ? 'LARDER_UNREACHABLE' : 'LARDER_BAD_RESPONSE';
+  return new LarderError(code, `server answered ${status}: ${text.slice(0, 200)}`);
 }
 
 /** Network faults and timeouts as catalogue errors; anything already ours passes through. */
 function transportError(err: unknown, origin: string): LarderError {
   if (err instanceof LarderError) return err;
   const e = err as { code?: string; name?: string; message?: string };
-  if (e.name === 'AbortError' || e.name === 'TimeoutError' || e.code === 'UND_ERR_ABORTED') {
+  if (e.name === 'AbortError' || e.name === 'TimeoutError' || e.code === 'ABORT_ERR') {
     return new LarderError('LARDER_TIMEOUT', `gave up on ${origin}: the overall --timeout passed`, { cause: err });
   }
-  if (e.code === 'UND_ERR_CONNECT_TIMEOUT' || e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT') {
-    return new LarderError('LARDER_TIMEOUT', `${origin} stopped answering (${e.code})`, { cause: err });
+  if (err instanceof HttpTimeoutError) {
+    return new LarderError('LARDER_TIMEOUT', `${origin} stopped answering: ${err.message}`, { cause: err });
   }
   return new LarderError('LARDER_UNREACHABLE', `cannot reach ${origin}: ${e.code ?? e.message ?? String(err)}`, { cause: err });
 }

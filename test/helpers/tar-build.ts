@@ -1,4 +1,4 @@
-import { Header, type HeaderData } from 'tar';
+import { Header, type HeaderData } from 'tar/header';
 import { zstdCompressSync } from 'node:zlib';
 import { sha256Digest } from '../../shared/digest.ts';
 import type { PartRef } from '../../shared/manifest.ts';

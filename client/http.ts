@@ -1,0 +1,57 @@
+import { Agent as HttpAgent, type IncomingMessage, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+
+// A small HTTP/1.1 client on node:http: keep-alive, one idle timeout covering connect,
+// headers and every gap in the body, and an abort signal. node:http loads in
+// milliseconds; the npm undici package takes ~130 ms to import, which is paid by every
+// CLI run and every worker thread.
+
+export interface HttpRequest {
+  method: string;
+  url: URL;
+  headers: Record<string, string>;
+  body?: Buffer | string | Readable;
+  signal?: AbortSignal;
+  idleTimeoutMs: number;
+}
+
+export class HttpTimeoutError extends Error {
+  readonly code = 'LARDER_HTTP_IDLE_TIMEOUT';
+}
+
+export function createAgents(): { http: HttpAgent; https: HttpsAgent } {
+  return { http: new HttpAgent({ keepAlive: true, maxSockets: 32 }), https: new HttpsAgent({ keepAlive: true, maxSockets: 32 }) };
+}
+
+export function send(req: HttpRequest, agents: ReturnType<typeof createAgents>): Promise<IncomingMessage> {
+  const secure = req.url.protocol === 'https:';
+  const headers = { ...req.headers };
+  if (typeof req.body === 'string' || Buffer.isBuffer(req.body)) headers['content-length'] = String(Buffer.byteLength(req.body));
+  return new Promise((resolve, reject) => {
+    const outgoing = (secure ? httpsRequest : httpRequest)(req.url, { method: req.method, headers, agent: secure ? agents.https : agents.http, signal: req.signal }, (res) => {
+      // The idle timer stays armed while the body streams: a stalled download fails too.
+      resolve(res);
+    });
+    outgoing.setTimeout(req.idleTimeoutMs, () => outgoing.destroy(new HttpTimeoutError(`no data for ${req.idleTimeoutMs} ms`)));
+    outgoing.once('error', reject);
+    if (req.body === undefined || typeof req.body === 'string' || Buffer.isBuffer(req.body)) outgoing.end(req.body);
+    else pipeline(req.body, outgoing).catch((err: Error) => outgoing.destroy(err));
+  });
+}
+
+export async function readText(res: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of res) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export async function readJson<T>(res: IncomingMessage): Promise<T> {
+  return JSON.parse(await readText(res)) as T;
+}
+
+/** Reads and drops a body, so its connection can be reused. */
+export async function drain(res: IncomingMessage): Promise<void> {
+  for await (const _ of res);
+}
