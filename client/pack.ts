@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { constants, createZstdCompress } from 'node:zlib';
-import { finishDigest } from '../shared/digest.ts';
+import { constants, createZstdCompress, zstdCompressSync } from 'node:zlib';
+import { finishDigest, sha256Digest } from '../shared/digest.ts';
 import type { PartRef } from '../shared/manifest.ts';
-import { tarChunks } from './tar-write.ts';
+import { tarBytesOf } from './parts.ts';
+import { tarBuffer, tarChunks } from './tar-write.ts';
 import type { TreeEntry } from './tree.ts';
 
 // One part: tar → zstd → sha256. Compressed bytes are kept in memory only while they fit
@@ -26,7 +27,29 @@ export function compressedPartStream(root: string, entries: readonly TreeEntry[]
   return tar.pipe(zstd);
 }
 
+/** Parts up to this raw size are built in memory and compressed in one call (the fast path). */
+export const IN_MEMORY_RAW_LIMIT = 64 * 1024 * 1024;
+
+/**
+ * Packs a part: in memory with one zstd call when it is small enough (every ~8 MiB
+ * part), streaming otherwise (one big file makes one big part).
+ */
 export async function packPart(root: string, entries: readonly TreeEntry[], level: number, bufferLimit: number): Promise<PackedPart> {
+  // bufferLimit applies to the streaming path only.
+  const estimate = entries.reduce((sum, e) => sum + tarBytesOf(e), 0);
+  if (estimate > IN_MEMORY_RAW_LIMIT) return packPartStreaming(root, entries, level, bufferLimit);
+  const tar = tarBuffer(root, entries);
+  const compressed = zstdCompressSync(tar, { params: { [constants.ZSTD_c_compressionLevel]: level } });
+  // Always kept: the raw size bounds it, and the streaming compressor would not
+  // reproduce these exact bytes (another framing, another digest).
+  return {
+    ref: { digest: sha256Digest(compressed), size: compressed.length, rawSize: tar.length, entries: entries.length },
+    bytes: [compressed],
+    stream: () => Readable.from([compressed]),
+  };
+}
+
+export async function packPartStreaming(root: string, entries: readonly TreeEntry[], level: number, bufferLimit: number): Promise<PackedPart> {
   const hash = createHash('sha256');
   let chunks: Buffer[] | undefined = [];
   let size = 0;

@@ -17,27 +17,30 @@ export function tarBytesOf(entry: TreeEntry): number {
   return BLOCK + Math.ceil(entry.size / BLOCK) * BLOCK;
 }
 
-export function planParts(entries: readonly TreeEntry[]): TreeEntry[][] {
-  const parts: TreeEntry[][] = [];
+export function planParts(entries: Iterable<TreeEntry>): TreeEntry[][] {
+  return [...streamParts(entries)];
+}
+
+/** Yields each part as soon as it closes. */
+function* streamParts(entries: Iterable<TreeEntry>): Generator<TreeEntry[]> {
   let current: TreeEntry[] = [];
   let bytes = 0;
   for (const entry of entries) {
     const size = tarBytesOf(entry);
     if (current.length > 0 && bytes + size > MAX_PART_BYTES) {
-      parts.push(current);
+      yield current;
       current = [];
       bytes = 0;
     }
     current.push(entry);
     bytes += size;
     if (bytes >= MIN_PART_BYTES && isBoundary(entry.rel, size)) {
-      parts.push(current);
+      yield current;
       current = [];
       bytes = 0;
     }
   }
-  if (current.length > 0) parts.push(current);
-  return parts;
+  if (current.length > 0) yield current;
 }
 
 function isBoundary(rel: string, size: number): boolean {

@@ -1,16 +1,15 @@
 import { LarderError } from '../shared/errors.ts';
-import type { Manifest, PartRef, PathRecord } from '../shared/manifest.ts';
+import type { Manifest, PathRecord } from '../shared/manifest.ts';
 import { mapLimit } from '../shared/concurrency.ts';
 import { finishTree } from './finish-tree.ts';
 import { resolveUserPath } from './paths.ts';
 import { type Report, secondsSince } from './report.ts';
 import { createStaging, discardStaging, removeTrees, type Staging, swapIntoPlace } from './staging.ts';
-import type { ExtractResult } from './tar-read.ts';
 import type { CacheClient } from './transfer.ts';
-import { extractPart } from './unpack.ts';
+import type { PartWorkers } from './worker-pool.ts';
 
-// restore: lookup → for each path asked for, download its parts N at once, verifying
-// and extracting each into a staging folder → finish links and folder times → swap
+// restore: lookup → for each path asked for, download its parts N at once, each in a
+// worker thread that verifies and extracts it into a staging folder → finish links and folder times → swap
 // every staging folder into place. Any failure discards the staging folders and leaves
 // the targets exactly as they were.
 
@@ -25,13 +24,14 @@ export interface RestoreInput {
   log: (line: string) => void;
 }
 
-export async function restore(client: CacheClient, input: RestoreInput): Promise<Report> {
+export async function restore(client: CacheClient, workers: PartWorkers, input: RestoreInput): Promise<Report> {
   const started = performance.now();
   const phases: Report['phases'] = {};
   const report: Report = { command: 'restore', outcome: 'miss', key: input.key, match: 'none', paths: [], files: 0, fileBytes: 0, parts: 0, transferredBytes: 0, seconds: 0, phases };
   const done = (): Report => ({ ...report, seconds: (performance.now() - started) / 1000 });
 
   let mark = performance.now();
+  workers.warm();
   const found = await client.lookup(input.key, input.restoreKeys);
   phases.lookup = secondsSince(mark);
   if (found.match === 'none' || !found.entry) return done();
@@ -45,9 +45,10 @@ export async function restore(client: CacheClient, input: RestoreInput): Promise
   const stagings: Staging[] = [];
   try {
     for (const path of wanted) stagings.push(createStaging(resolveUserPath(path.path, input.cwd, input.home)));
-    const tasks = wanted.flatMap((path, pathIndex) => path.parts.map((part) => ({ pathIndex, part })));
+    // Biggest parts first, so no big part is left running alone at the end.
+    const tasks = wanted.flatMap((path, pathIndex) => path.parts.map((part) => ({ pathIndex, part }))).sort((a, b) => b.part.rawSize - a.part.rawSize);
     const results = await mapLimit(tasks, input.concurrency, async ({ pathIndex, part }) => {
-      const result = await downloadPart(client, part, (stagings[pathIndex] as Staging).dir);
+      const result = await workers.extract(part, (stagings[pathIndex] as Staging).dir);
       report.transferredBytes += part.size;
       return result;
     });
@@ -60,6 +61,7 @@ export async function restore(client: CacheClient, input: RestoreInput): Promise
     removeTrees(replaced);
     phases.removeOld = secondsSince(mark);
   } catch (err) {
+    await workers.terminate(); // no worker may still be writing into a staging folder
     for (const staging of stagings) discardStaging(staging);
     throw err;
   }
@@ -73,11 +75,6 @@ export async function restore(client: CacheClient, input: RestoreInput): Promise
     parts: sum(wanted, (p) => p.parts.length),
   });
   return done();
-}
-
-async function downloadPart(client: CacheClient, part: PartRef, dir: string): Promise<ExtractResult> {
-  const body = await client.getBlob(part.digest);
-  return extractPart(body, part, dir);
 }
 
 /** The server validated the entry when it was published; a reply that isn't one is not trusted. */

@@ -13,6 +13,8 @@ import { safeRelativePath, unsafe } from './safe-path.ts';
 const BLOCK = 512;
 const MAX_META_BYTES = 1024 * 1024;
 const PERMISSION_BITS = 0o777; // setuid, setgid and sticky bits are not restored
+// The mode a file gets from open() is mode & ~umask; fchmod only when that differs.
+const UMASK = readUmask();
 
 export interface DirRecord { rel: string; mode: number; mtime: number }
 export interface LinkRecord { rel: string; target: string; mtime: number }
@@ -118,7 +120,7 @@ export class TarExtractor {
       case 'ContiguousFile': {
         if (rel === '') throw unsafe('a file entry names the root folder');
         this.#ensureParent(rel);
-        const fd = this.#openNew(rel);
+        const fd = this.#openNew(rel, mode);
         this.#result.files++;
         this.#result.fileBytes += size;
         this.#state = { kind: 'file', fd, left: size, pad, mode, mtime };
@@ -162,9 +164,9 @@ export class TarExtractor {
     this.#state = pad > 0 ? { kind: 'skip', left: pad } : { kind: 'header' };
   }
 
-  #openNew(rel: string): number {
+  #openNew(rel: string, mode: number): number {
     try {
-      return openSync(join(this.#root, rel), 'wx', 0o600);
+      return openSync(join(this.#root, rel), 'wx', mode | 0o600);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EEXIST' || code === 'EISDIR' || code === 'ENOTDIR') throw unsafe(`${rel} appears twice in the archive`);
@@ -196,9 +198,17 @@ function writeAll(fd: number, data: Buffer): void {
 
 function closeWith(fd: number, mode: number, mtime: number): void {
   try {
-    fchmodSync(fd, mode);
+    if (((mode | 0o600) & ~UMASK) !== mode) fchmodSync(fd, mode);
     futimesSync(fd, mtime, mtime);
   } finally {
     closeSync(fd);
+  }
+}
+
+function readUmask(): number {
+  try {
+    return process.umask();
+  } catch {
+    return 0o777; // unknown: always fchmod
   }
 }

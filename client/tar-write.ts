@@ -41,6 +41,38 @@ export function* tarChunks(root: string, entries: readonly TreeEntry[]): Generat
   yield Buffer.concat(pending);
 }
 
+/**
+ * The whole tar of a part in one buffer, with headers encoded and file contents read
+ * straight into place: no intermediate chunks, no copies. For parts that fit in memory.
+ */
+export function tarBuffer(root: string, entries: readonly TreeEntry[]): Buffer {
+  // Headers first: their exact sizes (pax or not) size the buffer exactly.
+  const headers = entries.map(headerBlocks);
+  let capacity = 2 * BLOCK;
+  entries.forEach((entry, i) => {
+    for (const block of headers[i] ?? []) capacity += block.length;
+    if (entry.type === 'file') capacity += Math.ceil(entry.size / BLOCK) * BLOCK;
+  });
+  const out = Buffer.alloc(capacity);
+  let off = 0;
+  entries.forEach((entry, i) => {
+    for (const block of headers[i] ?? []) off += block.copy(out, off);
+    if (entry.type !== 'file' || entry.size === 0) return;
+    const fd = openSync(join(root, entry.rel), 'r');
+    try {
+      for (let got = 0; got < entry.size; ) {
+        const n = readSync(fd, out, off + got, entry.size - got, null);
+        if (n === 0) throw new LarderError('LARDER_PATH_NOT_FOUND', `${entry.rel} shrank while it was being saved`);
+        got += n;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    off += Math.ceil(entry.size / BLOCK) * BLOCK;
+  });
+  return out;
+}
+
 export function headerBlocks(entry: TreeEntry): Buffer[] {
   const data: HeaderData = {
     path: entry.type === 'dir' ? `${entry.rel}/` : entry.rel,

@@ -25,10 +25,15 @@ export interface Tree {
 }
 
 export function walkTree(root: string): Tree {
-  const entries: TreeEntry[] = [];
   const skipped: string[] = [];
+  const entries = [...walkEntries(root, skipped)];
+  return { entries, skipped };
+}
+
+/** The same walk as a generator, so work on the first entries can start before the last are found. */
+function* walkEntries(root: string, skipped: string[] = []): Generator<TreeEntry> {
   const firstNameOfInode = new Map<string, string>();
-  const visit = (dir: string, relDir: string): void => {
+  function* visit(dir: string, relDir: string): Generator<TreeEntry> {
     const names = readdirSync(dir).sort(byteOrder);
     for (const name of names) {
       const abs = join(dir, name);
@@ -36,20 +41,19 @@ export function walkTree(root: string): Tree {
       const st = lstatSync(abs);
       const base = { rel, mode: st.mode & 0o7777, mtimeMs: st.mtimeMs, size: 0 };
       if (st.isDirectory()) {
-        entries.push({ ...base, type: 'dir' });
-        visit(abs, rel);
+        yield { ...base, type: 'dir' };
+        yield* visit(abs, rel);
       } else if (st.isSymbolicLink()) {
-        entries.push({ ...base, type: 'symlink', link: readlinkSync(abs) });
+        yield { ...base, type: 'symlink', link: readlinkSync(abs) };
       } else if (st.isFile()) {
         const first = st.nlink > 1 ? rememberInode(firstNameOfInode, st, rel) : undefined;
-        entries.push(first ? { ...base, type: 'hardlink', link: first } : { ...base, type: 'file', size: st.size });
+        yield first ? { ...base, type: 'hardlink', link: first } : { ...base, type: 'file', size: st.size };
       } else {
         skipped.push(rel);
       }
     }
-  };
-  visit(root, '');
-  return { entries, skipped };
+  }
+  yield* visit(root, '');
 }
 
 /** Returns the first name seen for this inode, or records rel as its first name. */

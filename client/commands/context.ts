@@ -1,10 +1,12 @@
 import { appendFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { isLarderError, LarderError } from '../../shared/errors.ts';
 import { type ExpandedKey, expandTemplate } from '../key.ts';
 import type { ClientOptions } from '../options.ts';
 import { describe, githubOutputs, type Report } from '../report.ts';
 import { detectRuntime } from '../runtime.ts';
 import { CacheClient } from '../transfer.ts';
+import { PartWorkers } from '../worker-pool.ts';
 
 // What the save, restore and run commands share: expanding keys, a client bound to the
 // overall deadline, turning a cache failure into a warning, and printing the outcome.
@@ -28,18 +30,21 @@ export async function expandKeys(options: ClientOptions, env: NodeJS.ProcessEnv)
   return { key, restoreKeys };
 }
 
-/** Runs fn with a client whose every request obeys --timeout. */
-export async function withClient<T>(options: ClientOptions, fn: (client: CacheClient) => Promise<T>): Promise<T> {
+/** Runs fn with a client whose every request obeys --timeout, and part workers that stop with it. */
+export async function withClient<T>(options: ClientOptions, fn: (client: CacheClient, workers: PartWorkers) => Promise<T>): Promise<T> {
   const deadline = AbortSignal.timeout(options.timeoutMs);
   const client = new CacheClient({ server: options.server, namespace: options.namespace, token: options.token, signal: deadline });
+  // One worker per core does the CPU work; --concurrency parts are in flight around them.
+  const workers = new PartWorkers(Math.min(options.concurrency, availableParallelism()), { server: options.server, namespace: options.namespace, token: options.token });
   let timer: NodeJS.Timeout | undefined;
   const overall = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new LarderError('LARDER_TIMEOUT', `gave up after --timeout ${options.timeoutMs / 1000} s`)), options.timeoutMs);
   });
   try {
-    return await Promise.race([fn(client), overall]);
+    return await Promise.race([fn(client, workers), overall]);
   } finally {
     clearTimeout(timer);
+    await workers.terminate();
     void client.close().catch(() => {});
   }
 }

@@ -7,8 +7,8 @@ export async function restoreCommand(options: ClientOptions, io: Io): Promise<{ 
   const { key, restoreKeys } = await expandKeys(options, io.env);
   let report: Report;
   try {
-    report = await withClient(options, (client) =>
-      restore(client, { key: key.key, restoreKeys, paths: options.paths, cwd: options.cwd, home: options.home, concurrency: options.concurrency, log: io.err }),
+    report = await withClient(options, (client, workers) =>
+      restore(client, workers, { key: key.key, restoreKeys, paths: options.paths, cwd: options.cwd, home: options.home, concurrency: options.concurrency, log: io.err }),
     );
   } catch (err) {
     report = failureReport('restore', key.key, err);

@@ -7,8 +7,8 @@ export async function saveCommand(options: ClientOptions, io: Io): Promise<{ exi
   const { key } = await expandKeys(options, io.env);
   let report: Report;
   try {
-    report = await withClient(options, (client) =>
-      save(client, { key: key.key, inputs: key.inputs, paths: options.paths, cwd: options.cwd, home: options.home, concurrency: options.concurrency, level: options.level, log: io.err }),
+    report = await withClient(options, (client, workers) =>
+      save(client, workers, { key: key.key, inputs: key.inputs, paths: options.paths, cwd: options.cwd, home: options.home, concurrency: options.concurrency, level: options.level, log: io.err }),
     );
   } catch (err) {
     report = failureReport('save', key.key, err);
