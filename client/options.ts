@@ -19,6 +19,7 @@ export interface ClientOptions {
   explain: boolean;
   reportFile: string | undefined;
   timeoutMs: number;
+  stallTimeoutMs: number;
   concurrency: number;
   level: number;
   cwd: string;
@@ -53,6 +54,8 @@ options:
   --json                print the outcome as JSON on stdout
   --report FILE         write the outcome as JSON to FILE
   --timeout SECONDS     give up on the cache after this long (default 600)
+  --stall-timeout SECONDS
+                        give up when nothing moves for this long (LARDER_STALL_TIMEOUT; default 120)
   --concurrency N       parts in flight at once (default 4)
   --level N             zstd level for save, 1-19 (default 3)
   --explain             with key: show every input and its value`;
@@ -80,6 +83,7 @@ export function parseClientArgs(argv: string[], env: NodeJS.ProcessEnv, cwd: str
         explain: { type: 'boolean' },
         report: { type: 'string' },
         timeout: { type: 'string' },
+        'stall-timeout': { type: 'string' },
         concurrency: { type: 'string' },
         level: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -107,6 +111,7 @@ export function parseClientArgs(argv: string[], env: NodeJS.ProcessEnv, cwd: str
     explain: values.explain ?? false,
     reportFile: values.report,
     timeoutMs: number('--timeout', values.timeout ?? '600', 1, 86_400) * 1000,
+    stallTimeoutMs: number('--stall-timeout', values['stall-timeout'] ?? env.LARDER_STALL_TIMEOUT ?? '120', 1, 86_400) * 1000,
     concurrency: number('--concurrency', values.concurrency ?? '4', 1, 64),
     level: number('--level', values.level ?? '3', 1, 19),
     cwd,

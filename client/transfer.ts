@@ -20,6 +20,8 @@ export interface TransferOptions {
   retries?: number;
   idleTimeoutMs?: number;
   backoffMs?: number;
+  /** called whenever a response arrives: progress, for the stall watchdog */
+  onProgress?: () => void;
 }
 
 const BREAKER_THRESHOLD = 3;
@@ -108,6 +110,7 @@ export class CacheClient {
       let retryable: boolean;
       try {
         const res = await this.#send(call);
+        this.#options.onProgress?.();
         const status = res.statusCode ?? 0;
         if (status < 400 || call.accept?.includes(status)) {
           this.#failuresInARow = 0;

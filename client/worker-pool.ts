@@ -45,9 +45,12 @@ export class PartWorkers {
   #nextId = 0;
   #stopped = false;
 
-  constructor(size: number, data: PartWorkerData) {
+  readonly #onProgress: () => void;
+
+  constructor(size: number, data: PartWorkerData, onProgress: () => void = () => {}) {
     this.#size = Math.max(1, size);
     this.#data = data;
+    this.#onProgress = onProgress;
   }
 
   async pack(job: Omit<Extract<PartJob, { kind: 'pack' }>, 'id' | 'kind'>): Promise<PackResult> {
@@ -106,6 +109,7 @@ export class PartWorkers {
       this.#busy.delete(worker);
       this.#idle.push(worker);
       worker.unref();
+      this.#onProgress();
       if (reply.ok) pending.resolve(reply.result);
       else pending.reject(new LarderError(reply.error.code, reply.error.message));
       this.#dispatch();

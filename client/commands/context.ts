@@ -6,6 +6,7 @@ import type { ClientOptions } from '../options.ts';
 import { describe, githubOutputs, type Report } from '../report.ts';
 import { detectRuntime } from '../runtime.ts';
 import { CacheClient } from '../transfer.ts';
+import { Watchdog } from '../watchdog.ts';
 import { PartWorkers } from '../worker-pool.ts';
 
 // What the save, restore and run commands share: expanding keys, a client bound to the
@@ -30,20 +31,27 @@ export async function expandKeys(options: ClientOptions, env: NodeJS.ProcessEnv)
   return { key, restoreKeys };
 }
 
-/** Runs fn with a client whose every request obeys --timeout, and part workers that stop with it. */
+/**
+ * Runs fn with a client and part workers bound to --timeout (the whole command) and
+ * --stall-timeout (no progress at all); either stops every request and worker.
+ */
 export async function withClient<T>(options: ClientOptions, fn: (client: CacheClient, workers: PartWorkers) => Promise<T>): Promise<T> {
-  const deadline = AbortSignal.timeout(options.timeoutMs);
-  const client = new CacheClient({ server: options.server, namespace: options.namespace, token: options.token, signal: deadline });
+  const watchdog = new Watchdog(options.stallTimeoutMs);
+  const stop = new AbortController();
+  const signal = AbortSignal.any([AbortSignal.timeout(options.timeoutMs), stop.signal]);
+  const client = new CacheClient({ server: options.server, namespace: options.namespace, token: options.token, signal, onProgress: watchdog.tick });
   // One worker per core does the CPU work; --concurrency parts are in flight around them.
-  const workers = new PartWorkers(Math.min(options.concurrency, availableParallelism()), { server: options.server, namespace: options.namespace, token: options.token });
+  const workers = new PartWorkers(Math.min(options.concurrency, availableParallelism()), { server: options.server, namespace: options.namespace, token: options.token }, watchdog.tick);
   let timer: NodeJS.Timeout | undefined;
   const overall = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new LarderError('LARDER_TIMEOUT', `gave up after --timeout ${options.timeoutMs / 1000} s`)), options.timeoutMs);
   });
   try {
-    return await Promise.race([fn(client, workers), overall]);
+    return await Promise.race([fn(client, workers), overall, watchdog.stalled]);
   } finally {
     clearTimeout(timer);
+    watchdog.stop();
+    stop.abort();
     await workers.terminate();
     void client.close().catch(() => {});
   }

@@ -206,3 +206,39 @@ t.test('~ paths restore under $HOME', async (t) => {
   t.match(JSON.parse(restored.stdout), { outcome: 'hit', match: 'exact' });
   t.same(snapshotTree(join(otherHome, '.m2/repository')), snapshotTree(join(home, '.m2/repository')));
 });
+
+t.test('a restore that stalls fails cleanly after --stall-timeout; the target is untouched', async (t) => {
+  const { url } = await startServer(t);
+  const env = { LARDER_SERVER: url };
+  const source = project(t);
+  buildSampleTree(join(source, 'deps'));
+  t.equal((await runLarder(['save', ...KEY], { cwd: source, env })).code, 0);
+  // A proxy that answers everything but holds every blob download open, sending nothing.
+  const held: Array<() => void> = [];
+  const proxy = createServer(async (req, res) => {
+    if (req.method === 'GET' && req.url?.includes('/blobs/')) {
+      held.push(() => res.destroy());
+      return;
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const upstream = await request(`${url}${req.url}`, { method: req.method as 'GET', headers: { 'content-type': req.headers['content-type'] ?? 'application/json' }, body: chunks.length ? Buffer.concat(chunks) : undefined });
+    res.writeHead(upstream.statusCode, { 'content-type': String(upstream.headers['content-type'] ?? 'application/json') });
+    res.end(Buffer.from(await upstream.body.arrayBuffer()));
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    for (const release of held) release();
+    proxy.close();
+  });
+  const target = project(t);
+  mkdirSync(join(target, 'deps'));
+  writeFileSync(join(target, 'deps', 'mine.txt'), 'keep me');
+  const before = snapshotTree(target);
+  const started = Date.now();
+  const stalled = await runLarder(['restore', ...KEY, '--stall-timeout', '1', '--json'], { cwd: target, env: { LARDER_SERVER: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` } });
+  t.ok(Date.now() - started < 15_000, `gave up in ${Date.now() - started} ms`);
+  t.equal(stalled.code, 0, 'the build goes on');
+  t.match(JSON.parse(stalled.stdout), { outcome: 'error', error: { code: 'LARDER_TIMEOUT', message: /no progress/ } });
+  t.same(snapshotTree(target), before, 'the target is as it was; no staging folder left');
+});
