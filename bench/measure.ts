@@ -1,0 +1,57 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+// Timing helpers: wall-clock seconds of real commands, medians, and a process's peak RSS.
+
+export interface Timed {
+  seconds: number;
+  stdout: string;
+}
+
+/** Runs a command to completion and returns its wall time; a failure is an error. */
+export function timed(command: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): Promise<Timed> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    child.once('error', reject);
+    child.once('close', (code) => {
+      if (code === 0) resolve({ seconds: (performance.now() - started) / 1000, stdout });
+      else reject(new Error(`${command} ${args.join(' ')} exited with ${code}:\n${stderr.slice(-2000)}`));
+    });
+  });
+}
+
+export const sh = (script: string, cwd: string): Promise<Timed> => timed('sh', ['-c', script], { cwd });
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/** Samples a process's resident set every 25 ms; returns the peak in bytes (the kernel's high-water mark when it is readable). */
+export function watchRss(child: ChildProcess): { stop: () => number } {
+  let peak = 0;
+  const sample = (): void => {
+    try {
+      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+      const rss = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+      peak = Math.max(peak, hwm, rss);
+    } catch {
+      // the process is gone
+    }
+  };
+  const timer = setInterval(sample, 25);
+  return {
+    stop: () => {
+      sample();
+      clearInterval(timer);
+      return peak;
+    },
+  };
+}

@@ -1,0 +1,219 @@
+import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, homedir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildCorpora, type Corpus } from './corpora.ts';
+import { median, sh, timed } from './measure.ts';
+import { serverMemory } from './server-memory.ts';
+import { type BenchServer, startServer } from './server.ts';
+
+// npm run bench: builds (or reuses) the corpora, then measures every scenario against
+// its baseline in the same run, prints medians and ratios, and writes the results as
+// JSON. Ratios, not seconds, are what carry from one machine or run to another.
+//   LARDER_BENCH_RUNS (default 3), LARDER_BENCH_CACHE (default ~/.cache/larder-bench),
+//   LARDER_BENCH_ONLY=name,name (corpora), LARDER_BENCH_MEMORY_GB (default 1; 0 skips)
+
+const RUNS = Number(process.env.LARDER_BENCH_RUNS ?? 3);
+const CACHE = process.env.LARDER_BENCH_CACHE ?? join(homedir(), '.cache/larder-bench');
+const ONLY = process.env.LARDER_BENCH_ONLY?.split(',');
+const MEMORY_GB = Number(process.env.LARDER_BENCH_MEMORY_GB ?? 1);
+const LARDER = fileURLToPath(new URL('../bin/larder.js', import.meta.url));
+const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
+
+interface Row {
+  scenario: string;
+  corpus: string;
+  larder: number[];
+  baselineName: string;
+  baseline: number[];
+  /** how the goal reads the two medians */
+  goal?: { kind: 'larder/baseline ≤' | 'baseline/larder ≥'; value: number };
+  notes?: string;
+}
+
+const log = (line: string): void => void process.stderr.write(`[bench] ${line}\n`);
+const larder = (args: string[], cwd: string, server: BenchServer) => timed(process.execPath, [LARDER, ...args, '--strict'], { cwd, env: { LARDER_SERVER: server.url, LARDER_NAMESPACE: 'bench' } });
+
+async function main(): Promise<void> {
+  const corpora = buildCorpora(CACHE, log).filter((c) => !ONLY || ONLY.includes(c.name));
+  const work = join(CACHE, `work-${Date.now()}`);
+  mkdirSync(work, { recursive: true });
+  const rows: Row[] = [];
+  const extra: Record<string, unknown> = {};
+  try {
+    await settleFileSystem(work);
+    for (const corpus of corpora.filter((c) => c.name !== 'npm-large-variant')) rows.push(...(await saveAndRestore(corpus, work)));
+    const large = corpora.find((c) => c.name === 'npm-large');
+    const variant = corpora.find((c) => c.name === 'npm-large-variant');
+    if (large && variant) {
+      const delta = await deltaSave(large, variant, work);
+      rows.push(delta.row);
+      extra.deltaSave = delta.detail;
+    }
+    if (large) rows.push(await keyComputation(large));
+    if (MEMORY_GB > 0) {
+      log(`server memory: 4 clients upload ${MEMORY_GB} GB each`);
+      const memory = await serverMemory(join(work, 'store-memory'), 4, MEMORY_GB * 1024 ** 3);
+      extra.serverMemory = memory;
+      rows.push({ scenario: 'server peak RSS, 4 clients × upload', corpus: `${MEMORY_GB} GB each`, larder: [memory.peakRss / 1e6], baselineName: 'idle RSS (MB)', baseline: [memory.idleRss / 1e6], notes: 'MB; goal: peak < 200 MB' });
+    }
+  } finally {
+    // Deleting big trees makes later file creation slow on ext4 (FACTS.md): only at the end.
+    rmSync(work, { recursive: true, force: true });
+  }
+  report(rows, corpora, extra);
+}
+
+async function saveAndRestore(corpus: Corpus, work: string): Promise<Row[]> {
+  log(`${corpus.name}: ${corpus.files.toLocaleString('en-US')} files, ${(corpus.bytes / 1e6).toFixed(0)} MB`);
+  const archive = join(work, `${corpus.name}.tar.zst`);
+  const nativeSave: number[] = [];
+  const larderSave: number[] = [];
+  let server: BenchServer | undefined;
+  for (let i = 0; i < RUNS; i++) {
+    await server?.stop();
+    server = await startServer(join(work, `store-${corpus.name}-${i}`)); // a cold server each time
+    const source = [join(corpus.project, corpus.path)];
+    const runNative = async () => nativeSave.push((await quiet(() => sh(`tar -cf - ${corpus.path} | zstd -T0 -3 -q -f -o ${archive}`, corpus.project), source)).seconds);
+    const runLarder = async () => larderSave.push((await quiet(() => larder(['save', '--key', `bench-${corpus.name}`, '--path', corpus.path], corpus.project, server as BenchServer), source)).seconds);
+    await inTurn(i, runNative, runLarder);
+  }
+  const nativeRestore: number[] = [];
+  const larderRestore: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const nativeDir = join(work, `native-${corpus.name}-${i}`);
+    const larderDir = join(work, `larder-${corpus.name}-${i}`);
+    mkdirSync(nativeDir);
+    mkdirSync(larderDir);
+    await inTurn(
+      i,
+      async () => nativeRestore.push((await quiet(() => sh(`zstd -dc ${archive} | tar -xf -`, nativeDir), [archive])).seconds),
+      async () => larderRestore.push((await quiet(() => larder(['restore', '--key', `bench-${corpus.name}`, '--path', corpus.path], larderDir, server as BenchServer), [join(work, `store-${corpus.name}-${RUNS - 1}`)])).seconds),
+    );
+  }
+  const rows: Row[] = [
+    { scenario: 'save (cold server)', corpus: corpus.name, larder: larderSave, baselineName: 'tar | zstd -T0 -3', baseline: nativeSave, goal: { kind: 'larder/baseline ≤', value: 1.3 } },
+    { scenario: 'restore exact hit, fresh folder', corpus: corpus.name, larder: larderRestore, baselineName: 'zstd -dc | tar -x', baseline: nativeRestore, goal: { kind: 'larder/baseline ≤', value: 1.3 } },
+  ];
+  if (corpus.npm) {
+    const npmCi: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const dir = join(work, `npmci-${corpus.name}-${i}`);
+      mkdirSync(dir);
+      for (const file of ['package.json', 'package-lock.json']) cpSync(join(corpus.project, file), join(dir, file));
+      npmCi.push((await quiet(() => sh('npm ci --ignore-scripts --prefer-offline --no-audit --no-fund --loglevel=error', dir))).seconds);
+    }
+    rows.push({ scenario: 'restore vs npm ci (warm npm cache)', corpus: corpus.name, larder: larderRestore, baselineName: 'npm ci --prefer-offline', baseline: npmCi, goal: { kind: 'baseline/larder ≥', value: 10 } });
+  }
+  await server?.stop();
+  return rows;
+}
+
+/** A lockfile change: restore the old tree by restore key, npm install the difference, save. */
+async function deltaSave(large: Corpus, variant: Corpus, work: string): Promise<{ row: Row; detail: unknown }> {
+  log('delta save: restore npm-large by restore key into the variant, npm install, save');
+  const times: number[] = [];
+  const full: number[] = [];
+  let detail: Record<string, unknown> = {};
+  for (let i = 0; i < RUNS; i++) {
+    const server = await startServer(join(work, `store-delta-${i}`));
+    full.push((await larder(['save', '--key', 'bench-npm-large', '--path', 'node_modules'], large.project, server)).seconds);
+    const dir = join(work, `delta-${i}`);
+    mkdirSync(dir);
+    for (const file of ['package.json', 'package-lock.json']) cpSync(join(variant.project, file), join(dir, file));
+    const restored = await larder(['restore', '--key', 'bench-npm-large-variant', '--restore-key', 'bench-npm-large', '--path', 'node_modules', '--json'], dir, server);
+    const match = (JSON.parse(restored.stdout) as { match: string }).match;
+    await sh('npm install --ignore-scripts --prefer-offline --no-audit --no-fund --loglevel=error', dir);
+    const saved = await larder(['save', '--key', 'bench-npm-large-variant', '--path', 'node_modules', '--json'], dir, server);
+    const record = JSON.parse(saved.stdout) as { parts: number; partsReused: number; transferredBytes: number };
+    times.push(saved.seconds);
+    detail = { restoreMatch: match, parts: record.parts, partsReused: record.partsReused, uploadedBytes: record.transferredBytes };
+    await server.stop();
+  }
+  return {
+    row: { scenario: 'save after a restore-key hit (1 changed, 1 added)', corpus: 'npm-large-variant', larder: times, baselineName: 'full save, cold server', baseline: full, notes: `${detail.partsReused} of ${detail.parts} parts reused, ${((detail.uploadedBytes as number) / 1e6).toFixed(1)} MB uploaded` },
+    detail,
+  };
+}
+
+async function keyComputation(corpus: Corpus): Promise<Row> {
+  const key: number[] = [];
+  const bare: number[] = [];
+  for (let i = 0; i < Math.max(RUNS, 5); i++) {
+    key.push((await timed(process.execPath, [LARDER, 'key', '--preset', 'npm'], { cwd: corpus.project })).seconds);
+    bare.push((await timed(process.execPath, ['-e', '0'], { cwd: corpus.project })).seconds);
+  }
+  return { scenario: 'key computation (larder key --preset npm)', corpus: corpus.name, larder: key, baselineName: 'node -e 0 (bare start-up)', baseline: bare, notes: 'the CLI start-up plus hashing the lockfiles' };
+}
+
+/**
+ * Flushes earlier writes first, so one step's writeback does not land on the next, and
+ * reads the step's input once untimed: this machine reclaims idle page cache (DAMON), and
+ * whichever step ran first after that would otherwise pay the disk reads.
+ */
+async function quiet<T>(step: () => Promise<T>, warm: string[] = []): Promise<T> {
+  await sh('sync', '/');
+  for (const path of warm) await sh(`tar -cf - "${path}" | cat > /dev/null`, '/');
+  return step();
+}
+
+/** Alternates which of two steps goes first, so slow drift hits both alike. */
+async function inTurn(round: number, a: () => Promise<unknown>, b: () => Promise<unknown>): Promise<void> {
+  if (round % 2 === 0) {
+    await a();
+    await b();
+  } else {
+    await b();
+    await a();
+  }
+}
+
+/**
+ * ext4 here creates files 15-40x slower for a minute or more after a big tree is deleted
+ * (FACTS.md), as after an earlier bench run's clean-up. Wait until creating 2,000 small
+ * files takes its normal time (capped at 3 minutes), so the measurements are not skewed.
+ */
+async function settleFileSystem(work: string): Promise<void> {
+  const probe = join(work, 'settle');
+  const started = performance.now();
+  for (let i = 0; ; i++) {
+    const { seconds } = await sh(`mkdir -p p${i} && cd p${i} && for n in $(seq 1 2000); do : > f$n; done`, (mkdirSync(probe, { recursive: true }), probe));
+    if (seconds < 0.5 || performance.now() - started > 180_000) {
+      if (i > 0) log(`file system settled after ${((performance.now() - started) / 1000).toFixed(0)} s`);
+      return;
+    }
+    if (i === 0) log(`file creation is slow (${seconds.toFixed(1)} s for 2,000 files), likely after a recent big delete; waiting`);
+    await new Promise((r) => setTimeout(r, 5_000));
+  }
+}
+
+function report(rows: Row[], corpora: Corpus[], extra: Record<string, unknown>): void {
+  const lines = [
+    `| scenario | corpus | larder (median) | baseline | baseline (median) | ratio | goal |`,
+    `|---|---|---:|---|---:|---:|---|`,
+  ];
+  const results = rows.map((row) => {
+    const l = median(row.larder);
+    const b = median(row.baseline);
+    const ratio = row.goal?.kind === 'baseline/larder ≥' ? b / l : l / b;
+    const met = row.goal ? (row.goal.kind === 'larder/baseline ≤' ? ratio <= row.goal.value : ratio >= row.goal.value) : undefined;
+    const unit = row.notes?.startsWith('MB') ? ' MB' : ' s';
+    const goal = row.goal ? `${row.goal.kind} ${row.goal.value}: ${met ? 'met' : 'NOT met'}` : (row.notes ?? '');
+    lines.push(`| ${row.scenario} | ${row.corpus} | ${l.toFixed(unit === ' s' ? 2 : 0)}${unit} | ${row.baselineName.replaceAll('|', '\\|')} | ${b.toFixed(unit === ' s' ? 2 : 0)}${unit} | ${ratio.toFixed(2)}× | ${goal}${row.goal && row.notes ? `; ${row.notes}` : ''} |`);
+    return { ...row, larderMedian: l, baselineMedian: b, ratio, met };
+  });
+  const memory = extra.serverMemory as { peakRss: number } | undefined;
+  if (memory) lines.push('', `server peak RSS ${(memory.peakRss / 1e6).toFixed(0)} MB: goal < 200 MB ${memory.peakRss < 200e6 ? 'met' : 'NOT met'}`);
+  const table = lines.join('\n');
+  process.stdout.write(`\n${table}\n\n`);
+  const corporaTable = corpora.map((c) => `${c.name}: ${c.files.toLocaleString('en-US')} files, ${(c.bytes / 1e6).toFixed(0)} MB`).join('; ');
+  process.stdout.write(`corpora: ${corporaTable}\nruns: ${RUNS}, cores: ${availableParallelism()}, node ${process.version}\n`);
+  mkdirSync(RESULTS, { recursive: true });
+  const record = { date: new Date().toISOString(), runs: RUNS, cores: availableParallelism(), node: process.version, corpora, results, ...extra, table };
+  const file = join(RESULTS, `${record.date.slice(0, 10)}.json`);
+  writeFileSync(file, `${JSON.stringify(record, null, 2)}\n`);
+  writeFileSync(join(RESULTS, 'latest.json'), `${JSON.stringify(record, null, 2)}\n`);
+  process.stdout.write(`results written to ${file}\n`);
+}
+
+await main();
