@@ -53,18 +53,14 @@ function npmCorpus(cache: string, name: string, log: (line: string) => void): Co
 function venvCorpus(cache: string, log: (line: string) => void): Corpus {
   const project = join(cache, 'venv');
   const venv = join(project, '.venv');
-  if (!existsSync(join(project, '.complete'))) {
-    log('building venv: python3 -m venv, then installed packages copied in from this machine');
-    rmSync(project, { recursive: true, force: true });
-    mkdirSync(project, { recursive: true });
+  buildOnce(project, 'building venv: python3 -m venv, then installed packages copied in from this machine', log, () => {
     execFileSync('python3', ['-m', 'venv', venv], { stdio: 'inherit' });
     const source = execFileSync('python3', ['-c', "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).toString().trim();
     const target = execFileSync(join(venv, 'bin/python3'), ['-c', "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).toString().trim();
     const wanted = /^(numpy|scipy|pandas|matplotlib|sklearn|scikit_learn|botocore|boto3|s3transfer|IPython|pygments|jedi|parso|yaml|PyYAML|dateutil|python_dateutil|pytz)([-_.].*dist-info)?$/i;
     for (const name of readdirSync(source).filter((n) => wanted.test(n))) cpSync(join(source, name), join(target, name), { recursive: true, verbatimSymlinks: true });
     writeFileSync(join(project, 'requirements.txt'), readdirSync(target).filter((n) => n.endsWith('.dist-info')).sort().join('\n') + '\n');
-    writeFileSync(join(project, '.complete'), '');
-  }
+  });
   return { name: 'venv', project, path: '.venv', npm: false, ...measureTree(venv) };
 }
 
@@ -72,9 +68,7 @@ function venvCorpus(cache: string, log: (line: string) => void): Corpus {
 function m2Corpus(cache: string, log: (line: string) => void): Corpus {
   const project = join(cache, 'm2');
   const repo = join(project, '.m2/repository');
-  if (!existsSync(join(project, '.complete'))) {
-    log('building m2: Debian jars on this machine plus deterministic synthetic jars, in Maven layout');
-    rmSync(project, { recursive: true, force: true });
+  buildOnce(project, 'building m2: Debian jars on this machine plus deterministic synthetic jars, in Maven layout', log, () => {
     const artifact = (group: string, name: string, version: string, jar: Buffer): void => {
       const dir = join(repo, ...group.split('.'), name, version);
       mkdirSync(dir, { recursive: true });
@@ -98,9 +92,18 @@ function m2Corpus(cache: string, log: (line: string) => void): Corpus {
       artifact(`com.example.lib${i % 37}`, `component-${i}`, `${1 + (i % 4)}.${i % 10}.${i % 3}`, pseudoRandom(`jar-${i}`, size));
     }
     writeFileSync(join(project, 'pom.xml'), '<project><modelVersion>4.0.0</modelVersion><groupId>bench</groupId><artifactId>m2</artifactId><version>1</version></project>\n');
-    writeFileSync(join(project, '.complete'), '');
-  }
+  });
   return { name: 'm2', project, path: '.m2/repository', npm: false, ...measureTree(repo) };
+}
+
+/** Builds a corpus folder from scratch unless a complete one is there already. */
+function buildOnce(project: string, message: string, log: (line: string) => void, build: () => void): void {
+  if (existsSync(join(project, '.complete'))) return;
+  log(message);
+  rmSync(project, { recursive: true, force: true });
+  mkdirSync(project, { recursive: true });
+  build();
+  writeFileSync(join(project, '.complete'), '');
 }
 
 /** Deterministic incompressible bytes: AES-CTR keystream seeded by a label. */

@@ -1,10 +1,9 @@
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
 import { request } from 'undici';
 import { runLarder } from '../helpers/cli.ts';
+import { misbehavingProxy } from '../helpers/proxy.ts';
 import { s3Skip } from '../helpers/s3.ts';
 import { type Backend, startServer } from '../helpers/server.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -111,21 +110,12 @@ for (const backend of ['fs', 's3'] as const) {
 
 t.test('an upload cut off midway publishes nothing', async (t) => {
   const { url } = await startServer(t);
-  // A proxy that forwards everything but cuts every blob upload after its first bytes.
-  const proxy = createServer(async (req, res) => {
-    if (req.method === 'PUT' && req.url?.includes('/blobs/')) {
-      req.once('data', () => req.socket.destroy());
-      return;
-    }
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const upstream = await request(`${url}${req.url}`, { method: req.method as 'GET', headers: { 'content-type': req.headers['content-type'] ?? 'application/json' }, body: chunks.length ? Buffer.concat(chunks) : undefined });
-    res.writeHead(upstream.statusCode, { 'content-type': String(upstream.headers['content-type'] ?? 'application/json') });
-    res.end(Buffer.from(await upstream.body.arrayBuffer()));
+  // Every blob upload is cut off after its first bytes.
+  const proxyUrl = await misbehavingProxy(t, url, (req) => {
+    if (req.method !== 'PUT' || !req.url?.includes('/blobs/')) return false;
+    req.once('data', () => req.socket.destroy());
+    return true;
   });
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => proxy.close());
-  const proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
   const source = project(t);
   buildSampleTree(join(source, 'deps'));
   const cut = await runLarder(['save', ...KEY, '--json'], { cwd: source, env: { LARDER_SERVER: proxyUrl } });
@@ -213,30 +203,14 @@ t.test('a restore that stalls fails cleanly after --stall-timeout; the target is
   const source = project(t);
   buildSampleTree(join(source, 'deps'));
   t.equal((await runLarder(['save', ...KEY], { cwd: source, env })).code, 0);
-  // A proxy that answers everything but holds every blob download open, sending nothing.
-  const held: Array<() => void> = [];
-  const proxy = createServer(async (req, res) => {
-    if (req.method === 'GET' && req.url?.includes('/blobs/')) {
-      held.push(() => res.destroy());
-      return;
-    }
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const upstream = await request(`${url}${req.url}`, { method: req.method as 'GET', headers: { 'content-type': req.headers['content-type'] ?? 'application/json' }, body: chunks.length ? Buffer.concat(chunks) : undefined });
-    res.writeHead(upstream.statusCode, { 'content-type': String(upstream.headers['content-type'] ?? 'application/json') });
-    res.end(Buffer.from(await upstream.body.arrayBuffer()));
-  });
-  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-  t.teardown(() => {
-    for (const release of held) release();
-    proxy.close();
-  });
+  // Every blob download is held open, sending nothing.
+  const proxyUrl = await misbehavingProxy(t, url, (req) => req.method === 'GET' && Boolean(req.url?.includes('/blobs/')));
   const target = project(t);
   mkdirSync(join(target, 'deps'));
   writeFileSync(join(target, 'deps', 'mine.txt'), 'keep me');
   const before = snapshotTree(target);
   const started = Date.now();
-  const stalled = await runLarder(['restore', ...KEY, '--stall-timeout', '1', '--json'], { cwd: target, env: { LARDER_SERVER: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` } });
+  const stalled = await runLarder(['restore', ...KEY, '--stall-timeout', '1', '--json'], { cwd: target, env: { LARDER_SERVER: proxyUrl } });
   t.ok(Date.now() - started < 15_000, `gave up in ${Date.now() - started} ms`);
   t.equal(stalled.code, 0, 'the build goes on');
   t.match(JSON.parse(stalled.stdout), { outcome: 'error', error: { code: 'LARDER_TIMEOUT', message: /no progress/ } });
