@@ -6,10 +6,12 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
 FROM node:22-bookworm-slim
+# Listening beyond loopback needs tokens: mount a tokens file (README "Security").
 ENV NODE_ENV=production \
     LARDER_HOST=0.0.0.0 \
     LARDER_PORT=7373 \
-    LARDER_STORE=/data
+    LARDER_STORE=/data \
+    LARDER_TOKENS_FILE=/etc/larder/tokens.json
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./

@@ -1,5 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import { requireBearerToken } from './auth.ts';
+import type { TokenTable } from './access.ts';
+import { installAuth } from './auth.ts';
 import { installErrorHandlers } from './errors.ts';
 import { closeConnectionsOnShutdown } from './shutdown.ts';
 import { blobRoutes } from './routes/blobs.ts';
@@ -14,8 +15,8 @@ import type { Store } from './storage/store.ts';
 export interface AppOptions {
   store: Store;
   limits?: Partial<Limits>;
-  /** when set, every route but the probes needs `Authorization: Bearer <token>` */
-  token?: string;
+  /** when set, every route but the probes needs a bearer token from this table */
+  tokens?: TokenTable;
   logger?: boolean | { level: string };
   /** how long a shutdown waits for requests in flight before cutting them (default 30 s) */
   shutdownGraceMs?: number;
@@ -45,7 +46,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   });
   const deps: RouteDeps = { store: options.store, stats: new Stats(), limits: { ...DEFAULT_LIMITS, ...options.limits } };
   installErrorHandlers(app);
-  if (options.token) requireBearerToken(app, options.token);
+  installAuth(app, options.tokens);
   await app.register(healthRoutes, deps);
   await app.register(lookupRoutes, deps);
   await app.register(entryRoutes, deps);

@@ -1,21 +1,30 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { LarderError } from '../shared/errors.ts';
+import { Access, type TokenTable } from './access.ts';
 
-// One shared bearer token, when configured, guards every route but the probes.
-// Compared as SHA-256 digests so the comparison takes the same time whatever the input.
+// Authentication: every request but the probes carries `Authorization: Bearer <token>`
+// when the server has tokens; an unknown or missing token is 401. What the token may
+// do (403) is decided by each route, after it has validated the namespace and key.
 
 const OPEN_ROUTES = new Set(['/healthz', '/readyz']);
+const OPEN = Access.all('(no tokens: loopback only)');
+const ANONYMOUS = new Access('(anonymous)', false, []);
 
-const digestOf = (token: string): Buffer => createHash('sha256').update(token).digest();
+declare module 'fastify' {
+  interface FastifyRequest {
+    access: Access;
+  }
+}
 
-export function requireBearerToken(app: FastifyInstance, token: string): void {
-  const expected = digestOf(token);
-  app.addHook('onRequest', async (request) => {
-    if (OPEN_ROUTES.has(request.routeOptions.url ?? '')) return;
-    const header = request.headers.authorization ?? '';
-    const match = /^Bearer (\S+)$/.exec(header);
-    if (!match?.[1]) throw new LarderError('LARDER_UNAUTHORIZED', 'this server needs Authorization: Bearer <token>');
-    if (!timingSafeEqual(digestOf(match[1]), expected)) throw new LarderError('LARDER_FORBIDDEN', 'the token is not valid for this server');
+export function installAuth(app: FastifyInstance, tokens: TokenTable | undefined): void {
+  app.decorateRequest('access', null as unknown as Access);
+  app.addHook('onRequest', async (request: FastifyRequest) => {
+    request.access = tokens ? ANONYMOUS : OPEN;
+    if (!tokens || OPEN_ROUTES.has(request.routeOptions.url ?? '')) return;
+    const token = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '')?.[1];
+    if (!token) throw new LarderError('LARDER_UNAUTHORIZED', 'this server needs Authorization: Bearer <token>');
+    const access = tokens.find(token);
+    if (!access) throw new LarderError('LARDER_UNAUTHORIZED', 'the token is not known to this server');
+    request.access = access;
   });
 }

@@ -13,6 +13,9 @@ export interface ServerConfig {
   port: number;
   store: StoreConfig;
   maxBlobBytes: number;
+  /** a tokens file (hashes and grants) */
+  tokensFile: string | undefined;
+  /** a single admin token, for a one-person server */
   token: string | undefined;
   logLevel: string;
 }
@@ -29,7 +32,9 @@ export const SERVER_USAGE = `larder-server: the larder build cache server
   --s3-region REGION     (LARDER_S3_REGION, else AWS_REGION; default us-east-1)
   --s3-force-path-style  path-style URLs, for most S3-compatible servers (LARDER_S3_FORCE_PATH_STYLE=1)
                          credentials come from the standard AWS chain (env, profile, instance role)
-  --token TOKEN          require Authorization: Bearer TOKEN (LARDER_TOKEN)
+  --tokens FILE          tokens and their grants, as hashes (LARDER_TOKENS_FILE); see README "Security"
+  --token TOKEN          one admin token, for a one-person server (LARDER_TOKEN)
+                         without either, the server is open and listens on loopback only
   --max-blob-size BYTES  largest part accepted (LARDER_MAX_BLOB_SIZE; default 4 GiB)
   --log-level LEVEL      fatal|error|warn|info|debug (LARDER_LOG_LEVEL; default info)
   --help`;
@@ -45,6 +50,7 @@ export function parseServerConfig(argv: string[], env: NodeJS.ProcessEnv): Serve
         port: { type: 'string' },
         store: { type: 'string' },
         token: { type: 'string' },
+        tokens: { type: 'string' },
         'max-blob-size': { type: 'string' },
         'log-level': { type: 'string' },
         's3-endpoint': { type: 'string' },
@@ -72,14 +78,13 @@ export function parseServerConfig(argv: string[], env: NodeJS.ProcessEnv): Serve
   if (/^[a-z0-9]+:\/\//i.test(storeText) && store.kind === 'fs') throw new LarderError('LARDER_USAGE', `--store ${storeText}: give a folder or s3://bucket/prefix`);
   const logLevel = values['log-level'] ?? env.LARDER_LOG_LEVEL ?? 'info';
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) throw new LarderError('LARDER_USAGE', `--log-level ${logLevel} is not a level`);
-  return {
-    host: values.host ?? env.LARDER_HOST ?? '127.0.0.1',
-    port,
-    store,
-    maxBlobBytes,
-    token: values.token ?? (env.LARDER_TOKEN || undefined),
-    logLevel,
-  };
+  const host = values.host ?? env.LARDER_HOST ?? '127.0.0.1';
+  const tokensFile = values.tokens ?? (env.LARDER_TOKENS_FILE || undefined);
+  const token = values.token ?? (env.LARDER_TOKEN || undefined);
+  if (!tokensFile && !token && !isLoopback(host)) {
+    throw new LarderError('LARDER_USAGE', `refusing to listen on ${host} without tokens: anyone who can reach it could read and poison the cache; give --tokens FILE (or listen on 127.0.0.1)`);
+  }
+  return { host, port, store, maxBlobBytes, tokensFile, token, logLevel };
 }
 
 function integer(flag: string, text: string, min: number, max: number): number {
@@ -94,4 +99,8 @@ export function parseS3Url(url: string): { bucket: string; prefix: string } {
   if (!match?.[1]) throw new LarderError('LARDER_USAGE', `--store ${url}: expected s3://bucket or s3://bucket/prefix`);
   const prefix = (match[2] ?? '').replace(/^\/+|\/+$/g, '');
   return { bucket: match[1], prefix: prefix === '' ? '' : `${prefix}/` };
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

@@ -1,6 +1,8 @@
-import { isLarderError } from '../shared/errors.ts';
+import { readFileSync } from 'node:fs';
+import { isLarderError, LarderError } from '../shared/errors.ts';
+import { checkTokensFile, TokenTable, type TokensFile } from './access.ts';
 import { buildApp } from './app.ts';
-import { parseServerConfig, SERVER_USAGE } from './config.ts';
+import { parseServerConfig, SERVER_USAGE, type ServerConfig } from './config.ts';
 import { openStore } from './storage/open.ts';
 
 // The only file that listens. Everything it needs is parsed here, once.
@@ -11,10 +13,11 @@ async function main(): Promise<void> {
     console.log(SERVER_USAGE);
     return;
   }
+  const tokens = loadTokens(config);
   const store = await openStore(config.store);
-  const app = await buildApp({ store, token: config.token, limits: { maxBlobBytes: config.maxBlobBytes }, logger: { level: config.logLevel } });
+  const app = await buildApp({ store, tokens, limits: { maxBlobBytes: config.maxBlobBytes }, logger: { level: config.logLevel } });
   const address = await app.listen({ host: config.host, port: config.port });
-  const access = config.token ? 'bearer token required' : 'no token: open to anyone who can reach it';
+  const access = tokens ? 'bearer tokens required' : 'no tokens: OPEN to anyone who can reach it, so loopback only';
   console.error(`larder-server listening on ${address} (${store.description}; ${access})`);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
@@ -22,6 +25,22 @@ async function main(): Promise<void> {
       void app.close().then(() => process.exit(0));
     });
   }
+}
+
+/** The tokens file and --token, merged into one table; undefined when neither is given. */
+function loadTokens(config: ServerConfig): TokenTable | undefined {
+  if (!config.tokensFile && !config.token) return undefined;
+  let file: TokensFile = { tokens: [] };
+  if (config.tokensFile) {
+    try {
+      file = checkTokensFile(JSON.parse(readFileSync(config.tokensFile, 'utf8')));
+    } catch (err) {
+      if (isLarderError(err)) throw err;
+      throw new LarderError('LARDER_USAGE', `--tokens ${config.tokensFile}: ${(err as Error).message}`);
+    }
+  }
+  if (config.token) file.tokens.push({ name: 'admin (--token)', sha256: TokenTable.hash(config.token), admin: true });
+  return new TokenTable(file);
 }
 
 main().catch((err: unknown) => {

@@ -16,6 +16,7 @@ export async function blobRoutes(app: FastifyInstance, { store, stats, limits }:
 
   app.post<{ Body: MissingRequest }>('/v1/ns/:ns/blobs/missing', { schema: { body: missingRequestSchema } }, async (request): Promise<MissingResponse> => {
     const ns = namespaceOf(request);
+    request.access.requireWrite(ns);
     const digests = [...new Set(request.body.digests)];
     const missing = await store.missingBlobs(ns, digests);
     stats.add(ns, 'blobsPresent', digests.length - missing.length);
@@ -25,6 +26,7 @@ export async function blobRoutes(app: FastifyInstance, { store, stats, limits }:
   app.head('/v1/ns/:ns/blobs/:digest', async (request, reply) => {
     const ns = namespaceOf(request);
     const digest = digestOf(request);
+    request.access.requireRead(ns);
     const size = await store.statBlob(ns, digest);
     if (size === undefined) throw new LarderError('LARDER_BLOB_NOT_FOUND', `no blob ${digest} in ${ns}`);
     blobHeaders(reply, digest).header('content-length', size);
@@ -34,6 +36,7 @@ export async function blobRoutes(app: FastifyInstance, { store, stats, limits }:
   app.get('/v1/ns/:ns/blobs/:digest', { exposeHeadRoute: false }, async (request, reply) => {
     const ns = namespaceOf(request);
     const digest = digestOf(request);
+    request.access.requireRead(ns);
     const size = await store.statBlob(ns, digest);
     if (size === undefined) throw new LarderError('LARDER_BLOB_NOT_FOUND', `no blob ${digest} in ${ns}`);
     const range = parseRange(request.headers.range, size);
@@ -49,6 +52,7 @@ export async function blobRoutes(app: FastifyInstance, { store, stats, limits }:
   app.put<{ Body: Readable }>('/v1/ns/:ns/blobs/:digest', async (request, reply) => {
     const ns = namespaceOf(request);
     const digest = digestOf(request);
+    request.access.requireWrite(ns);
     const declared = request.headers['content-length'];
     if (declared === undefined) throw new LarderError('LARDER_LENGTH_REQUIRED', 'a blob upload needs Content-Length');
     const size = Number(declared);

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { LarderError } from '../../shared/errors.ts';
 import { checkManifestKey, type Manifest, manifestDigests, manifestSchema } from '../../shared/manifest.ts';
-import { entryListQuerySchema, type EntryListResponse } from '../../shared/protocol.ts';
+import { entryListQuerySchema, type EntryListResponse, MAX_LIST_LIMIT } from '../../shared/protocol.ts';
 import type { RouteDeps } from './deps.ts';
 import { keyOf, namespaceOf } from './params.ts';
 
@@ -9,6 +9,7 @@ export async function entryRoutes(app: FastifyInstance, { store, stats, limits }
   app.get('/v1/ns/:ns/entries/:key', async (request, reply) => {
     const ns = namespaceOf(request);
     const key = keyOf(request);
+    request.access.requireRead(ns, key);
     const stored = await store.getEntry(ns, key);
     if (!stored) throw new LarderError('LARDER_ENTRY_NOT_FOUND', `no entry ${key} in ${ns}`);
     return reply.type('application/json').send(stored);
@@ -20,6 +21,7 @@ export async function entryRoutes(app: FastifyInstance, { store, stats, limits }
     async (request, reply) => {
       const ns = namespaceOf(request);
       const key = keyOf(request);
+      request.access.requireWrite(ns, key);
       const manifest = request.body;
       checkManifestKey(manifest, key);
       // Published last and only when complete: every part must already be stored.
@@ -38,6 +40,7 @@ export async function entryRoutes(app: FastifyInstance, { store, stats, limits }
   app.delete('/v1/ns/:ns/entries/:key', async (request, reply) => {
     const ns = namespaceOf(request);
     const key = keyOf(request);
+    request.access.requireWrite(ns, key);
     if (!(await store.deleteEntry(ns, key))) throw new LarderError('LARDER_ENTRY_NOT_FOUND', `no entry ${key} in ${ns}`);
     return reply.code(204).send();
   });
@@ -47,8 +50,10 @@ export async function entryRoutes(app: FastifyInstance, { store, stats, limits }
     { schema: { querystring: entryListQuerySchema } },
     async (request): Promise<EntryListResponse> => {
       const ns = namespaceOf(request);
+      request.access.requireRead(ns);
       const { prefix, limit } = request.query;
-      const entries = await store.listEntries(ns, prefix, limit);
+      // Only what this token may read is listed.
+      const entries = (await store.listEntries(ns, prefix, MAX_LIST_LIMIT)).filter((e) => request.access.canRead(ns, e.key)).slice(0, limit);
       return { entries: entries.map((e) => ({ key: e.key, createdAt: e.createdAt.toISOString(), size: e.size })) };
     },
   );

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { request } from 'undici';
 import { sha256Digest } from '../../shared/digest.ts';
+import { TokenTable } from '../../server/access.ts';
 import { startServer } from '../helpers/server.ts';
 
 t.test('a real listening server serves the routes over HTTP', async (t) => {
@@ -17,16 +18,16 @@ t.test('a real listening server serves the routes over HTTP', async (t) => {
   t.equal(await get.body.text(), 'over the wire');
 });
 
-t.test('with a token: 401 without it, 403 with a wrong one, probes stay open', async (t) => {
-  const { url } = await startServer(t, { token: 's3cret-token' });
+t.test('with tokens: 401 without one or with an unknown one, probes stay open', async (t) => {
+  const { url } = await startServer(t, { tokens: new TokenTable({ tokens: [{ name: 'ci', sha256: TokenTable.hash('s3cret-token'), admin: true }] }) });
   const lookup = (authorization?: string) =>
     request(`${url}/v1/ns/team/lookup`, { method: 'POST', body: JSON.stringify({ key: 'k' }), headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) } });
   const none = await lookup();
   t.equal(none.statusCode, 401);
   t.equal(((await none.body.json()) as { code: string }).code, 'LARDER_UNAUTHORIZED');
   const wrong = await lookup('Bearer not-it');
-  t.equal(wrong.statusCode, 403);
-  t.equal(((await wrong.body.json()) as { code: string }).code, 'LARDER_FORBIDDEN');
+  t.equal(wrong.statusCode, 401);
+  t.equal(((await wrong.body.json()) as { code: string }).code, 'LARDER_UNAUTHORIZED');
   const right = await lookup('Bearer s3cret-token');
   t.equal(right.statusCode, 200);
   await right.body.dump();

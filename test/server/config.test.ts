@@ -6,9 +6,16 @@ t.test('defaults: loopback, the default port, ./larder-data', async (t) => {
 });
 
 t.test('flags win over LARDER_* variables', async (t) => {
-  const config = parseServerConfig(['--port', '9000', '--store', '/srv/cache'], { LARDER_PORT: '8000', LARDER_HOST: '0.0.0.0', LARDER_TOKEN: 'tok' });
-  t.match(config, { host: '0.0.0.0', port: 9000, store: { root: '/srv/cache' }, token: 'tok' });
+  const config = parseServerConfig(['--port', '9000', '--store', '/srv/cache'], { LARDER_PORT: '8000', LARDER_HOST: '0.0.0.0', LARDER_TOKENS_FILE: '/etc/larder/tokens.json' });
+  t.match(config, { host: '0.0.0.0', port: 9000, store: { root: '/srv/cache' }, tokensFile: '/etc/larder/tokens.json' });
   t.equal(parseServerConfig(['--help'], {}), 'help');
+});
+
+t.test('without tokens the server stays on loopback', async (t) => {
+  t.throws(() => parseServerConfig(['--host', '0.0.0.0'], {}), { code: 'LARDER_USAGE', message: /refusing to listen on 0.0.0.0 without tokens/ });
+  t.throws(() => parseServerConfig([], { LARDER_HOST: '10.1.2.3' }), { code: 'LARDER_USAGE' });
+  for (const host of ['127.0.0.1', '127.0.0.2', 'localhost', '::1']) t.equal((parseServerConfig(['--host', host], {}) as { host: string }).host, host);
+  t.match(parseServerConfig(['--host', '0.0.0.0', '--token', 'x'], {}), { host: '0.0.0.0', token: 'x' });
 });
 
 t.test('bad values are usage errors', async (t) => {

@@ -1,0 +1,135 @@
+import { createHash } from 'node:crypto';
+import { LarderError } from '../shared/errors.ts';
+import { KEY_PREFIX_PATTERN } from '../shared/names.ts';
+
+// Who may do what. A tokens file stores only SHA-256 hashes of tokens; each token has
+// grants per namespace pattern, read or read-write, optionally limited to key
+// prefixes (trust tiers: a pull-request token reads `main-` and writes only `pr-`).
+// Callers validate namespaces and keys first, then ask an Access.
+
+export interface Grant {
+  /** a namespace, or a pattern with * wildcards: `acme-*` */
+  namespaces: string;
+  access: 'read' | 'read-write';
+  /** the keys this grant covers; all keys when absent */
+  keyPrefixes?: string[];
+}
+
+export interface TokenRecord {
+  name: string;
+  /** hex SHA-256 of the token */
+  sha256: string;
+  admin?: boolean;
+  grants?: Grant[];
+}
+
+export interface TokensFile {
+  tokens: TokenRecord[];
+}
+
+interface CompiledGrant {
+  namespace: RegExp;
+  write: boolean;
+  keyPrefixes: string[] | undefined;
+}
+
+export class Access {
+  readonly name: string;
+  readonly admin: boolean;
+  readonly #grants: CompiledGrant[];
+
+  constructor(name: string, admin: boolean, grants: CompiledGrant[]) {
+    this.name = name;
+    this.admin = admin;
+    this.#grants = grants;
+  }
+
+  /** Everything allowed: a server without tokens (loopback only) or an admin token. */
+  static all(name: string): Access {
+    return new Access(name, true, []);
+  }
+
+  /** May this token read the entry (or, with no key, anything) in ns? */
+  canRead(ns: string, key?: string): boolean {
+    return this.admin || this.#grants.some((g) => g.namespace.test(ns) && covers(g, key));
+  }
+
+  /** May this token publish or delete the entry (or, with no key, upload blobs) in ns? */
+  canWrite(ns: string, key?: string): boolean {
+    return this.admin || this.#grants.some((g) => g.write && g.namespace.test(ns) && covers(g, key));
+  }
+
+  requireRead(ns: string, key?: string): void {
+    if (!this.canRead(ns, key)) throw forbidden(this.name, 'read', ns, key);
+  }
+
+  requireWrite(ns: string, key?: string): void {
+    if (!this.canWrite(ns, key)) throw forbidden(this.name, 'write', ns, key);
+  }
+
+  requireAdmin(): void {
+    if (!this.admin) throw new LarderError('LARDER_FORBIDDEN', `token ${this.name} is not an admin token`);
+  }
+}
+
+function covers(grant: CompiledGrant, key: string | undefined): boolean {
+  return key === undefined || grant.keyPrefixes === undefined || grant.keyPrefixes.some((p) => key.startsWith(p));
+}
+
+function forbidden(name: string, what: string, ns: string, key: string | undefined): LarderError {
+  return new LarderError('LARDER_FORBIDDEN', `token ${name} may not ${what} ${key === undefined ? `in namespace ${ns}` : `key ${key} in namespace ${ns}`}`);
+}
+
+/** Tokens by the hash of their value. */
+export class TokenTable {
+  readonly #byHash = new Map<string, Access>();
+
+  constructor(file: TokensFile) {
+    for (const token of file.tokens) {
+      const grants = (token.grants ?? []).map((g) => ({
+        namespace: new RegExp(`^${g.namespaces.split('*').map(escapeRegExp).join('[a-z0-9._-]*')}$`),
+        write: g.access === 'read-write',
+        keyPrefixes: g.keyPrefixes,
+      }));
+      this.#byHash.set(token.sha256, new Access(token.name, token.admin === true, grants));
+    }
+  }
+
+  static hash(token: string): string {
+    return createHash('sha256').update(token).digest('hex');
+  }
+
+  /** The token's access, or undefined for a token that is not in the table. */
+  find(token: string): Access | undefined {
+    return this.#byHash.get(TokenTable.hash(token));
+  }
+}
+
+/** Checks a parsed tokens file; every problem is a usage error naming the token. */
+export function checkTokensFile(value: unknown): TokensFile {
+  const fail = (message: string): never => {
+    throw new LarderError('LARDER_USAGE', `tokens file: ${message}`);
+  };
+  const tokens = (value as TokensFile | undefined)?.tokens;
+  if (!Array.isArray(tokens)) return fail('expected { "tokens": [ … ] }');
+  const seen = new Set<string>();
+  for (const [i, token] of tokens.entries()) {
+    const where = `token ${i} (${String((token as TokenRecord)?.name)})`;
+    if (typeof token?.name !== 'string' || token.name === '') fail(`${where}: needs a name`);
+    if (typeof token.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(token.sha256)) fail(`${where}: sha256 must be the 64 hex digits of SHA-256(token), never the token itself`);
+    if (seen.has(token.sha256)) fail(`${where}: the same token appears twice`);
+    seen.add(token.sha256);
+    if (token.admin !== undefined && typeof token.admin !== 'boolean') fail(`${where}: admin must be true or false`);
+    for (const grant of token.grants ?? []) {
+      if (typeof grant.namespaces !== 'string' || !/^[a-z0-9._*-]{1,64}$/.test(grant.namespaces)) fail(`${where}: namespaces must be a namespace or a pattern with *`);
+      if (grant.access !== 'read' && grant.access !== 'read-write') fail(`${where}: access must be "read" or "read-write"`);
+      if (grant.keyPrefixes !== undefined && (!Array.isArray(grant.keyPrefixes) || grant.keyPrefixes.some((p) => typeof p !== 'string' || !KEY_PREFIX_PATTERN.test(p)))) fail(`${where}: keyPrefixes must be key prefixes`);
+    }
+    if (!token.admin && (token.grants ?? []).length === 0) fail(`${where}: grants nothing`);
+  }
+  return { tokens };
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
