@@ -40,6 +40,7 @@ export async function restore(client: CacheClient, workers: PartWorkers, input: 
   const wanted = entry.paths.filter((p) => input.paths.includes(p.path));
   for (const path of input.paths) if (!wanted.some((p) => p.path === path)) input.log(`larder restore: ${found.key} holds no ${path}`);
   if (wanted.length === 0) return done();
+  checkCaps(wanted);
 
   mark = performance.now();
   const stagings: Staging[] = [];
@@ -75,6 +76,18 @@ export async function restore(client: CacheClient, workers: PartWorkers, input: 
     parts: sum(wanted, (p) => p.parts.length),
   });
   return done();
+}
+
+// Caps on what one restore may write, checked against the entry before any download.
+export const MAX_RESTORE_RAW_BYTES = 64 * 1024 ** 3;
+export const MAX_RESTORE_ENTRIES = 5_000_000;
+
+function checkCaps(paths: PathRecord[]): void {
+  const parts = paths.flatMap((p) => p.parts);
+  const raw = parts.reduce((total, part) => total + part.rawSize, 0);
+  const entries = parts.reduce((total, part) => total + part.entries, 0);
+  if (raw > MAX_RESTORE_RAW_BYTES) throw new LarderError('LARDER_UNSAFE_ARCHIVE', `the entry expands to ${raw} bytes, over the ${MAX_RESTORE_RAW_BYTES}-byte cap`);
+  if (entries > MAX_RESTORE_ENTRIES) throw new LarderError('LARDER_UNSAFE_ARCHIVE', `the entry holds ${entries} files, over the ${MAX_RESTORE_ENTRIES} cap`);
 }
 
 /** The server validated the entry when it was published; a reply that isn't one is not trusted. */

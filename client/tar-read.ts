@@ -34,8 +34,19 @@ type State =
   | { kind: 'skip'; left: number }
   | { kind: 'end' };
 
+export interface ExtractLimits {
+  /** members this part may hold (its manifest's count) */
+  maxEntries: number;
+  /** bytes one member may declare (its part's raw size) */
+  maxEntryBytes: number;
+}
+
+const NO_LIMITS: ExtractLimits = { maxEntries: Number.MAX_SAFE_INTEGER, maxEntryBytes: Number.MAX_SAFE_INTEGER };
+
 export class TarExtractor {
   readonly #root: string;
+  readonly #limits: ExtractLimits;
+  #entries = 0;
   readonly #madeDirs = new Set<string>(['']);
   readonly #result: ExtractResult = { files: 0, fileBytes: 0, dirs: [], hardlinks: [], symlinks: [] };
   #state: State = { kind: 'header' };
@@ -43,8 +54,9 @@ export class TarExtractor {
   #ex: HeaderData | undefined;
   #gex: HeaderData | undefined;
 
-  constructor(root: string) {
+  constructor(root: string, limits: ExtractLimits = NO_LIMITS) {
     this.#root = root;
+    this.#limits = limits;
   }
 
   write(chunk: Buffer): void {
@@ -98,6 +110,7 @@ export class TarExtractor {
     const header = new Header(block, 0, this.#ex, this.#gex);
     if (!header.cksumValid) throw unsafe('corrupt tar header (bad checksum)');
     const size = header.size ?? 0;
+    if (size > this.#limits.maxEntryBytes) throw unsafe(`a member declares ${size} bytes, more than its whole part (${this.#limits.maxEntryBytes})`);
     const pad = (BLOCK - (size % BLOCK)) % BLOCK;
     const type = header.type;
     if (type === 'ExtendedHeader' || type === 'GlobalExtendedHeader' || type === 'NextFileHasLongPath' || type === 'NextFileHasLongLinkpath') {
@@ -111,6 +124,7 @@ export class TarExtractor {
     const path = this.#ex?.path ?? this.#gex?.path ?? header.path ?? '';
     const linkpath = this.#ex?.linkpath ?? this.#gex?.linkpath ?? header.linkpath;
     this.#ex = undefined;
+    if (++this.#entries > this.#limits.maxEntries) throw unsafe(`the part holds more than its declared ${this.#limits.maxEntries} members`);
     const rel = safeRelativePath(path);
     const mode = (header.mode ?? 0o644) & PERMISSION_BITS;
     const mtime = (header.mtime?.getTime() ?? 0) / 1000;

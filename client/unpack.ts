@@ -6,7 +6,7 @@ import { sha256Digest, VerifyingStream } from '../shared/digest.ts';
 import { LarderError } from '../shared/errors.ts';
 import type { PartRef } from '../shared/manifest.ts';
 import { unsafe } from './safe-path.ts';
-import { type ExtractResult, TarExtractor } from './tar-read.ts';
+import { type ExtractLimits, type ExtractResult, TarExtractor } from './tar-read.ts';
 
 // One part, as it downloads: verify sha256 → unzstd → write files. The decompressed
 // stream may not grow past the raw size the manifest declares (a bomb stops there). A
@@ -14,8 +14,13 @@ import { type ExtractResult, TarExtractor } from './tar-read.ts';
 // folder first; the caller discards that folder on any failure, and the target is
 // never touched.
 
+/** The caps a part's own manifest entry sets on what it may contain. */
+export function limitsOf(part: PartRef): ExtractLimits {
+  return { maxEntries: part.entries, maxEntryBytes: part.rawSize };
+}
+
 export async function extractPart(compressed: Readable, part: PartRef, root: string): Promise<ExtractResult> {
-  const extractor = new TarExtractor(root);
+  const extractor = new TarExtractor(root, limitsOf(part));
   let rawBytes = 0;
   try {
     await pipeline(
@@ -64,7 +69,7 @@ export function extractPartBuffer(compressed: Buffer, part: PartRef, root: strin
     if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw unsafe(`part ${part.digest} expands past its declared ${part.rawSize} bytes`);
     throw unsafe(`part ${part.digest} is not valid zstd: ${(err as Error).message}`);
   }
-  const extractor = new TarExtractor(root);
+  const extractor = new TarExtractor(root, limitsOf(part));
   try {
     extractor.write(tar);
     return extractor.end();

@@ -2,6 +2,8 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync
 import { join } from 'node:path';
 import t from 'tap';
 import { request } from 'undici';
+import { sha256Digest } from '../../shared/digest.ts';
+import { manifestFor } from '../helpers/app.ts';
 import { runLarder } from '../helpers/cli.ts';
 import { misbehavingProxy } from '../helpers/proxy.ts';
 import { s3Skip } from '../helpers/s3.ts';
@@ -215,4 +217,18 @@ t.test('a restore that stalls fails cleanly after --stall-timeout; the target is
   t.equal(stalled.code, 0, 'the build goes on');
   t.match(JSON.parse(stalled.stdout), { outcome: 'error', error: { code: 'LARDER_TIMEOUT', message: /no progress/ } });
   t.same(snapshotTree(target), before, 'the target is as it was; no staging folder left');
+});
+
+t.test('an entry declaring more than the restore caps is refused before any download', async (t) => {
+  const { url } = await startServer(t);
+  const part = Buffer.from('tiny part');
+  const digest = sha256Digest(part);
+  await (await request(`${url}/v1/ns/default/blobs/${digest}`, { method: 'PUT', body: part, headers: { 'content-type': 'application/octet-stream' } })).body.dump();
+  const key = 'deps-huge';
+  const manifest = { ...manifestFor(key, [digest]), paths: [{ path: 'deps', parts: [{ digest, size: part.length, rawSize: 70 * 1024 ** 3, entries: 1 }], files: 1, fileBytes: 1 }] };
+  t.equal((await request(`${url}/v1/ns/default/entries/${key}`, { method: 'PUT', body: JSON.stringify(manifest), headers: { 'content-type': 'application/json' } })).statusCode, 201);
+  const target = project(t);
+  const restored = await runLarder(['restore', '--key', key, '--path', 'deps', '--json'], { cwd: target, env: { LARDER_SERVER: url } });
+  t.match(JSON.parse(restored.stdout), { outcome: 'error', error: { code: 'LARDER_UNSAFE_ARCHIVE', message: /over the .*-byte cap/ } });
+  t.same(readdirSync(target).sort(), ['deps.lock'], 'nothing written');
 });

@@ -4,20 +4,22 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import t from 'tap';
 import { finishTree } from '../../client/finish-tree.ts';
-import { extractPart } from '../../client/unpack.ts';
+import { extractPart, extractPartBuffer } from '../../client/unpack.ts';
 import { asPart, type Member, tarOf } from '../helpers/tar-build.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { buildSampleTree, snapshotTree } from '../helpers/trees.ts';
 
-/** Extracts members into <base>/root; <base>/outside sits next to it, to catch escapes. */
-async function extract(t: { teardown: (fn: () => void) => void }, tar: Buffer, rawSize?: number): Promise<{ root: string; outside: string; run: Promise<void> }> {
+type Mode = 'streamed' | 'buffered';
+
+/** Extracts members into <base>/root (through either extraction path); <base>/outside sits next to it, to catch escapes. */
+async function extract(t: { teardown: (fn: () => void) => void }, tar: Buffer, rawSize?: number, mode: Mode = 'streamed', entries?: number): Promise<{ root: string; outside: string; run: Promise<void> }> {
   const base = tempDir(t, 'hostile');
   const root = join(base, 'root');
   const outside = join(base, 'outside');
   mkdirSync(root);
   mkdirSync(outside);
-  const part = asPart(tar, rawSize);
-  const run = (async () => finishTree(root, [await extractPart(Readable.from([part.bytes]), part.ref, root)]))();
+  const part = asPart(tar, rawSize, entries);
+  const run = (async () => finishTree(root, [mode === 'buffered' ? extractPartBuffer(part.bytes, part.ref, root) : await extractPart(Readable.from([part.bytes]), part.ref, root)]))();
   return { root, outside, run };
 }
 
@@ -40,19 +42,38 @@ const hostile: Array<[string, Member[]]> = [
   ['a file and a folder of one name', [{ path: 'x', content: 'file' }, { path: 'x/', type: 'Directory' }]],
 ];
 
-for (const [name, members] of hostile) {
-  t.test(`refuses ${name}, and writes nothing outside`, async (t) => {
-    const { run, outside } = await extract(t, tarOf(members));
-    await t.rejects(run, { code: 'LARDER_UNSAFE_ARCHIVE' });
-    t.same(readdirSync(outside), [], 'nothing outside the target');
-    t.notOk(existsSync('/tmp/larder-evil-absolute') || existsSync('/tmp/larder-evil'), 'nothing in /tmp');
+for (const mode of ['streamed', 'buffered'] as const) {
+  for (const [name, members] of hostile) {
+    t.test(`${mode}: refuses ${name}, and writes nothing outside`, async (t) => {
+      const { run, outside } = await extract(t, tarOf(members), undefined, mode);
+      await t.rejects(run, { code: 'LARDER_UNSAFE_ARCHIVE' });
+      t.same(readdirSync(outside), [], 'nothing outside the target');
+      t.notOk(existsSync('/tmp/larder-evil-absolute') || existsSync('/tmp/larder-evil'), 'nothing in /tmp');
+    });
+  }
+
+  t.test(`${mode}: caps: more members than declared, a member larger than its part`, async (t) => {
+    const two = tarOf([{ path: 'a', content: 'a' }, { path: 'b', content: 'b' }]);
+    await t.rejects((await extract(t, two, undefined, mode, 1)).run, { code: 'LARDER_UNSAFE_ARCHIVE', message: /more than its declared 1 members/ });
+    const huge = tarOf([{ path: 'huge', content: 'tiny', size: 10 * 1024 ** 3 }], { end: false });
+    await t.rejects((await extract(t, huge, undefined, mode)).run, { code: 'LARDER_UNSAFE_ARCHIVE', message: /declares 10737418240 bytes/ });
   });
 }
 
-t.test('refuses a part that expands past its declared size (a bomb)', async (t) => {
+t.test('buffered: a corrupted part is refused before anything is written', async (t) => {
+  const base = tempDir(t);
+  const part = asPart(tarOf([{ path: 'f', content: 'x' }]));
+  part.bytes.writeUInt8(part.bytes.readUInt8(5) ^ 1, 5);
+  t.throws(() => extractPartBuffer(part.bytes, part.ref, base), { code: 'LARDER_INTEGRITY' });
+  t.same(readdirSync(base), [], 'nothing written');
+});
+
+t.test('refuses a part that expands past its declared size (a bomb), on both paths', async (t) => {
   const tar = tarOf([{ path: 'zeros', content: Buffer.alloc(5_000_000) }]);
-  const { run } = await extract(t, tar, 100_000);
-  await t.rejects(run, { code: 'LARDER_UNSAFE_ARCHIVE', message: /expands past/ });
+  for (const mode of ['streamed', 'buffered'] as const) {
+    const { run } = await extract(t, tar, 100_000, mode);
+    await t.rejects(run, { code: 'LARDER_UNSAFE_ARCHIVE', message: /expands past|declares/ }, mode);
+  }
 });
 
 t.test('refuses a truncated archive and corrupt headers', async (t) => {

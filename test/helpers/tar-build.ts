@@ -29,7 +29,7 @@ export function tarOf(members: Member[], { end = true } = {}): Buffer {
 }
 
 /** A tar as a stored part: zstd-compressed, with the reference a manifest would hold. */
-export function asPart(tar: Buffer, rawSize = tar.length): { bytes: Buffer; ref: PartRef } {
+export function asPart(tar: Buffer, rawSize = tar.length, entries = 1000): { bytes: Buffer; ref: PartRef } {
   const bytes = zstdCompressSync(tar);
-  return { bytes, ref: { digest: sha256Digest(bytes), size: bytes.length, rawSize, entries: 0 } };
+  return { bytes, ref: { digest: sha256Digest(bytes), size: bytes.length, rawSize, entries } };
 }
