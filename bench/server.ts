@@ -16,7 +16,7 @@ export function startServer(store: string): Promise<BenchServer> {
   return new Promise((resolve, reject) => {
     child.stderr?.on('data', (d: Buffer) => {
       stderr += d;
-      const url = /listening on (http:\/\/\S+)/.exec(stderr)?.[1];
+      const url = /listening on (https?:\/\/\S+)/.exec(stderr)?.[1];
       if (url) resolve({ url, child, stop: () => new Promise<void>((done) => (child.kill('SIGTERM'), child.once('exit', () => done()))) });
     });
     child.once('exit', (code) => reject(new Error(`larder-server exited with ${code}: ${stderr}`)));

@@ -20,6 +20,8 @@ export interface AppOptions {
   logger?: boolean | { level: string };
   /** how long a shutdown waits for requests in flight before cutting them (default 30 s) */
   shutdownGraceMs?: number;
+  /** serve HTTPS with this certificate and key (PEM) */
+  tls?: { cert: Buffer; key: Buffer };
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -29,21 +31,23 @@ export const DEFAULT_LIMITS: Limits = {
 
 /** Builds the Fastify app; it does not listen (main.ts does, tests use inject or port 0). */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  // A pure API: no browser-facing security headers (CSP, frame options) to set. Timeouts
+  // are: a socket idle for 2 minutes is closed; a whole request (a big upload on a slow
+  // link) may take 30 minutes; Node's own header timeout (60 s) stops slow-header attacks.
   const app = Fastify({
+    ...(options.tls ? { https: { cert: options.tls.cert, key: options.tls.key } } : {}),
     logger: options.logger ?? false,
     // JSON bodies are small (lookups, manifests); blob bodies bypass this limit and are
     // bounded by maxBlobBytes while they stream.
     bodyLimit: 1024 * 1024,
-    // Uploads of big parts on slow links must not be cut by a whole-request timer;
-    // idle connections still are.
-    requestTimeout: 0,
-    connectionTimeout: 0,
+    connectionTimeout: 120_000,
+    requestTimeout: 30 * 60_000,
     keepAliveTimeout: 65_000,
     return503OnClosing: true,
     routerOptions: { maxParamLength: 512 },
     // Refuse what the schemas don't name; Fastify's default quietly strips it.
     ajv: { customOptions: { removeAdditional: false } },
-  });
+  }) as unknown as FastifyInstance; // the HTTPS variant serves the same routes
   const deps: RouteDeps = { store: options.store, stats: new Stats(), limits: { ...DEFAULT_LIMITS, ...options.limits } };
   installErrorHandlers(app);
   installAuth(app, options.tokens);

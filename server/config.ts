@@ -15,6 +15,8 @@ export interface ServerConfig {
   maxBlobBytes: number;
   /** a tokens file (hashes and grants) */
   tokensFile: string | undefined;
+  /** PEM files; both or neither */
+  tls: { certFile: string; keyFile: string } | undefined;
   /** a single admin token, for a one-person server */
   token: string | undefined;
   logLevel: string;
@@ -35,6 +37,8 @@ export const SERVER_USAGE = `larder-server: the larder build cache server
   --tokens FILE          tokens and their grants, as hashes (LARDER_TOKENS_FILE); see README "Security"
   --token TOKEN          one admin token, for a one-person server (LARDER_TOKEN)
                          without either, the server is open and listens on loopback only
+  --tls-cert FILE --tls-key FILE
+                         serve HTTPS with this PEM certificate and key (LARDER_TLS_CERT, LARDER_TLS_KEY)
   --max-blob-size BYTES  largest part accepted (LARDER_MAX_BLOB_SIZE; default 4 GiB)
   --log-level LEVEL      fatal|error|warn|info|debug (LARDER_LOG_LEVEL; default info)
   --help`;
@@ -51,6 +55,8 @@ export function parseServerConfig(argv: string[], env: NodeJS.ProcessEnv): Serve
         store: { type: 'string' },
         token: { type: 'string' },
         tokens: { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
         'max-blob-size': { type: 'string' },
         'log-level': { type: 'string' },
         's3-endpoint': { type: 'string' },
@@ -84,7 +90,11 @@ export function parseServerConfig(argv: string[], env: NodeJS.ProcessEnv): Serve
   if (!tokensFile && !token && !isLoopback(host)) {
     throw new LarderError('LARDER_USAGE', `refusing to listen on ${host} without tokens: anyone who can reach it could read and poison the cache; give --tokens FILE (or listen on 127.0.0.1)`);
   }
-  return { host, port, store, maxBlobBytes, tokensFile, token, logLevel };
+  const certFile = values['tls-cert'] ?? (env.LARDER_TLS_CERT || undefined);
+  const keyFile = values['tls-key'] ?? (env.LARDER_TLS_KEY || undefined);
+  if (Boolean(certFile) !== Boolean(keyFile)) throw new LarderError('LARDER_USAGE', 'TLS needs both --tls-cert and --tls-key');
+  const tls = certFile && keyFile ? { certFile, keyFile } : undefined;
+  return { host, port, store, maxBlobBytes, tokensFile, token, tls, logLevel };
 }
 
 function integer(flag: string, text: string, min: number, max: number): number {

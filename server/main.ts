@@ -15,7 +15,8 @@ async function main(): Promise<void> {
   }
   const tokens = loadTokens(config);
   const store = await openStore(config.store);
-  const app = await buildApp({ store, tokens, limits: { maxBlobBytes: config.maxBlobBytes }, logger: { level: config.logLevel } });
+  const tls = config.tls && { cert: readConfigFile(config.tls.certFile, '--tls-cert'), key: readConfigFile(config.tls.keyFile, '--tls-key') };
+  const app = await buildApp({ store, tokens, tls, limits: { maxBlobBytes: config.maxBlobBytes }, logger: { level: config.logLevel } });
   const address = await app.listen({ host: config.host, port: config.port });
   const access = tokens ? 'bearer tokens required' : 'no tokens: OPEN to anyone who can reach it, so loopback only';
   console.error(`larder-server listening on ${address} (${store.description}; ${access})`);
@@ -27,13 +28,21 @@ async function main(): Promise<void> {
   }
 }
 
+function readConfigFile(path: string, flag: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new LarderError('LARDER_USAGE', `${flag} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
 /** The tokens file and --token, merged into one table; undefined when neither is given. */
 function loadTokens(config: ServerConfig): TokenTable | undefined {
   if (!config.tokensFile && !config.token) return undefined;
   let file: TokensFile = { tokens: [] };
   if (config.tokensFile) {
     try {
-      file = checkTokensFile(JSON.parse(readFileSync(config.tokensFile, 'utf8')));
+      file = checkTokensFile(JSON.parse(readConfigFile(config.tokensFile, '--tokens').toString('utf8')));
     } catch (err) {
       if (isLarderError(err)) throw err;
       throw new LarderError('LARDER_USAGE', `--tokens ${config.tokensFile}: ${(err as Error).message}`);

@@ -18,7 +18,7 @@ export function spawnServer(t: { teardown: (fn: () => void) => void }, args: str
     const timer = setTimeout(() => reject(new Error(`larder-server did not start:\n${stderr}`)), 20_000);
     child.stderr?.on('data', (d: Buffer) => {
       stderr += d;
-      const url = /listening on (http:\/\/\S+)/.exec(stderr)?.[1];
+      const url = /listening on (https?:\/\/\S+)/.exec(stderr)?.[1];
       if (url) {
         clearTimeout(timer);
         resolve({ child, url, stderr: () => stderr });

@@ -1,7 +1,10 @@
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { request } from 'undici';
+import { TokenTable } from '../../server/access.ts';
 import { runLarder } from '../helpers/cli.ts';
 import { S3_BUCKET, s3Skip, s3StoreOptions } from '../helpers/s3.ts';
 import { spawnServer } from '../helpers/server-process.ts';
@@ -11,7 +14,7 @@ import { buildSampleTree, snapshotTree } from '../helpers/trees.ts';
 t.test('larder-server starts on the disk store, says how it runs, and stops on SIGTERM', async (t) => {
   const store = tempDir(t, 'main-store');
   const server = await spawnServer(t, ['--store', store]);
-  t.match(server.stderr(), /disk store in .*main-store.*no token: open to anyone who can reach it/);
+  t.match(server.stderr(), /disk store in .*main-store.*no tokens: OPEN to anyone who can reach it, so loopback only/);
   const health = await request(`${server.url}/readyz`);
   t.equal(health.statusCode, 200);
   await health.body.dump();
@@ -22,6 +25,29 @@ t.test('larder-server starts on the disk store, says how it runs, and stops on S
 
 t.test('a usage error exits 2 with the reason', async (t) => {
   await t.rejects(spawnServer(t, ['--port', 'eighty']), /exited with 2[\s\S]*LARDER_USAGE/);
+  await t.rejects(spawnServer(t, ['--host', '0.0.0.0']), /refusing to listen on 0.0.0.0 without tokens/);
+  await t.rejects(spawnServer(t, ['--tokens', '/nonexistent/tokens.json']), /--tokens \/nonexistent\/tokens.json: ENOENT/);
+});
+
+t.test('over TLS with a tokens file: the CLI restores and saves through it', async (t) => {
+  const dir = tempDir(t, 'tls');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
+  writeFileSync(join(dir, 'tokens.json'), JSON.stringify({ tokens: [{ name: 'ci', sha256: TokenTable.hash('ci-secret'), grants: [{ namespaces: 'acme', access: 'read-write' }] }] }));
+  const server = await spawnServer(t, ['--store', join(dir, 'store'), '--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'key.pem'), '--tokens', join(dir, 'tokens.json')]);
+  t.match(server.url, /^https:\/\/127\.0\.0\.1:/);
+  t.match(server.stderr(), /bearer tokens required/);
+  const env = { LARDER_SERVER: server.url, LARDER_NAMESPACE: 'acme', NODE_EXTRA_CA_CERTS: join(dir, 'cert.pem') };
+  const project = tempDir(t, 'tls-project');
+  buildSampleTree(join(project, 'deps'));
+  const args = ['--key', 'tls-{os}', '--path', 'deps', '--json'];
+  const denied = await runLarder(['save', ...args], { cwd: project, env });
+  t.match(JSON.parse(denied.stdout), { outcome: 'error', error: { code: 'LARDER_UNAUTHORIZED' } }, 'no token: refused');
+  const saved = await runLarder(['save', ...args, '--token', 'ci-secret'], { cwd: project, env });
+  t.match(JSON.parse(saved.stdout), { outcome: 'saved' }, saved.stderr);
+  const other = tempDir(t, 'tls-restore');
+  const restored = await runLarder(['restore', ...args, '--token', 'ci-secret'], { cwd: other, env });
+  t.match(JSON.parse(restored.stdout), { outcome: 'hit', match: 'exact' }, restored.stderr);
+  t.same(snapshotTree(join(other, 'deps')), snapshotTree(join(project, 'deps')));
 });
 
 t.test('two server processes on one bucket serve the same cache', { skip: s3Skip }, async (t) => {
