@@ -90,12 +90,12 @@ export class S3Store implements Store {
       queueSize: this.#options.queueSize ?? 2,
       leavePartsOnError: false,
     });
-    // A failed body (digest mismatch, client gone) must abort even if the SDK is mid-part.
-    body.once('error', () => void upload.abort().catch(() => {}));
+    // A failed body (digest mismatch, client gone) fails the Upload's own reader, and
+    // done() rejects only after the SDK has sent AbortMultipartUpload. (Upload.abort()
+    // would make done() reject at once and leave that abort racing in the background.)
     try {
       await upload.done();
     } catch (err) {
-      await upload.abort().catch(() => {});
       if (err instanceof LarderError) throw err;
       const cause = (err as { cause?: unknown }).cause;
       if (cause instanceof LarderError) throw cause;
