@@ -1,5 +1,5 @@
 import { homedir } from 'node:os';
-import { parseArgs } from 'node:util';
+import { parseCommandLine, wholeNumber } from '../shared/args.ts';
 import { LarderError } from '../shared/errors.ts';
 import { checkNamespace } from '../shared/names.ts';
 import { presetNamed } from './presets.ts';
@@ -64,34 +64,29 @@ export function parseClientArgs(argv: string[], env: NodeJS.ProcessEnv, cwd: str
   const dashDash = argv.indexOf('--');
   const own = dashDash < 0 ? argv : argv.slice(0, dashDash);
   const command = dashDash < 0 ? [] : argv.slice(dashDash + 1);
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: own,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        server: { type: 'string' },
-        namespace: { type: 'string', short: 'n' },
-        token: { type: 'string' },
-        preset: { type: 'string' },
-        key: { type: 'string' },
-        'restore-key': { type: 'string', multiple: true },
-        path: { type: 'string', multiple: true },
-        strict: { type: 'boolean' },
-        json: { type: 'boolean' },
-        explain: { type: 'boolean' },
-        report: { type: 'string' },
-        timeout: { type: 'string' },
-        'stall-timeout': { type: 'string' },
-        concurrency: { type: 'string' },
-        level: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (err) {
-    throw new LarderError('LARDER_USAGE', (err as Error).message);
-  }
+  const parsed = parseCommandLine({
+    args: own,
+    strict: true,
+    allowPositionals: true,
+    options: {
+      server: { type: 'string' },
+      namespace: { type: 'string', short: 'n' },
+      token: { type: 'string' },
+      preset: { type: 'string' },
+      key: { type: 'string' },
+      'restore-key': { type: 'string', multiple: true },
+      path: { type: 'string', multiple: true },
+      strict: { type: 'boolean' },
+      json: { type: 'boolean' },
+      explain: { type: 'boolean' },
+      report: { type: 'string' },
+      timeout: { type: 'string' },
+      'stall-timeout': { type: 'string' },
+      concurrency: { type: 'string' },
+      level: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
   const { values, positionals } = parsed;
   if (values.help || positionals.length === 0) return 'help';
   const [name, ...extra] = positionals;
@@ -110,10 +105,10 @@ export function parseClientArgs(argv: string[], env: NodeJS.ProcessEnv, cwd: str
     json: values.json ?? false,
     explain: values.explain ?? false,
     reportFile: values.report,
-    timeoutMs: number('--timeout', values.timeout ?? '600', 1, 86_400) * 1000,
-    stallTimeoutMs: number('--stall-timeout', values['stall-timeout'] ?? env.LARDER_STALL_TIMEOUT ?? '120', 1, 86_400) * 1000,
-    concurrency: number('--concurrency', values.concurrency ?? '4', 1, 64),
-    level: number('--level', values.level ?? '3', 1, 19),
+    timeoutMs: wholeNumber('--timeout', values.timeout ?? '600', 1, 86_400) * 1000,
+    stallTimeoutMs: wholeNumber('--stall-timeout', values['stall-timeout'] ?? env.LARDER_STALL_TIMEOUT ?? '120', 1, 86_400) * 1000,
+    concurrency: wholeNumber('--concurrency', values.concurrency ?? '4', 1, 64),
+    level: wholeNumber('--level', values.level ?? '3', 1, 19),
     cwd,
     home: env.HOME || homedir(),
     githubOutput: env.GITHUB_OUTPUT || undefined,
@@ -122,10 +117,4 @@ export function parseClientArgs(argv: string[], env: NodeJS.ProcessEnv, cwd: str
   if (!options.keyTemplate) throw new LarderError('LARDER_USAGE', `larder ${name} needs --key TEMPLATE or --preset NAME`);
   if (name !== 'key' && options.paths.length === 0) throw new LarderError('LARDER_USAGE', `larder ${name} needs --path PATH or --preset NAME`);
   return { command: name as string, options };
-}
-
-function number(flag: string, text: string, min: number, max: number): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < min || value > max) throw new LarderError('LARDER_USAGE', `${flag} ${text}: expected a whole number from ${min} to ${max}`);
-  return value;
 }

@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { parseCommandLine, wholeNumber } from '../shared/args.ts';
 import { LarderError } from '../shared/errors.ts';
 
 // Configuration is read once, here, from flags and LARDER_* variables (flags win), and
@@ -44,33 +44,28 @@ export const SERVER_USAGE = `larder-server: the larder build cache server
   --help`;
 
 export function parseServerConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig | 'help' {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        host: { type: 'string' },
-        port: { type: 'string' },
-        store: { type: 'string' },
-        token: { type: 'string' },
-        tokens: { type: 'string' },
-        'tls-cert': { type: 'string' },
-        'tls-key': { type: 'string' },
-        'max-blob-size': { type: 'string' },
-        'log-level': { type: 'string' },
-        's3-endpoint': { type: 'string' },
-        's3-region': { type: 'string' },
-        's3-force-path-style': { type: 'boolean' },
-        help: { type: 'boolean' },
-      },
-    }));
-  } catch (err) {
-    throw new LarderError('LARDER_USAGE', (err as Error).message);
-  }
+  const { values } = parseCommandLine({
+    args: argv,
+    strict: true,
+    options: {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      store: { type: 'string' },
+      token: { type: 'string' },
+      tokens: { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
+      'max-blob-size': { type: 'string' },
+      'log-level': { type: 'string' },
+      's3-endpoint': { type: 'string' },
+      's3-region': { type: 'string' },
+      's3-force-path-style': { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
+  });
   if (values.help) return 'help';
-  const port = integer('--port', values.port ?? env.LARDER_PORT ?? String(DEFAULT_PORT), 0, 65535);
-  const maxBlobBytes = integer('--max-blob-size', values['max-blob-size'] ?? env.LARDER_MAX_BLOB_SIZE ?? String(4 * 1024 ** 3), 1, Number.MAX_SAFE_INTEGER);
+  const port = wholeNumber('--port', values.port ?? env.LARDER_PORT ?? String(DEFAULT_PORT), 0, 65535);
+  const maxBlobBytes = wholeNumber('--max-blob-size', values['max-blob-size'] ?? env.LARDER_MAX_BLOB_SIZE ?? String(4 * 1024 ** 3), 1, Number.MAX_SAFE_INTEGER);
   const storeText = values.store ?? env.LARDER_STORE ?? './larder-data';
   const store: StoreConfig = storeText.startsWith('s3://')
     ? {
@@ -95,12 +90,6 @@ export function parseServerConfig(argv: string[], env: NodeJS.ProcessEnv): Serve
   if (Boolean(certFile) !== Boolean(keyFile)) throw new LarderError('LARDER_USAGE', 'TLS needs both --tls-cert and --tls-key');
   const tls = certFile && keyFile ? { certFile, keyFile } : undefined;
   return { host, port, store, maxBlobBytes, tokensFile, token, tls, logLevel };
-}
-
-function integer(flag: string, text: string, min: number, max: number): number {
-  const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < min || value > max) throw new LarderError('LARDER_USAGE', `${flag} ${text}: expected a whole number from ${min} to ${max}`);
-  return value;
 }
 
 /** s3://bucket/some/prefix → bucket and a prefix that is '' or ends in '/'. */
