@@ -28,7 +28,7 @@ export async function restore(client: CacheClient, workers: PartWorkers, input: 
   const started = performance.now();
   const phases: Report['phases'] = {};
   const report: Report = { command: 'restore', outcome: 'miss', key: input.key, match: 'none', paths: [], files: 0, fileBytes: 0, parts: 0, transferredBytes: 0, seconds: 0, phases };
-  const done = (): Report => ({ ...report, seconds: (performance.now() - started) / 1000 });
+  const done = (): Report => ({ ...report, seconds: secondsSince(started) });
 
   let mark = performance.now();
   workers.warm();
@@ -44,6 +44,7 @@ export async function restore(client: CacheClient, workers: PartWorkers, input: 
 
   mark = performance.now();
   const stagings: Staging[] = [];
+  let replaced: string[];
   try {
     for (const path of wanted) stagings.push(createStaging(resolveUserPath(path.path, input.cwd, input.home)));
     // Biggest parts first, so no big part is left running alone at the end.
@@ -56,16 +57,17 @@ export async function restore(client: CacheClient, workers: PartWorkers, input: 
     phases.downloadAndExtract = secondsSince(mark);
     mark = performance.now();
     stagings.forEach((staging, i) => finishTree(staging.dir, results.filter((_, t) => tasks[t]?.pathIndex === i)));
-    const replaced = swapIntoPlace(stagings);
+    replaced = swapIntoPlace(stagings);
     phases.swap = secondsSince(mark);
-    mark = performance.now();
-    removeTrees(replaced);
-    phases.removeOld = secondsSince(mark);
   } catch (err) {
     await workers.terminate(); // no worker may still be writing into a staging folder
     for (const staging of stagings) discardStaging(staging);
     throw err;
   }
+  // The restore has succeeded; the folders it replaced go last.
+  mark = performance.now();
+  removeTrees(replaced);
+  phases.removeOld = secondsSince(mark);
   Object.assign(report, {
     outcome: 'hit',
     match: found.match,
