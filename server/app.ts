@@ -49,7 +49,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ajv: { customOptions: { removeAdditional: false } },
   }) as unknown as FastifyInstance; // the HTTPS variant serves the same routes
   const deps: RouteDeps = { store: options.store, stats: new Stats(), limits: { ...DEFAULT_LIMITS, ...options.limits } };
-  installErrorHandlers(app);
+  const { metrics } = deps.stats;
+  installErrorHandlers(app, (code) => metrics.storeErrors.inc({ code }));
+  // Latency of every request, by route pattern (never the raw URL: bounded label values).
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.requestSeconds.observe({ route: request.routeOptions.url ?? 'unmatched', method: request.method, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+  });
   installAuth(app, options.tokens);
   await app.register(healthRoutes, deps);
   await app.register(lookupRoutes, deps);

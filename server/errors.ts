@@ -23,10 +23,13 @@ export function toLarderError(err: FastifyError | Error): LarderError {
   return new LarderError('LARDER_INTERNAL', 'internal error', { cause: err });
 }
 
-export function installErrorHandlers(app: FastifyInstance): void {
+export function installErrorHandlers(app: FastifyInstance, onServerError: (code: string) => void = () => {}): void {
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const larderError = toLarderError(err);
-    if (larderError.status >= 500) request.log.error({ err }, larderError.message);
+    if (larderError.status >= 500) {
+      request.log.error({ err }, larderError.message);
+      onServerError(larderError.code);
+    }
     const body: ErrorBody = larderError.toJSON();
     return reply.code(larderError.status).send(body);
   });

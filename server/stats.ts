@@ -1,4 +1,5 @@
 import type { MatchKind, NamespaceStats, StatsResponse } from '../shared/protocol.ts';
+import { Metrics } from './metrics.ts';
 
 type Counters = Omit<NamespaceStats, 'hitRate'>;
 
@@ -6,8 +7,9 @@ const zero = (): Counters => ({
   lookups: 0, exact: 0, prefix: 0, miss: 0, bytesIn: 0, bytesOut: 0, blobsUploaded: 0, blobsPresent: 0, entriesPublished: 0,
 });
 
-/** Per-namespace counters since the process started; /v1/stats reads them. */
+/** Per-namespace counters since the process started; /v1/stats and /metrics read them. */
 export class Stats {
+  readonly metrics = new Metrics();
   readonly #since = new Date();
   readonly #byNamespace = new Map<string, Counters>();
 
@@ -22,10 +24,15 @@ export class Stats {
     c.lookups++;
     if (match === 'none') c.miss++;
     else c[match]++;
+    this.metrics.lookup(ns, match);
   }
 
   add(ns: string, field: 'bytesIn' | 'bytesOut' | 'blobsUploaded' | 'blobsPresent' | 'entriesPublished', amount = 1): void {
     this.#of(ns)[field] += amount;
+    const m = this.metrics;
+    if (field === 'bytesIn' || field === 'bytesOut') m.bytes.inc({ namespace: ns, direction: field === 'bytesIn' ? 'in' : 'out' }, amount);
+    else if (field === 'entriesPublished') m.entries.inc({ namespace: ns }, amount);
+    else m.blobs.inc({ namespace: ns, outcome: field === 'blobsUploaded' ? 'uploaded' : 'already_present' }, amount);
   }
 
   snapshot(): StatsResponse {

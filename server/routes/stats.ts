@@ -6,4 +6,9 @@ export async function statsRoutes(app: FastifyInstance, { stats }: RouteDeps): P
     request.access.requireAdmin(); // it names every namespace
     return stats.snapshot();
   });
+
+  app.get('/metrics', async (request, reply) => {
+    request.access.requireAdmin(); // so does this; scrape it with an admin bearer token
+    return reply.type(stats.metrics.registry.contentType).send(await stats.metrics.registry.metrics());
+  });
 }
