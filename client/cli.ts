@@ -27,6 +27,6 @@ export async function main(argv: string[], io: Io, cwd: string): Promise<number>
 
 /** The process entry: bin/larder.js calls this. */
 export async function runCli(): Promise<void> {
-  const io: Io = { out: (text) => process.stdout.write(text), err: (line) => process.stderr.write(`${line}\n`), env: process.env };
+  const io: Io = { out: (text) => process.stdout.write(text), err: (line) => process.stderr.write(`${line}\n`), env: process.env, tty: process.stderr.isTTY && !process.env.CI };
   process.exitCode = await main(process.argv.slice(2), io, process.cwd());
 }

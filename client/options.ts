@@ -25,6 +25,9 @@ export interface ClientOptions {
   cwd: string;
   home: string;
   githubOutput: string | undefined;
+  githubStepSummary: string | undefined;
+  /** print a CloudWatch Embedded Metric Format line, in this CloudWatch namespace */
+  emfNamespace: string | undefined;
   /** `larder run -- CMD…`: the command */
   command: string[];
 }
@@ -58,7 +61,9 @@ options:
                         give up when nothing moves for this long (LARDER_STALL_TIMEOUT; default 120)
   --concurrency N       parts in flight at once (default 4)
   --level N             zstd level for save, 1-19 (default 3)
-  --explain             with key: show every input and its value`;
+  --explain             with key: show every input and its value
+  --emf                 print a CloudWatch Embedded Metric Format line (namespace: --emf-namespace,
+                        LARDER_EMF_NAMESPACE; default Larder)`;
 
 export function parseClientArgs(argv: string[], env: NodeJS.ProcessEnv, cwd: string): { command: string; options: ClientOptions } | 'help' {
   const dashDash = argv.indexOf('--');
@@ -79,6 +84,8 @@ export function parseClientArgs(argv: string[], env: NodeJS.ProcessEnv, cwd: str
       strict: { type: 'boolean' },
       json: { type: 'boolean' },
       explain: { type: 'boolean' },
+    emf: { type: 'boolean' },
+    'emf-namespace': { type: 'string' },
       report: { type: 'string' },
       timeout: { type: 'string' },
       'stall-timeout': { type: 'string' },
@@ -112,6 +119,8 @@ export function parseClientArgs(argv: string[], env: NodeJS.ProcessEnv, cwd: str
     cwd,
     home: env.HOME || homedir(),
     githubOutput: env.GITHUB_OUTPUT || undefined,
+    githubStepSummary: env.GITHUB_STEP_SUMMARY || undefined,
+    emfNamespace: values.emf || values['emf-namespace'] ? (values['emf-namespace'] ?? env.LARDER_EMF_NAMESPACE ?? 'Larder') : undefined,
     command,
   };
   if (!options.keyTemplate) throw new LarderError('LARDER_USAGE', `larder ${name} needs --key TEMPLATE or --preset NAME`);

@@ -21,6 +21,8 @@ export interface Report {
   /** save: parts the server already had */
   partsReused?: number;
   seconds: number;
+  /** restore hits of an entry whose build time was recorded: that time minus this restore's */
+  savedSeconds?: number;
   phases: { [phase: string]: number };
   error?: ErrorBody;
 }
@@ -51,6 +53,41 @@ export function secondsSince(mark: number): number {
 
 function mb(bytes: number): string {
   return `${(bytes / 1e6).toFixed(1)} MB`;
+}
+
+/** One CloudWatch Embedded Metric Format line: CloudWatch Logs turns it into metrics, no SDK call. */
+export function emfLine(record: Report, namespace: string, cacheNamespace: string): string {
+  const hit = record.outcome === 'hit' ? 1 : 0;
+  const metrics: Array<[string, string, number]> = [
+    ['Seconds', 'Seconds', record.seconds],
+    ['Bytes', 'Bytes', record.fileBytes],
+    ['TransferredBytes', 'Bytes', record.transferredBytes],
+    ...(record.command === 'restore' ? ([['Hit', 'Count', hit], ['Miss', 'Count', record.outcome === 'miss' ? 1 : 0], ['ExactHit', 'Count', record.match === 'exact' ? 1 : 0]] as Array<[string, string, number]>) : []),
+    ['Error', 'Count', record.outcome === 'error' ? 1 : 0],
+    ...(record.savedSeconds !== undefined ? ([['SavedSeconds', 'Seconds', record.savedSeconds]] as Array<[string, string, number]>) : []),
+  ];
+  return JSON.stringify({
+    _aws: {
+      Timestamp: Date.now(),
+      CloudWatchMetrics: [{ Namespace: namespace, Dimensions: [['Command', 'CacheNamespace'], ['Command']], Metrics: metrics.map(([Name, Unit]) => ({ Name, Unit })) }],
+    },
+    Command: record.command,
+    CacheNamespace: cacheNamespace,
+    Outcome: record.outcome,
+    Key: record.key,
+    ...Object.fromEntries(metrics.map(([name, , value]) => [name, value])),
+  });
+}
+
+/** A small Markdown table for $GITHUB_STEP_SUMMARY. */
+export function stepSummary(record: Report): string {
+  const outcome = record.outcome === 'hit' ? `${record.match} hit` : record.outcome;
+  return [
+    `| larder ${record.command} | key | files | size | seconds |`,
+    '|---|---|---:|---:|---:|',
+    `| ${outcome}${record.error ? ` (${record.error.code})` : ''} | \`${record.matchedKey ?? record.key}\` | ${record.files.toLocaleString('en-US')} | ${mb(record.fileBytes)} | ${record.seconds.toFixed(2)} |`,
+    '',
+  ].join('\n');
 }
 
 /** GitHub Actions step outputs, when running there. */

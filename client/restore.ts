@@ -22,6 +22,8 @@ export interface RestoreInput {
   home: string;
   concurrency: number;
   log: (line: string) => void;
+  /** called as parts finish (for a progress line on a terminal) */
+  progress?: (done: number, total: number, bytes: number) => void;
 }
 
 export async function restore(client: CacheClient, workers: PartWorkers, input: RestoreInput): Promise<Report> {
@@ -49,9 +51,11 @@ export async function restore(client: CacheClient, workers: PartWorkers, input: 
     for (const path of wanted) stagings.push(createStaging(resolveUserPath(path.path, input.cwd, input.home)));
     // Biggest parts first, so no big part is left running alone at the end.
     const tasks = wanted.flatMap((path, pathIndex) => path.parts.map((part) => ({ pathIndex, part }))).sort((a, b) => b.part.rawSize - a.part.rawSize);
+    let finished = 0;
     const results = await mapLimit(tasks, input.concurrency, async ({ pathIndex, part }) => {
       const result = await workers.extract(part, (stagings[pathIndex] as Staging).dir);
       report.transferredBytes += part.size;
+      input.progress?.(++finished, tasks.length, report.transferredBytes);
       return result;
     });
     phases.downloadAndExtract = secondsSince(mark);
@@ -77,7 +81,9 @@ export async function restore(client: CacheClient, workers: PartWorkers, input: 
     fileBytes: sum(wanted, (p) => p.fileBytes),
     parts: sum(wanted, (p) => p.parts.length),
   });
-  return done();
+  const final = done();
+  const built = entry.client.buildSeconds;
+  return built === undefined ? final : { ...final, savedSeconds: Math.max(0, built - final.seconds) };
 }
 
 // Caps on what one restore may write, checked against the entry before any download.

@@ -25,7 +25,10 @@ export interface SaveInput {
   level: number;
   /** compressed parts of the streaming path up to this size are kept in memory for upload */
   bufferLimit?: number;
+  /** how long the command that built the paths took (larder run), recorded for "time saved" */
+  buildSeconds?: number;
   log: (line: string) => void;
+  progress?: (done: number, total: number, bytes: number) => void;
 }
 
 // Only parts over the in-memory limit (one big file) meet this; their compressed bytes
@@ -80,9 +83,17 @@ export async function save(client: CacheClient, workers: PartWorkers, input: Sav
   const refs = trees.map((tree) => new Array<PartRef>(tree.parts.length));
   const inFlight = new InFlight(input.concurrency * 2);
   const pending: Promise<void>[] = [];
+  let finished = 0;
   for (const task of tasks.sort((a, b) => b.bytes - a.bytes)) {
     await inFlight.slot();
-    pending.push(inFlight.track(uploadPart(task.root, task.entries).then((ref) => void ((refs[task.t] as PartRef[])[task.p] = ref))));
+    pending.push(
+      inFlight.track(
+        uploadPart(task.root, task.entries).then((ref) => {
+          (refs[task.t] as PartRef[])[task.p] = ref;
+          input.progress?.(++finished, tasks.length, report.transferredBytes);
+        }),
+      ),
+    );
   }
   await Promise.all(pending);
   const paths: PathRecord[] = trees.map((tree, t) => ({ path: tree.path, files: tree.files, fileBytes: tree.fileBytes, parts: refs[t] as PartRef[] }));
@@ -95,7 +106,7 @@ export async function save(client: CacheClient, workers: PartWorkers, input: Sav
     codec: 'zstd',
     paths,
     inputs: input.inputs,
-    client: { version: LARDER_VERSION, os: process.platform, arch: process.arch },
+    client: { version: LARDER_VERSION, os: process.platform, arch: process.arch, ...(input.buildSeconds === undefined ? {} : { buildSeconds: Math.round(input.buildSeconds * 100) / 100 }) },
   };
   const publishMark = performance.now();
   const published = await client.putEntry(manifest);

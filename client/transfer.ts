@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { createAgents, drain, HttpTimeoutError, readJson, readText, send } from './http.ts';
 import { type ErrorCode, isErrorCode, LarderError } from '../shared/errors.ts';
 import type { Manifest } from '../shared/manifest.ts';
-import { blobPath, entryPath, type LookupResponse, type MissingResponse } from '../shared/protocol.ts';
+import { blobPath, type ClientReport, entryPath, type LookupResponse, type MissingResponse } from '../shared/protocol.ts';
 
 // Talks to a larder server. Every request has connect and idle timeouts and obeys the
 // command's overall deadline; idempotent requests (all of ours: blobs are content-
@@ -93,6 +93,11 @@ export class CacheClient {
     const res = await this.#call({ method: 'PUT', path: entryPath(this.#ns, manifest.key), json: manifest, accept: [409] });
     await drain(res);
     return res.statusCode === 409 ? 'exists' : 'created';
+  }
+
+  /** Tells the server how a save or restore went, for its stats (time saved). */
+  async report(body: ClientReport): Promise<void> {
+    await drain(await this.#call({ method: 'POST', path: `/v1/ns/${this.#ns}/reports`, json: body }));
   }
 
   async close(): Promise<void> {

@@ -3,6 +3,7 @@ import type { TokenTable } from './access.ts';
 import { installAuth } from './auth.ts';
 import { installErrorHandlers } from './errors.ts';
 import { closeConnectionsOnShutdown } from './shutdown.ts';
+import { dashboardRoutes } from './dashboard/route.ts';
 import { blobRoutes } from './routes/blobs.ts';
 import type { Limits, RouteDeps } from './routes/deps.ts';
 import { entryRoutes } from './routes/entries.ts';
@@ -61,6 +62,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(entryRoutes, deps);
   await app.register(blobRoutes, deps);
   await app.register(statsRoutes, deps);
+  await app.register(dashboardRoutes);
   closeConnectionsOnShutdown(app, options.shutdownGraceMs ?? 30_000);
   app.addHook('onClose', async () => options.store.close());
   return app;

@@ -6,7 +6,7 @@ import { Access, type TokenTable } from './access.ts';
 // when the server has tokens; an unknown or missing token is 401. What the token may
 // do (403) is decided by each route, after it has validated the namespace and key.
 
-const OPEN_ROUTES = new Set(['/healthz', '/readyz']);
+const OPEN_ROUTES = new Set(['/healthz', '/readyz', '/']); // '/' is the dashboard page, which holds no data
 const OPEN = Access.all('(no tokens: loopback only)');
 const ANONYMOUS = new Access('(anonymous)', false, []);
 

@@ -11,6 +11,7 @@ export class Metrics {
   readonly bytes = new Counter({ name: 'larder_bytes_total', help: 'Blob bytes received (in) and served (out).', labelNames: ['namespace', 'direction'], registers: [this.registry] });
   readonly blobs = new Counter({ name: 'larder_blobs_total', help: 'Blobs uploaded, and blobs a client did not need to upload because they were stored already (dedup).', labelNames: ['namespace', 'outcome'], registers: [this.registry] });
   readonly entries = new Counter({ name: 'larder_entries_published_total', help: 'Entries published.', labelNames: ['namespace'], registers: [this.registry] });
+  readonly timeSaved = new Counter({ name: 'larder_time_saved_seconds_total', help: 'Build time that restores saved, as clients reported it.', labelNames: ['namespace'], registers: [this.registry] });
   readonly storeErrors = new Counter({ name: 'larder_store_errors_total', help: 'Store failures answered with 5xx, by error code.', labelNames: ['code'], registers: [this.registry] });
   readonly requestSeconds = new Histogram({
     name: 'larder_http_request_duration_seconds',

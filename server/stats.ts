@@ -1,17 +1,22 @@
-import type { MatchKind, NamespaceStats, StatsResponse } from '../shared/protocol.ts';
+import type { ClientReport, MatchKind, NamespaceStats, StatsResponse } from '../shared/protocol.ts';
 import { Metrics } from './metrics.ts';
 
 type Counters = Omit<NamespaceStats, 'hitRate'>;
 
 const zero = (): Counters => ({
-  lookups: 0, exact: 0, prefix: 0, miss: 0, bytesIn: 0, bytesOut: 0, blobsUploaded: 0, blobsPresent: 0, entriesPublished: 0,
+  lookups: 0, exact: 0, prefix: 0, miss: 0, bytesIn: 0, bytesOut: 0, blobsUploaded: 0, blobsPresent: 0, entriesPublished: 0, clientRestores: 0, clientSaves: 0, timeSavedSeconds: 0,
 });
+
+const HISTORY_MINUTES = 24 * 60;
+const MISSED_KEYS_KEPT = 10_000;
 
 /** Per-namespace counters since the process started; /v1/stats and /metrics read them. */
 export class Stats {
   readonly metrics = new Metrics();
   readonly #since = new Date();
   readonly #byNamespace = new Map<string, Counters>();
+  readonly #history: StatsResponse['history'] = [];
+  readonly #missesByKey = new Map<string, number>();
 
   #of(ns: string): Counters {
     let counters = this.#byNamespace.get(ns);
@@ -25,6 +30,24 @@ export class Stats {
     if (match === 'none') c.miss++;
     else c[match]++;
     this.metrics.lookup(ns, match);
+    this.#minute()[match === 'none' ? 'miss' : match]++;
+  }
+
+  /** A lookup that missed, by the key asked for (for the dashboard's "top misses"). */
+  missed(ns: string, key: string): void {
+    const id = `${ns}/${key}`;
+    if (this.#missesByKey.has(id) || this.#missesByKey.size < MISSED_KEYS_KEPT) this.#missesByKey.set(id, (this.#missesByKey.get(id) ?? 0) + 1);
+  }
+
+  #minute(): StatsResponse['history'][number] {
+    const minute = new Date(Math.floor(Date.now() / 60_000) * 60_000).toISOString();
+    let last = this.#history.at(-1);
+    if (last?.minute !== minute) {
+      last = { minute, exact: 0, prefix: 0, miss: 0 };
+      this.#history.push(last);
+      if (this.#history.length > HISTORY_MINUTES) this.#history.shift();
+    }
+    return last;
   }
 
   add(ns: string, field: 'bytesIn' | 'bytesOut' | 'blobsUploaded' | 'blobsPresent' | 'entriesPublished', amount = 1): void {
@@ -35,11 +58,23 @@ export class Stats {
     else m.blobs.inc({ namespace: ns, outcome: field === 'blobsUploaded' ? 'uploaded' : 'already_present' }, amount);
   }
 
+  clientReport(ns: string, report: ClientReport): void {
+    const c = this.#of(ns);
+    if (report.command === 'restore') c.clientRestores++;
+    else c.clientSaves++;
+    c.timeSavedSeconds += report.savedSeconds ?? 0;
+    this.metrics.timeSaved.inc({ namespace: ns }, report.savedSeconds ?? 0);
+  }
+
   snapshot(): StatsResponse {
     const namespaces: Record<string, NamespaceStats> = {};
     for (const [ns, c] of [...this.#byNamespace].sort(([a], [b]) => a.localeCompare(b))) {
       namespaces[ns] = { ...c, hitRate: c.lookups === 0 ? 0 : (c.exact + c.prefix) / c.lookups };
     }
-    return { since: this.#since.toISOString(), namespaces };
+    const topMisses = [...this.#missesByKey]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 10)
+      .map(([id, misses]) => ({ namespace: id.slice(0, id.indexOf('/')), key: id.slice(id.indexOf('/') + 1), misses }));
+    return { since: this.#since.toISOString(), namespaces, history: [...this.#history], topMisses };
   }
 }

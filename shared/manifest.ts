@@ -36,7 +36,8 @@ export interface Manifest {
   paths: PathRecord[];
   /** what made the key: placeholder → value or hash, for `larder key --explain` style audits */
   inputs: Record<string, string>;
-  client: { version: string; os: string; arch: string };
+  /** buildSeconds: how long the command that built the paths took (larder run), for "time saved" */
+  client: { version: string; os: string; arch: string; buildSeconds?: number };
 }
 
 export const MAX_PATHS = 64;
@@ -90,6 +91,7 @@ export const manifestSchema = {
         version: { type: 'string', maxLength: 64 },
         os: { type: 'string', maxLength: 64 },
         arch: { type: 'string', maxLength: 64 },
+        buildSeconds: { type: 'number', minimum: 0, maximum: 31_536_000 },
       },
     },
   },

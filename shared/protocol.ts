@@ -41,6 +41,27 @@ export interface EntryListResponse {
   entries: EntrySummary[];
 }
 
+/** What a client tells the server after a save or restore, for /v1/stats. */
+export interface ClientReport {
+  command: 'save' | 'restore';
+  outcome: 'hit' | 'miss' | 'saved' | 'exists' | 'skipped' | 'error';
+  seconds: number;
+  /** restore hits: the recorded build time minus this restore's time */
+  savedSeconds?: number;
+}
+
+export const clientReportSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['command', 'outcome', 'seconds'],
+  properties: {
+    command: { enum: ['save', 'restore'] },
+    outcome: { enum: ['hit', 'miss', 'saved', 'exists', 'skipped', 'error'] },
+    seconds: { type: 'number', minimum: 0, maximum: 86_400 },
+    savedSeconds: { type: 'number', minimum: 0, maximum: 31_536_000 },
+  },
+} as const;
+
 export interface NamespaceStats {
   lookups: number;
   exact: number;
@@ -52,11 +73,19 @@ export interface NamespaceStats {
   blobsUploaded: number;
   blobsPresent: number;
   entriesPublished: number;
+  /** reported by clients: restores, saves, and the build time restores saved */
+  clientRestores: number;
+  clientSaves: number;
+  timeSavedSeconds: number;
 }
 
 export interface StatsResponse {
   since: string;
   namespaces: Record<string, NamespaceStats>;
+  /** lookups per minute, all namespaces, oldest first (the last 24 h) */
+  history: Array<{ minute: string; exact: number; prefix: number; miss: number }>;
+  /** the keys that missed most */
+  topMisses: Array<{ namespace: string; key: string; misses: number }>;
 }
 
 export const lookupRequestSchema = {

@@ -37,6 +37,18 @@ if [ -n "${S3_ENDPOINT:-}" ]; then
   echo "S3 tests run against $S3_ENDPOINT" >&2
 fi
 
+# The dashboard is tested in Debian's headless Chromium.
+if ! command -v chromium >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "[chromium] installing Debian's chromium (apt)" >&2
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core; } >/dev/null 2>&1
+  fi
+  if ! command -v chromium >/dev/null; then
+    echo "DASHBOARD TESTS SKIPPED: no chromium (needs root and apt to install it)" >&2
+    if [ "${CI:-}" = true ]; then echo "0 passed, 1 failed (CI needs the dashboard tests)"; exit 1; fi
+  fi
+fi
+
 log=$(mktemp)
 trap 'rm -f "$log"; [ -n "${rgw_dir:-}" ] && bash test/s3/rgw-down.sh "$rgw_dir"' EXIT
 tap "$@" 2>&1 | tee "$log"

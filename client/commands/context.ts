@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { isLarderError, LarderError } from '../../shared/errors.ts';
 import { type ExpandedKey, expandTemplate } from '../key.ts';
 import type { ClientOptions } from '../options.ts';
-import { describe, githubOutputs, type Report } from '../report.ts';
+import { describe, emfLine, githubOutputs, type Report, stepSummary } from '../report.ts';
 import { detectRuntime } from '../runtime.ts';
 import { CacheClient } from '../transfer.ts';
 import { Watchdog } from '../watchdog.ts';
@@ -16,6 +16,18 @@ export interface Io {
   out: (text: string) => void;
   err: (line: string) => void;
   env: NodeJS.ProcessEnv;
+  /** a terminal: a live progress line is welcome */
+  tty?: boolean;
+}
+
+/** A progress line on a terminal, redrawn in place; nothing elsewhere (CI logs). */
+export function progressLine(io: Io, command: string): ((done: number, total: number, bytes: number) => void) | undefined {
+  if (!io.tty) return undefined;
+  return (done, total, bytes) => {
+    const width = 24;
+    const filled = Math.round((done / Math.max(1, total)) * width);
+    process.stderr.write(`\r\x1b[2Klarder ${command}: [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} parts, ${(bytes / 1e6).toFixed(1)} MB${done === total ? '\n' : ''}`);
+  };
 }
 
 export interface Keys {
@@ -63,14 +75,25 @@ export function failureReport(command: Report['command'], key: string, err: unkn
   return { command, outcome: 'error', key, paths: [], files: 0, fileBytes: 0, parts: 0, transferredBytes: 0, seconds: 0, phases: {}, error: error.toJSON() };
 }
 
-/** Prints the outcome everywhere it was asked for; returns the exit code it implies. */
-export function publishReport(report: Report, options: ClientOptions, io: Io): number {
+/** Prints the outcome everywhere it was asked for, tells the server; returns the exit code it implies. */
+export async function publishReport(report: Report, options: ClientOptions, io: Io): Promise<number> {
   io.err(describe(report));
   if (report.outcome === 'error' && report.error?.code !== 'LARDER_INTEGRITY') io.err(`larder ${report.command}: continuing without the cache${options.strict ? '' : ' (--strict would fail here)'}`);
   if (options.json) io.out(`${JSON.stringify(report)}\n`);
+  if (options.emfNamespace) io.out(`${emfLine(report, options.emfNamespace, options.namespace)}\n`);
+  if (options.githubStepSummary) appendFileSync(options.githubStepSummary, stepSummary(report));
+  if (report.outcome !== 'error') await tellServer(report, options);
   if (options.reportFile) writeFileSync(options.reportFile, `${JSON.stringify(report, null, 2)}\n`);
   const outputs = githubOutputs(report);
   if (options.githubOutput && outputs) appendFileSync(options.githubOutput, outputs);
   const failed = report.outcome === 'error' || report.outcome === 'skipped';
   return failed && options.strict ? 1 : 0;
+}
+
+/** Best effort, quick: the server's stats are worth a try, never a wait. */
+async function tellServer(report: Report, options: ClientOptions): Promise<void> {
+  const client = new CacheClient({ server: options.server, namespace: options.namespace, token: options.token, retries: 0, idleTimeoutMs: 2_000, signal: AbortSignal.timeout(3_000) });
+  const outcome = report.outcome === 'hit' || report.outcome === 'miss' || report.outcome === 'saved' || report.outcome === 'exists' || report.outcome === 'skipped' ? report.outcome : 'error';
+  await client.report({ command: report.command, outcome, seconds: Math.min(report.seconds, 86_400), ...(report.savedSeconds === undefined ? {} : { savedSeconds: report.savedSeconds }) }).catch(() => {});
+  await client.close();
 }

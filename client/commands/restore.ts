@@ -1,17 +1,17 @@
 import type { ClientOptions } from '../options.ts';
 import type { Report } from '../report.ts';
 import { restore } from '../restore.ts';
-import { expandKeys, failureReport, type Io, publishReport, withClient } from './context.ts';
+import { expandKeys, failureReport, type Io, progressLine, publishReport, withClient } from './context.ts';
 
 export async function restoreCommand(options: ClientOptions, io: Io): Promise<{ exitCode: number; report: Report }> {
   const { key, restoreKeys } = await expandKeys(options, io.env);
   let report: Report;
   try {
     report = await withClient(options, (client, workers) =>
-      restore(client, workers, { key: key.key, restoreKeys, paths: options.paths, cwd: options.cwd, home: options.home, concurrency: options.concurrency, log: io.err }),
+      restore(client, workers, { key: key.key, restoreKeys, paths: options.paths, cwd: options.cwd, home: options.home, concurrency: options.concurrency, log: io.err, progress: progressLine(io, 'restore') }),
     );
   } catch (err) {
     report = failureReport('restore', key.key, err);
   }
-  return { exitCode: publishReport(report, options, io), report };
+  return { exitCode: await publishReport(report, options, io), report };
 }

@@ -17,12 +17,14 @@ export async function runCommand(options: ClientOptions, io: Io): Promise<{ exit
     io.err(`larder run: exact hit; skipped ${options.command.join(' ')}`);
     return { exitCode: 0 };
   }
+  const started = performance.now();
   const status = await spawnInherit(options.command, options.cwd, io.env);
+  const buildSeconds = (performance.now() - started) / 1000;
   if (status !== 0) {
     io.err(`larder run: ${options.command.join(' ')} exited with ${status}; not saved`);
     return { exitCode: status };
   }
-  return saveCommand(options, io);
+  return saveCommand(options, io, buildSeconds);
 }
 
 function spawnInherit(command: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<number> {

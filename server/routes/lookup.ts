@@ -12,6 +12,7 @@ export async function lookupRoutes(app: FastifyInstance, { store, stats }: Route
     request.access.requireRead(ns, request.body.key);
     const result = await lookup(store, ns, request.body, (key) => request.access.canRead(ns, key));
     stats.lookup(ns, result.match);
+    if (result.match === 'none') stats.missed(ns, request.body.key);
     return result;
   });
 }

@@ -232,3 +232,27 @@ t.test('an entry declaring more than the restore caps is refused before any down
   t.match(JSON.parse(restored.stdout), { outcome: 'error', error: { code: 'LARDER_UNSAFE_ARCHIVE', message: /over the .*-byte cap/ } });
   t.same(readdirSync(target).sort(), ['deps.lock'], 'nothing written');
 });
+
+t.test('time saved, the EMF line and the step summary', async (t) => {
+  const { url } = await startServer(t);
+  const env = { LARDER_SERVER: url, LARDER_NAMESPACE: 'acme' };
+  const first = project(t);
+  // The "install" takes ~1.5 s; larder run records that in the entry.
+  const ran = await runLarder(['run', ...KEY, '--', 'sh', '-c', 'sleep 1.5; mkdir -p deps; echo x > deps/f'], { cwd: first, env });
+  t.equal(ran.code, 0, ran.stderr);
+  const second = project(t);
+  const summary = join(second, 'summary.md');
+  const hit = await runLarder(['restore', ...KEY, '--json', '--emf', '--emf-namespace', 'Team/Cache'], { cwd: second, env: { ...env, GITHUB_STEP_SUMMARY: summary } });
+  const [jsonLine, emfText] = hit.stdout.trim().split('\n');
+  const report = JSON.parse(jsonLine ?? '');
+  t.match(report, { outcome: 'hit', match: 'exact' });
+  t.ok(report.savedSeconds > 1 && report.savedSeconds < 2, `saved ${report.savedSeconds} s`);
+  const emf = JSON.parse(emfText ?? '');
+  t.match(emf, { Command: 'restore', CacheNamespace: 'acme', Outcome: 'hit', Hit: 1, Miss: 0, ExactHit: 1 });
+  t.match(emf._aws.CloudWatchMetrics[0], { Namespace: 'Team/Cache', Dimensions: [['Command', 'CacheNamespace'], ['Command']] });
+  t.ok(emf._aws.CloudWatchMetrics[0].Metrics.some((m: { Name: string; Unit: string }) => m.Name === 'SavedSeconds' && m.Unit === 'Seconds'));
+  t.match(readFileSync(summary, 'utf8'), /\| larder restore \| key \|[\s\S]*\| exact hit \| `deps-linux-[0-9a-f]{16}` \|/);
+  const stats = (await (await request(`${url}/v1/stats`)).body.json()) as { namespaces: Record<string, { timeSavedSeconds: number; clientRestores: number; clientSaves: number }> };
+  t.match(stats.namespaces.acme, { clientRestores: 2, clientSaves: 1 });
+  t.ok((stats.namespaces.acme?.timeSavedSeconds ?? 0) > 1, 'the server adds up the time saved');
+});
