@@ -8,16 +8,15 @@ import { tarBytesOf } from './parts.ts';
 import { tarBuffer, tarChunks } from './tar-write.ts';
 import type { TreeEntry } from './tree.ts';
 
-// One part: tar → zstd → sha256. Compressed bytes are kept in memory only while they fit
-// the buffer limit (parts are ~8 MiB raw, so nearly always); a bigger part is packed a
-// second time while it uploads, rather than written to a temporary file.
+// One part: tar → zstd → sha256. A part up to 64 MiB raw (every ordinary part) is built
+// and compressed in memory. A bigger one (one big file) streams; its compressed bytes
+// are kept only up to the buffer limit, and past that the uploader packs it a second
+// time with compressedPartStream rather than writing a temporary file.
 
 export interface PackedPart {
   ref: PartRef;
-  /** the compressed bytes, or undefined when they were over the buffer limit */
+  /** the compressed bytes, or undefined when a streamed part was over the buffer limit */
   bytes: Buffer[] | undefined;
-  /** produces the compressed bytes again, for a part that was not buffered */
-  stream: () => Readable;
 }
 
 export function compressedPartStream(root: string, entries: readonly TreeEntry[], level: number, counter = { rawBytes: 0 }): Readable {
@@ -45,7 +44,6 @@ export async function packPart(root: string, entries: readonly TreeEntry[], leve
   return {
     ref: { digest: sha256Digest(compressed), size: compressed.length, rawSize: tar.length, entries: entries.length },
     bytes: [compressed],
-    stream: () => Readable.from([compressed]),
   };
 }
 
@@ -69,7 +67,6 @@ export async function packPartStreaming(root: string, entries: readonly TreeEntr
   return {
     ref: { digest: finishDigest(hash), size, rawSize: counter.rawBytes, entries: entries.length },
     bytes: chunks,
-    stream: () => compressedPartStream(root, entries, level),
   };
 }
 

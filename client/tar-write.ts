@@ -6,7 +6,8 @@ import { LarderError } from '../shared/errors.ts';
 import type { TreeEntry } from './tree.ts';
 
 // Encodes a part's entries as one complete tar (pax where names or sizes need it),
-// reading file content with synchronous calls and yielding ~1 MiB chunks. Owners are
+// reading file content with synchronous calls: into one buffer (tarBuffer) or as ~1 MiB
+// chunks for a part too big for memory (tarChunks). Owners are
 // written as 0 and times in whole seconds, so the same files give the same bytes on
 // every machine and unchanged parts dedupe.
 
@@ -60,11 +61,7 @@ export function tarBuffer(root: string, entries: readonly TreeEntry[]): Buffer {
     if (entry.type !== 'file' || entry.size === 0) return;
     const fd = openSync(join(root, entry.rel), 'r');
     try {
-      for (let got = 0; got < entry.size; ) {
-        const n = readSync(fd, out, off + got, entry.size - got, null);
-        if (n === 0) throw new LarderError('LARDER_PATH_NOT_FOUND', `${entry.rel} shrank while it was being saved`);
-        got += n;
-      }
+      readExactly(fd, out, off, entry.size, entry.rel);
     } finally {
       closeSync(fd);
     }
@@ -103,16 +100,20 @@ function* fileContent(abs: string, entry: TreeEntry): Generator<Buffer> {
     while (left > 0) {
       const want = Math.min(left, CHUNK_BYTES);
       const padded = Buffer.alloc(Math.ceil(want / BLOCK) * BLOCK);
-      let got = 0;
-      while (got < want) {
-        const n = readSync(fd, padded, got, want - got, null);
-        if (n === 0) throw new LarderError('LARDER_PATH_NOT_FOUND', `${entry.rel} shrank while it was being saved`);
-        got += n;
-      }
+      readExactly(fd, padded, 0, want, entry.rel);
       left -= want;
       yield padded;
     }
   } finally {
     closeSync(fd);
+  }
+}
+
+/** Reads exactly length bytes from the file's current position into buf at off. */
+function readExactly(fd: number, buf: Buffer, off: number, length: number, rel: string): void {
+  for (let got = 0; got < length; ) {
+    const n = readSync(fd, buf, off + got, length - got, null);
+    if (n === 0) throw new LarderError('LARDER_PATH_NOT_FOUND', `${rel} shrank while it was being saved`);
+    got += n;
   }
 }

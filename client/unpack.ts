@@ -8,11 +8,12 @@ import type { PartRef } from '../shared/manifest.ts';
 import { unsafe } from './safe-path.ts';
 import { type ExtractLimits, type ExtractResult, TarExtractor } from './tar-read.ts';
 
-// One part, as it downloads: verify sha256 → unzstd → write files. The decompressed
-// stream may not grow past the raw size the manifest declares (a bomb stops there). A
-// digest mismatch is only known at the end, so the part's files land in the staging
-// folder first; the caller discards that folder on any failure, and the target is
-// never touched.
+// One part into a staging folder: verify sha256 → unzstd → write files, never past the
+// raw size and member count its manifest declares. An ordinary part (up to 64 MiB
+// compressed) is held in memory and verified before anything is written
+// (extractPartBuffer). A bigger one streams (extractPart): its digest is only known at
+// the end, so its files land in the staging folder first; the caller discards that
+// folder on any failure, and the target is never touched.
 
 /** The caps a part's own manifest entry sets on what it may contain. */
 export function limitsOf(part: PartRef): ExtractLimits {

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import type { ClientOptions } from '../options.ts';
+import { secondsSince } from '../report.ts';
 import type { Io } from './context.ts';
 import { restoreCommand } from './restore.ts';
 import { saveCommand } from './save.ts';
@@ -19,7 +20,7 @@ export async function runCommand(options: ClientOptions, io: Io): Promise<{ exit
   }
   const started = performance.now();
   const status = await spawnInherit(options.command, options.cwd, io.env);
-  const buildSeconds = (performance.now() - started) / 1000;
+  const buildSeconds = secondsSince(started);
   if (status !== 0) {
     io.err(`larder run: ${options.command.join(' ')} exited with ${status}; not saved`);
     return { exitCode: status };
