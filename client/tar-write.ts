@@ -1,19 +1,14 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import { Header, type HeaderData } from 'tar/header';
-import { Pax } from 'tar/pax';
 import { LarderError } from '../shared/errors.ts';
+import { BLOCK, fitsShortHeader, headerBlocks, writeShortHeader } from './tar-header.ts';
 import type { TreeEntry } from './tree.ts';
 
-// Encodes a part's entries as one complete tar (pax where names or sizes need it),
-// reading file content with synchronous calls: into one buffer (tarBuffer) or as ~1 MiB
-// chunks for a part too big for memory (tarChunks). Owners are
-// written as 0 and times in whole seconds, so the same files give the same bytes on
-// every machine and unchanged parts dedupe.
+// Encodes a part's entries as one complete tar (headers from tar-header.ts), reading file
+// content with synchronous calls: into one buffer (tarBuffer) or as ~1 MiB chunks for a
+// part too big for memory (tarChunks).
 
-const BLOCK = 512;
 const CHUNK_BYTES = 1024 * 1024;
-const TYPE_OF = { file: 'File', dir: 'Directory', symlink: 'SymbolicLink', hardlink: 'Link' } as const;
 
 export function* tarChunks(root: string, entries: readonly TreeEntry[]): Generator<Buffer> {
   let pending: Buffer[] = [];
@@ -47,17 +42,28 @@ export function* tarChunks(root: string, entries: readonly TreeEntry[]): Generat
  * straight into place: no intermediate chunks, no copies. For parts that fit in memory.
  */
 export function tarBuffer(root: string, entries: readonly TreeEntry[]): Buffer {
-  // Headers first: their exact sizes (pax or not) size the buffer exactly.
-  const headers = entries.map(headerBlocks);
+  // Pax records come first where a name needs them; their sizes vary, so those headers
+  // are encoded before the buffer is sized. Every other header is written in place.
+  const paxHeaders = new Map<number, Buffer[]>();
   let capacity = 2 * BLOCK;
   entries.forEach((entry, i) => {
-    for (const block of headers[i] ?? []) capacity += block.length;
+    if (fitsShortHeader(entry)) capacity += BLOCK;
+    else {
+      const blocks = headerBlocks(entry);
+      paxHeaders.set(i, blocks);
+      for (const block of blocks) capacity += block.length;
+    }
     if (entry.type === 'file') capacity += Math.ceil(entry.size / BLOCK) * BLOCK;
   });
   const out = Buffer.alloc(capacity);
   let off = 0;
   entries.forEach((entry, i) => {
-    for (const block of headers[i] ?? []) off += block.copy(out, off);
+    const blocks = paxHeaders.get(i);
+    if (blocks) for (const block of blocks) off += block.copy(out, off);
+    else {
+      writeShortHeader(out, off, entry);
+      off += BLOCK;
+    }
     if (entry.type !== 'file' || entry.size === 0) return;
     const fd = openSync(join(root, entry.rel), 'r');
     try {
@@ -68,28 +74,6 @@ export function tarBuffer(root: string, entries: readonly TreeEntry[]): Buffer {
     off += Math.ceil(entry.size / BLOCK) * BLOCK;
   });
   return out;
-}
-
-export function headerBlocks(entry: TreeEntry): Buffer[] {
-  const data: HeaderData = {
-    path: entry.type === 'dir' ? `${entry.rel}/` : entry.rel,
-    mode: entry.mode,
-    uid: 0,
-    gid: 0,
-    size: entry.type === 'file' ? entry.size : 0,
-    mtime: new Date(Math.floor(entry.mtimeMs / 1000) * 1000),
-    type: TYPE_OF[entry.type],
-    linkpath: entry.link,
-    uname: '',
-    gname: '',
-  };
-  const header = new Header(data);
-  const block = Buffer.alloc(BLOCK);
-  const needPax = header.encode(block, 0);
-  if (!needPax) return [block];
-  // Times stay whole seconds in the pax record too, for stable bytes.
-  const pax = new Pax({ path: data.path, linkpath: data.linkpath, size: data.size }).encode();
-  return [pax, block];
 }
 
 /** The file's bytes padded to whole blocks; fails if the file changed size meanwhile. */
