@@ -5,7 +5,7 @@ import { constants, createZstdCompress, zstdCompressSync } from 'node:zlib';
 import { finishDigest, sha256Digest } from '../shared/digest.ts';
 import type { PartRef } from '../shared/manifest.ts';
 import { tarBytesOf } from './parts.ts';
-import { tarBuffer, tarChunks } from './tar-write.ts';
+import { type TarMemory, tarBuffer, tarChunks } from './tar-write.ts';
 import type { TreeEntry } from './tree.ts';
 
 // One part: tar → zstd → sha256. A part up to 64 MiB raw (every ordinary part) is built
@@ -33,11 +33,11 @@ export const IN_MEMORY_RAW_LIMIT = 64 * 1024 * 1024;
  * Packs a part: in memory with one zstd call when it is small enough (every ~8 MiB
  * part), streaming otherwise (one big file makes one big part).
  */
-export async function packPart(root: string, entries: readonly TreeEntry[], level: number, bufferLimit: number): Promise<PackedPart> {
+export async function packPart(root: string, entries: readonly TreeEntry[], level: number, bufferLimit: number, memory?: TarMemory): Promise<PackedPart> {
   // bufferLimit applies to the streaming path only.
   const estimate = entries.reduce((sum, e) => sum + tarBytesOf(e), 0);
   if (estimate > IN_MEMORY_RAW_LIMIT) return packPartStreaming(root, entries, level, bufferLimit);
-  const tar = tarBuffer(root, entries);
+  const tar = tarBuffer(root, entries, memory);
   const compressed = zstdCompressSync(tar, { params: { [constants.ZSTD_c_compressionLevel]: level } });
   // Always kept: the raw size bounds it, and the streaming compressor would not
   // reproduce these exact bytes (another framing, another digest).

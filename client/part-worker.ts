@@ -1,6 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { isLarderError } from '../shared/errors.ts';
 import { packPart } from './pack.ts';
+import { reusedMemory } from './tar-write.ts';
 import { CacheClient } from './transfer.ts';
 import { extractPart, extractPartBuffer, IN_MEMORY_PART_LIMIT, readPart } from './unpack.ts';
 import type { PartJob, PartWorkerData, WorkerReply } from './worker-pool.ts';
@@ -10,12 +11,14 @@ import type { PartJob, PartWorkerData, WorkerReply } from './worker-pool.ts';
 // file calls block only this thread, so parts proceed on every core.
 
 const data = workerData as PartWorkerData;
+const tarMemory = reusedMemory();
 const client = data.server ? new CacheClient({ server: data.server, namespace: data.namespace, token: data.token, idleTimeoutMs: data.idleTimeoutMs }) : undefined;
 
 async function handle(job: PartJob): Promise<WorkerReply> {
   if (job.kind === 'pack') {
-    const packed = await packPart(job.root, job.entries, job.level, job.bufferLimit);
-    return { id: job.id, ok: true, result: { ref: packed.ref, bytes: packed.bytes ? Buffer.concat(packed.bytes) : undefined } };
+    const packed = await packPart(job.root, job.entries, job.level, job.bufferLimit, tarMemory);
+    const bytes = packed.bytes?.length === 1 ? packed.bytes[0] : packed.bytes && Buffer.concat(packed.bytes);
+    return { id: job.id, ok: true, result: { ref: packed.ref, bytes } };
   }
   if (!client) throw new Error('no server given to this worker');
   const body = await client.getBlob(job.part.digest);
@@ -28,10 +31,17 @@ async function handle(job: PartJob): Promise<WorkerReply> {
 
 parentPort?.on('message', (job: PartJob) => {
   handle(job).then(
-    (reply) => parentPort?.postMessage(reply),
+    (reply) => parentPort?.postMessage(reply, transferable(reply)),
     (err: unknown) => {
       const error = isLarderError(err) ? err.toJSON() : { code: 'LARDER_INTERNAL' as const, message: (err as Error)?.stack ?? String(err) };
       parentPort?.postMessage({ id: job.id, ok: false, error } satisfies WorkerReply);
     },
   );
 });
+
+/** A packed part's bytes move to the main thread instead of being copied, when they own their memory. */
+function transferable(reply: WorkerReply): ArrayBuffer[] {
+  const bytes = reply.ok && 'ref' in reply.result ? reply.result.bytes : undefined;
+  if (!bytes || bytes.byteOffset !== 0 || bytes.byteLength !== bytes.buffer.byteLength || !(bytes.buffer instanceof ArrayBuffer)) return [];
+  return [bytes.buffer];
+}

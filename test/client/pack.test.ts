@@ -7,7 +7,7 @@ import t from 'tap';
 import { finishTree } from '../../client/finish-tree.ts';
 import { compressedPartStream, packPart, packPartStreaming } from '../../client/pack.ts';
 import { planParts } from '../../client/parts.ts';
-import { tarBuffer, tarChunks } from '../../client/tar-write.ts';
+import { reusedMemory, tarBuffer, tarChunks } from '../../client/tar-write.ts';
 import { walkTree } from '../../client/tree.ts';
 import { extractPart } from '../../client/unpack.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -84,4 +84,18 @@ t.test('the in-memory tar is byte-identical to the streamed one, pax headers inc
   utimesSync(join(src, 'lib/empty.txt'), new Date('1960-01-01T00:00:00Z'), new Date('1960-01-01T00:00:00Z')); // needs pax
   const entries = walkTree(src).entries;
   t.ok(tarBuffer(src, entries).equals(Buffer.concat([...tarChunks(src, entries)])));
+});
+
+t.test('a tar built in dirty, reused memory is byte-identical to one built in fresh memory', async (t) => {
+  const src = tempDir(t);
+  buildSampleTree(src);
+  writeFileSync(join(src, 'odd-size.bin'), randomBytes(1234)); // content ends mid-block: padding must be zeroed
+  const entries = walkTree(src).entries;
+  const fresh = tarBuffer(src, entries);
+  t.ok(tarBuffer(src, entries, (size) => Buffer.alloc(size, 0xff)).equals(fresh), 'garbage in memory never reaches the tar');
+  const memory = reusedMemory();
+  const bigger = tarBuffer(src, entries, memory);
+  const first = tarBuffer(src, entries.slice(0, 3), memory);
+  t.ok(first.equals(tarBuffer(src, entries.slice(0, 3))), 'a smaller part after a bigger one in the same memory');
+  t.equal(first.buffer, bigger.buffer, 'the memory was reused');
 });
