@@ -39,9 +39,10 @@ parentPort?.on('message', (job: PartJob) => {
   );
 });
 
-/** A packed part's bytes move to the main thread instead of being copied, when they own their memory. */
+/** A packed part's bytes move to the main thread instead of being copied. */
 function transferable(reply: WorkerReply): ArrayBuffer[] {
   const bytes = reply.ok && 'ref' in reply.result ? reply.result.bytes : undefined;
-  if (!bytes || bytes.byteOffset !== 0 || bytes.byteLength !== bytes.buffer.byteLength || !(bytes.buffer instanceof ArrayBuffer)) return [];
+  // Only memory of its own: a small Buffer may share a pooled slab with others.
+  if (!bytes || !(bytes.buffer instanceof ArrayBuffer) || bytes.buffer.byteLength <= Buffer.poolSize) return [];
   return [bytes.buffer];
 }

@@ -22,7 +22,7 @@ export function planParts(entries: Iterable<TreeEntry>): TreeEntry[][] {
 }
 
 /** Yields each part as soon as it closes. */
-function* streamParts(entries: Iterable<TreeEntry>): Generator<TreeEntry[]> {
+export function* streamParts(entries: Iterable<TreeEntry>): Generator<TreeEntry[]> {
   let current: TreeEntry[] = [];
   let bytes = 0;
   for (const entry of entries) {

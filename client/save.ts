@@ -2,15 +2,16 @@ import { existsSync } from 'node:fs';
 import { LarderError } from '../shared/errors.ts';
 import { type Manifest, MANIFEST_VERSION, type PartRef, type PathRecord } from '../shared/manifest.ts';
 import { compressedPartStream } from './pack.ts';
-import { planParts, tarBytesOf } from './parts.ts';
+import { BiggestFirst } from './biggest-first.ts';
+import { streamParts, tarBytesOf } from './parts.ts';
 import { resolveUserPath } from './paths.ts';
 import { type Report, secondsSince } from './report.ts';
 import type { CacheClient } from './transfer.ts';
-import { type TreeEntry, walkTree } from './tree.ts';
+import { type TreeEntry, walkEntries } from './tree.ts';
 import { LARDER_VERSION } from './version.ts';
 import type { PartWorkers } from './worker-pool.ts';
 
-// save: walk each path → parts, biggest first → tar + zstd + sha256 in worker threads
+// save: walk each path → parts as they close → tar + zstd + sha256 in worker threads
 // → ask whether the blob is missing → upload it → publish the manifest last.
 // At most 2 × concurrency parts are in flight, so memory stays bounded. A failure
 // anywhere publishes nothing, so no reader ever sees half an entry.
@@ -34,6 +35,17 @@ export interface SaveInput {
 // Only parts over the in-memory limit (one big file) meet this; their compressed bytes
 // are kept up to here, and a bigger one is compressed again as it uploads.
 const DEFAULT_BUFFER_LIMIT = 64 * 1024 * 1024;
+/** How long the walk runs before it lets finished parts move on. */
+const BREATH_MS = 4;
+
+interface PartTask {
+  /** which path, and which part of it */
+  t: number;
+  p: number;
+  root: string;
+  entries: TreeEntry[];
+  bytes: number;
+}
 
 export async function save(client: CacheClient, workers: PartWorkers, input: SaveInput): Promise<Report> {
   const started = performance.now();
@@ -69,34 +81,37 @@ export async function save(client: CacheClient, workers: PartWorkers, input: Sav
     return part.ref;
   };
 
-  // The whole walk first (it is quick), then the biggest parts first: a part holding one
-  // big file takes longest, and must not be the one left running alone at the end.
-  const trees = present.map((path) => {
-    const root = resolveUserPath(path, input.cwd, input.home);
-    const tree = walkTree(root);
-    for (const name of tree.skipped) input.log(`larder save: ${path}/${name} is a socket, FIFO or device; not saved`);
-    const files = tree.entries.filter((e) => e.type === 'file' || e.type === 'hardlink').length;
-    return { path, root, parts: planParts(tree.entries), files, fileBytes: tree.entries.reduce((sum, e) => sum + e.size, 0) };
-  });
-  phases.walk = secondsSince(mark);
-  const tasks = trees.flatMap((tree, t) => tree.parts.map((entries, p) => ({ t, p, root: tree.root, entries, bytes: entries.reduce((sum, e) => sum + tarBytesOf(e), 0) })));
-  const refs = trees.map((tree) => new Array<PartRef>(tree.parts.length));
-  const inFlight = new InFlight(input.concurrency * 2);
-  const pending: Promise<void>[] = [];
+  // Parts go to the workers as the walk closes them, so packing starts at once; the
+  // walk yields now and then, so finished parts move on to upload meanwhile. Of the parts
+  // waiting, the biggest starts first.
+  const trees = present.map((path) => ({ path, root: resolveUserPath(path, input.cwd, input.home), refs: [] as PartRef[], files: 0, fileBytes: 0 }));
+  let found = 0;
   let finished = 0;
-  for (const task of tasks.sort((a, b) => b.bytes - a.bytes)) {
-    await inFlight.slot();
-    pending.push(
-      inFlight.track(
-        uploadPart(task.root, task.entries).then((ref) => {
-          (refs[task.t] as PartRef[])[task.p] = ref;
-          input.progress?.(++finished, tasks.length, report.transferredBytes);
-        }),
-      ),
-    );
+  const queue = new BiggestFirst<PartTask>(input.concurrency * 2, async (task) => {
+    (trees[task.t] as (typeof trees)[number]).refs[task.p] = await uploadPart(task.root, task.entries);
+    input.progress?.(++finished, found, report.transferredBytes);
+  });
+  let breath = performance.now();
+  for (const [t, tree] of trees.entries()) {
+    const skipped: string[] = [];
+    let p = 0;
+    for (const entries of streamParts(walkEntries(tree.root, skipped))) {
+      for (const e of entries) {
+        if (e.type === 'file' || e.type === 'hardlink') tree.files++;
+        tree.fileBytes += e.size;
+      }
+      found++;
+      queue.add({ t, p: p++, root: tree.root, entries, bytes: entries.reduce((sum, e) => sum + tarBytesOf(e), 0) });
+      if (performance.now() - breath > BREATH_MS) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        breath = performance.now();
+      }
+    }
+    for (const name of skipped) input.log(`larder save: ${tree.path}/${name} is a socket, FIFO or device; not saved`);
   }
-  await Promise.all(pending);
-  const paths: PathRecord[] = trees.map((tree, t) => ({ path: tree.path, files: tree.files, fileBytes: tree.fileBytes, parts: refs[t] as PartRef[] }));
+  phases.walk = secondsSince(mark);
+  await queue.finish();
+  const paths: PathRecord[] = trees.map((tree) => ({ path: tree.path, files: tree.files, fileBytes: tree.fileBytes, parts: tree.refs }));
   phases.packAndUpload = secondsSince(mark);
 
   const manifest: Manifest = {
@@ -119,35 +134,4 @@ export async function save(client: CacheClient, workers: PartWorkers, input: Sav
     parts: paths.reduce((sum, p) => sum + p.parts.length, 0),
   });
   return done();
-}
-
-/** Bounds the parts in flight; the first failure stops new ones from starting. */
-class InFlight {
-  readonly #limit: number;
-  #running = 0;
-  #waiters: Array<() => void> = [];
-  #failure: unknown;
-
-  constructor(limit: number) {
-    this.#limit = limit;
-  }
-
-  async slot(): Promise<void> {
-    while (this.#running >= this.#limit && this.#failure === undefined) await new Promise<void>((resolve) => this.#waiters.push(resolve));
-    if (this.#failure !== undefined) throw this.#failure;
-    this.#running++;
-  }
-
-  track<T>(work: Promise<T>): Promise<T> {
-    const release = (): void => {
-      this.#running--;
-      this.#waiters.shift()?.();
-    };
-    work.then(release, (err: unknown) => {
-      this.#failure ??= err;
-      release();
-      for (const wake of this.#waiters.splice(0)) wake();
-    });
-    return work;
-  }
 }

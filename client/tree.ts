@@ -31,7 +31,7 @@ export function walkTree(root: string): Tree {
 }
 
 /** The same walk as a generator, so work on the first entries can start before the last are found. */
-function* walkEntries(root: string, skipped: string[] = []): Generator<TreeEntry> {
+export function* walkEntries(root: string, skipped: string[] = []): Generator<TreeEntry> {
   const firstNameOfInode = new Map<string, string>();
   function* visit(dir: string, relDir: string): Generator<TreeEntry> {
     const names = readdirSync(dir).sort(byteOrder);
