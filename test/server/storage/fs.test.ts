@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -38,4 +39,32 @@ t.test('temp files left by a crash are cleared at start', async (t) => {
   writeFileSync(join(root, 'tmp', 'half-written'), 'partial');
   await new FsStore(root).init();
   t.same(readdirSync(join(root, 'tmp')), []);
+});
+
+t.test('a blob arriving in many small chunks is written whole, across write batches', async (t) => {
+  const root = tempDir(t);
+  const store = await new FsStore(root).init();
+  const data = randomBytes(2.5 * 1024 * 1024 + 7);
+  const chunks: Buffer[] = [];
+  for (let off = 0, n = 1; off < data.length; off += n, n = (n * 7919) % 65536 || 1) chunks.push(data.subarray(off, off + n));
+  const digest = sha256Digest(data);
+  t.equal(await store.putBlob('team', digest, verifiedBody(Readable.from(chunks), digest, data.length), data.length), 'created');
+  const stored = await store.getBlob('team', digest);
+  const got = Buffer.concat(await (stored as Readable).toArray());
+  t.ok(got.equals(data), `${chunks.length} chunks of 1 byte to 64 KiB, stored byte for byte`);
+  t.same(readdirSync(join(root, 'tmp')), [], 'no temp file is left behind');
+});
+
+t.test('a body that fails after its first megabytes leaves no temp file', async (t) => {
+  const root = tempDir(t);
+  const store = await new FsStore(root).init();
+  const data = randomBytes(3 * 1024 * 1024);
+  const digest = sha256Digest(data);
+  async function* cutOff() {
+    yield data.subarray(0, 2 * 1024 * 1024);
+    throw new Error('connection reset');
+  }
+  await t.rejects(store.putBlob('team', digest, verifiedBody(Readable.from(cutOff()), digest, data.length), data.length));
+  t.same(readdirSync(join(root, 'tmp')), []);
+  t.equal(await store.statBlob('team', digest), undefined, 'nothing published');
 });
