@@ -1,32 +1,23 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { isLarderError } from '../shared/errors.ts';
-import { packPart } from './pack.ts';
-import { reusedMemory } from './tar-write.ts';
-import { CacheClient } from './transfer.ts';
-import { extractPart, extractPartBuffer, IN_MEMORY_PART_LIMIT, readPart } from './unpack.ts';
 import type { PartJob, PartWorkerData, WorkerReply } from './worker-pool.ts';
 
 // A worker thread that handles one part at a time: packs it (tar → zstd → sha256) for
 // a save, or downloads, verifies, unzstds and writes it for a restore. Its synchronous
-// file calls block only this thread, so parts proceed on every core.
+// file calls block only this thread, so parts proceed on every core. It loads only the
+// code its jobs need: every module costs each thread CPU to strip and compile, and a
+// save's workers have no use for the HTTP client and tar reader (nor a restore's for
+// the packer). The pool says which kind to load ahead, while the walk or lookup runs.
 
 const data = workerData as PartWorkerData;
-const tarMemory = reusedMemory();
-const client = data.server ? new CacheClient({ server: data.server, namespace: data.namespace, token: data.token, idleTimeoutMs: data.idleTimeoutMs }) : undefined;
+const loadPacker = once(() => import('./pack-job.ts'));
+const loadExtractor = once(() => import('./extract-job.ts'));
+if (data.preload === 'pack') void loadPacker();
+if (data.preload === 'extract') void loadExtractor();
 
 async function handle(job: PartJob): Promise<WorkerReply> {
-  if (job.kind === 'pack') {
-    const packed = await packPart(job.root, job.entries, job.level, job.bufferLimit, tarMemory);
-    const bytes = packed.bytes?.length === 1 ? packed.bytes[0] : packed.bytes && Buffer.concat(packed.bytes);
-    return { id: job.id, ok: true, result: { ref: packed.ref, bytes } };
-  }
-  if (!client) throw new Error('no server given to this worker');
-  const body = await client.getBlob(job.part.digest);
-  const result =
-    job.part.size <= IN_MEMORY_PART_LIMIT
-      ? extractPartBuffer(await readPart(body, job.part), job.part, job.root)
-      : await extractPart(body, job.part, job.root);
-  return { id: job.id, ok: true, result };
+  if (job.kind === 'pack') return { id: job.id, ok: true, result: await (await loadPacker()).packJob(job) };
+  return { id: job.id, ok: true, result: await (await loadExtractor()).extractJob(job, data) };
 }
 
 parentPort?.on('message', (job: PartJob) => {
@@ -45,4 +36,9 @@ function transferable(reply: WorkerReply): ArrayBuffer[] {
   // Only memory of its own: a small Buffer may share a pooled slab with others.
   if (!bytes || !(bytes.buffer instanceof ArrayBuffer) || bytes.buffer.byteLength <= Buffer.poolSize) return [];
   return [bytes.buffer];
+}
+
+function once<T>(load: () => Promise<T>): () => Promise<T> {
+  let loaded: Promise<T> | undefined;
+  return () => (loaded ??= load());
 }

@@ -33,7 +33,7 @@ export async function restore(client: CacheClient, workers: PartWorkers, input: 
   const done = (): Report => ({ ...report, seconds: secondsSince(started) });
 
   let mark = performance.now();
-  workers.warm();
+  workers.warm('extract');
   const found = await client.lookup(input.key, input.restoreKeys);
   phases.lookup = secondsSince(mark);
   if (found.match === 'none' || !found.entry) return done();

@@ -53,7 +53,7 @@ export async function save(client: CacheClient, workers: PartWorkers, input: Sav
   const report: Report = { command: 'save', outcome: 'saved', key: input.key, paths: [], files: 0, fileBytes: 0, parts: 0, transferredBytes: 0, partsReused: 0, seconds: 0, phases };
   const done = (): Report => ({ ...report, seconds: secondsSince(started) });
 
-  workers.warm();
+  workers.warm('pack');
   if (await client.hasEntry(input.key)) return { ...done(), outcome: 'exists' };
 
   const present = input.paths.filter((p) => {

@@ -13,6 +13,8 @@ export interface PartWorkerData {
   namespace: string;
   token?: string;
   idleTimeoutMs?: number;
+  /** the kind of job whose code a new worker loads before its first job arrives */
+  preload?: PartJob['kind'];
 }
 
 export type PartJob =
@@ -63,10 +65,10 @@ export class PartWorkers {
     return this.#run({ kind: 'extract', part, root }) as Promise<ExtractResult>;
   }
 
-  /** Starts the workers ahead of their first jobs (they take ~50 ms to load). */
-  warm(): void {
+  /** Starts the workers ahead of their first jobs of this kind (they take ~100 ms to load). */
+  warm(kind: PartJob['kind']): void {
     while (!this.#stopped && this.#idle.length + this.#busy.size < this.#size) {
-      const worker = this.#spawn();
+      const worker = this.#spawn(kind);
       worker.unref();
       this.#idle.push(worker);
     }
@@ -92,17 +94,18 @@ export class PartWorkers {
 
   #dispatch(): void {
     while (this.#queue.length > 0) {
-      const worker = this.#idle.pop() ?? (this.#busy.size < this.#size ? this.#spawn() : undefined);
+      const pending = this.#queue[0] as Pending;
+      const worker = this.#idle.pop() ?? (this.#busy.size < this.#size ? this.#spawn(pending.job.kind) : undefined);
       if (!worker) return;
-      const pending = this.#queue.shift() as Pending;
+      this.#queue.shift();
       this.#busy.set(worker, pending);
       worker.ref(); // a busy worker keeps the process alive; an idle one does not
       worker.postMessage(pending.job);
     }
   }
 
-  #spawn(): Worker {
-    const worker = new Worker(WORKER_URL, { workerData: this.#data });
+  #spawn(preload: PartJob['kind']): Worker {
+    const worker = new Worker(WORKER_URL, { workerData: { ...this.#data, preload } satisfies PartWorkerData });
     worker.on('message', (reply: WorkerReply) => {
       const pending = this.#busy.get(worker);
       if (!pending || pending.job.id !== reply.id) return;

@@ -1,0 +1,13 @@
+import { packPart } from './pack.ts';
+import { reusedMemory } from './tar-write.ts';
+import type { PackResult, PartJob } from './worker-pool.ts';
+
+// A save's job in a part worker: tar → zstd → sha256, in one tar buffer kept from part to part.
+
+const tarMemory = reusedMemory();
+
+export async function packJob(job: Extract<PartJob, { kind: 'pack' }>): Promise<PackResult> {
+  const packed = await packPart(job.root, job.entries, job.level, job.bufferLimit, tarMemory);
+  const bytes = packed.bytes?.length === 1 ? packed.bytes[0] : packed.bytes && Buffer.concat(packed.bytes);
+  return { ref: packed.ref, bytes };
+}
