@@ -1,7 +1,6 @@
 import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
-import { join } from 'node:path';
 
-// Walks a folder in a stable order (byte order of names, parents before children) with
+// Walks a folder in a stable order (names in UTF-16 order, parents before children) with
 // synchronous calls: on many small files they are several times cheaper than promises.
 
 export type TreeEntryType = 'file' | 'dir' | 'symlink' | 'hardlink';
@@ -34,26 +33,28 @@ export function walkTree(root: string): Tree {
 export function* walkEntries(root: string, skipped: string[] = []): Generator<TreeEntry> {
   const firstNameOfInode = new Map<string, string>();
   function* visit(dir: string, relDir: string): Generator<TreeEntry> {
-    const names = readdirSync(dir).sort(byteOrder);
+    // Plain concatenation and the default sort (UTF-16 order, the same as `<`): join()
+    // and a comparator callback cost more than the walk's own JavaScript on 70k files.
+    const names = readdirSync(dir).sort();
     for (const name of names) {
-      const abs = join(dir, name);
+      const abs = `${dir}/${name}`;
       const rel = relDir === '' ? name : `${relDir}/${name}`;
       const st = lstatSync(abs);
-      const base = { rel, mode: st.mode & 0o7777, mtimeMs: st.mtimeMs, size: 0 };
+      const mode = st.mode & 0o7777;
       if (st.isDirectory()) {
-        yield { ...base, type: 'dir' };
+        yield { rel, type: 'dir', mode, mtimeMs: st.mtimeMs, size: 0 };
         yield* visit(abs, rel);
       } else if (st.isSymbolicLink()) {
-        yield { ...base, type: 'symlink', link: readlinkSync(abs) };
+        yield { rel, type: 'symlink', mode, mtimeMs: st.mtimeMs, size: 0, link: readlinkSync(abs) };
       } else if (st.isFile()) {
         const first = st.nlink > 1 ? rememberInode(firstNameOfInode, st, rel) : undefined;
-        yield first ? { ...base, type: 'hardlink', link: first } : { ...base, type: 'file', size: st.size };
+        yield first ? { rel, type: 'hardlink', mode, mtimeMs: st.mtimeMs, size: 0, link: first } : { rel, type: 'file', mode, mtimeMs: st.mtimeMs, size: st.size };
       } else {
         skipped.push(rel);
       }
     }
   }
-  yield* visit(root, '');
+  yield* visit(root.endsWith('/') && root.length > 1 ? root.slice(0, -1) : root, '');
 }
 
 /** Returns the first name seen for this inode, or records rel as its first name. */
@@ -64,6 +65,3 @@ function rememberInode(seen: Map<string, string>, st: Stats, rel: string): strin
   return first;
 }
 
-function byteOrder(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
