@@ -1,14 +1,19 @@
 import { isLarderError } from '../shared/errors.ts';
-import { keyCommand } from './commands/key.ts';
-import { restoreCommand } from './commands/restore.ts';
-import { runCommand } from './commands/run.ts';
-import { saveCommand } from './commands/save.ts';
 import type { Io } from './commands/context.ts';
+import type { ClientOptions } from './options.ts';
 import { CLIENT_USAGE, parseClientArgs } from './options.ts';
 
 // The larder command. Usage errors exit 2; cache failures are warnings (exit 0) unless --strict.
 
-const COMMANDS = { save: saveCommand, restore: restoreCommand, run: runCommand, key: keyCommand };
+type Command = (options: ClientOptions, io: Io) => Promise<{ exitCode: number }>;
+
+// Each command loads only its own modules: start-up is part of every restore's time.
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  save: async () => (await import('./commands/save.ts')).saveCommand,
+  restore: async () => (await import('./commands/restore.ts')).restoreCommand,
+  run: async () => (await import('./commands/run.ts')).runCommand,
+  key: async () => (await import('./commands/key.ts')).keyCommand,
+};
 
 export async function main(argv: string[], io: Io, cwd: string): Promise<number> {
   try {
@@ -17,7 +22,9 @@ export async function main(argv: string[], io: Io, cwd: string): Promise<number>
       io.out(`${CLIENT_USAGE}\n`);
       return 0;
     }
-    const command = COMMANDS[parsed.command as keyof typeof COMMANDS];
+    const load = COMMANDS[parsed.command];
+    if (!load) throw new Error(`no command ${parsed.command}`);
+    const command = await load();
     return (await command(parsed.options, io)).exitCode;
   } catch (err) {
     io.err(`larder: ${isLarderError(err) ? `${err.code}: ${err.message}` : (err as Error).stack}`);

@@ -1,12 +1,16 @@
-import { Agent as HttpAgent, type IncomingMessage, request as httpRequest } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Agent as HttpAgent, IncomingMessage } from 'node:http';
+import type { Agent as HttpsAgent } from 'node:https';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
 // A small HTTP/1.1 client on node:http: keep-alive, one idle timeout covering connect,
-// headers and every gap in the body, and an abort signal. node:http loads in
-// milliseconds; the npm undici package takes ~130 ms to import, which is paid by every
-// CLI run and every worker thread.
+// headers and every gap in the body, and an abort signal. The npm undici package takes
+// ~130 ms to import, paid by every CLI run and every worker thread. node:http is taken
+// with getBuiltinModule: an ESM import of it copies every export, and one of them is a
+// getter that loads Node's own undici (~30 ms of CPU).
+
+const { Agent: HttpAgentClass, request: httpRequest } = process.getBuiltinModule('node:http');
+const { Agent: HttpsAgentClass, request: httpsRequest } = process.getBuiltinModule('node:https');
 
 export interface HttpRequest {
   method: string;
@@ -22,7 +26,7 @@ export class HttpTimeoutError extends Error {
 }
 
 export function createAgents(): { http: HttpAgent; https: HttpsAgent } {
-  return { http: new HttpAgent({ keepAlive: true, maxSockets: 32 }), https: new HttpsAgent({ keepAlive: true, maxSockets: 32 }) };
+  return { http: new HttpAgentClass({ keepAlive: true, maxSockets: 32 }), https: new HttpsAgentClass({ keepAlive: true, maxSockets: 32 }) };
 }
 
 export function send(req: HttpRequest, agents: ReturnType<typeof createAgents>): Promise<IncomingMessage> {

@@ -32,7 +32,8 @@ let hasherPromise: ReturnType<typeof xxhash> | undefined;
 export async function expandTemplate(template: string, context: KeyContext, { prefix = false } = {}): Promise<ExpandedKey> {
   const inputs: Record<string, string> = {};
   const hashedFiles: Record<string, string[]> = {};
-  const hasher = await (hasherPromise ??= xxhash());
+  // The wasm hasher takes a few to tens of milliseconds to start: only for keys that hash.
+  const hasher = /\{(hash|root)\b/.test(template) ? await (hasherPromise ??= xxhash()) : undefined;
   let key = '';
   let last = 0;
   for (const match of template.matchAll(PLACEHOLDER)) {
@@ -49,10 +50,14 @@ function valueOf(
   name: string,
   arg: string | undefined,
   { cwd, env, runtime }: KeyContext,
-  hasher: Awaited<ReturnType<typeof xxhash>>,
+  hasher: Awaited<ReturnType<typeof xxhash>> | undefined,
   hashedFiles: Record<string, string[]>,
   whole: string,
 ): string {
+  const hashing = (): Awaited<ReturnType<typeof xxhash>> => {
+    if (!hasher) throw new LarderError('LARDER_INTERNAL', `${whole} needs the hasher`);
+    return hasher;
+  };
   switch (name) {
     case 'os':
       return runtime.os;
@@ -67,7 +72,7 @@ function valueOf(
     case 'java':
       return runtime.java();
     case 'root':
-      return hasher.h64ToString(resolve(cwd)).slice(0, 8);
+      return hashing().h64ToString(resolve(cwd)).slice(0, 8);
     case 'env': {
       if (!arg) throw new LarderError('LARDER_USAGE', '{env:NAME} needs a variable name');
       return sanitize(env[arg] ?? '');
@@ -76,7 +81,7 @@ function valueOf(
       if (!arg) throw new LarderError('LARDER_USAGE', '{hash:GLOB,…} needs at least one glob');
       const files = matchFiles(arg.split(',').map((g) => g.trim()).filter(Boolean), cwd);
       hashedFiles[whole] = files;
-      const h = hasher.create64();
+      const h = hashing().create64();
       for (const file of files) {
         h.update(`${file}\0`);
         h.update(readFileSync(resolve(cwd, file)));
