@@ -7,6 +7,7 @@ import type { PartRef } from '../shared/manifest.ts';
 import { tarBytesOf } from './parts.ts';
 import { type TarMemory, tarBuffer, tarChunks } from './tar-write.ts';
 import type { TreeEntry } from './tree.ts';
+import { STREAM_CHUNK_BYTES } from './zstd-chunks.ts';
 
 // One part: tar → zstd → sha256. A part up to 64 MiB raw (every ordinary part) is built
 // and compressed in memory. A bigger one (one big file) streams; its compressed bytes
@@ -21,7 +22,7 @@ export interface PackedPart {
 
 export function compressedPartStream(root: string, entries: readonly TreeEntry[], level: number, counter = { rawBytes: 0 }): Readable {
   const tar = Readable.from(counted(tarChunks(root, entries), counter), { objectMode: false });
-  const zstd = createZstdCompress({ params: { [constants.ZSTD_c_compressionLevel]: level } });
+  const zstd = createZstdCompress({ chunkSize: STREAM_CHUNK_BYTES, params: { [constants.ZSTD_c_compressionLevel]: level } });
   tar.once('error', (err) => zstd.destroy(err));
   return tar.pipe(zstd);
 }

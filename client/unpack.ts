@@ -7,6 +7,7 @@ import { LarderError } from '../shared/errors.ts';
 import type { PartRef } from '../shared/manifest.ts';
 import { unsafe } from './safe-path.ts';
 import { type ExtractLimits, type ExtractResult, TarExtractor } from './tar-read.ts';
+import { STREAM_CHUNK_BYTES } from './zstd-chunks.ts';
 
 // One part into a staging folder: verify sha256 → unzstd → write files, never past the
 // raw size and member count its manifest declares. An ordinary part (up to 64 MiB
@@ -27,7 +28,7 @@ export async function extractPart(compressed: Readable, part: PartRef, root: str
     await pipeline(
       compressed,
       new VerifyingStream(part.digest, part.size, 'LARDER_INTEGRITY'),
-      createZstdDecompress(),
+      createZstdDecompress({ chunkSize: STREAM_CHUNK_BYTES }),
       new Writable({
         write(chunk: Buffer, _encoding, callback) {
           rawBytes += chunk.length;
