@@ -12,8 +12,9 @@ import type { PartJob, PartWorkerData, WorkerReply } from './worker-pool.ts';
 const data = workerData as PartWorkerData;
 const loadPacker = once(() => import('./pack-job.ts'));
 const loadExtractor = once(() => import('./extract-job.ts'));
-if (data.preload === 'pack') void loadPacker();
-if (data.preload === 'extract') void loadExtractor();
+// A preload that fails is reported by the first job, which awaits the same import.
+if (data.preload === 'pack') loadPacker().catch(() => {});
+if (data.preload === 'extract') loadExtractor().catch(() => {});
 
 async function handle(job: PartJob): Promise<WorkerReply> {
   if (job.kind === 'pack') return { id: job.id, ok: true, result: await (await loadPacker()).packJob(job) };
