@@ -1,6 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { isLarderError } from '../shared/errors.ts';
-import type { PartJob, PartWorkerData, WorkerReply } from './worker-pool.ts';
+import type { ExtractResult } from './tar-read.ts';
+import type { PackResult, PartJob, PartWorkerData, WorkerReply } from './worker-pool.ts';
 
 // A worker thread that handles one part at a time: packs it (tar → zstd → sha256) for
 // a save, or downloads, verifies, unzstds and writes it for a restore. Its synchronous
@@ -16,20 +17,35 @@ const loadExtractor = once(() => import('./extract-job.ts'));
 if (data.preload === 'pack') loadPacker().catch(() => {});
 if (data.preload === 'extract') loadExtractor().catch(() => {});
 
-async function handle(job: PartJob): Promise<WorkerReply> {
-  if (job.kind === 'pack') return { id: job.id, ok: true, result: await (await loadPacker()).packJob(job) };
-  return { id: job.id, ok: true, result: await (await loadExtractor()).extractJob(job, data) };
-}
+// Jobs run one after another; an extract job's download starts on arrival.
+let previous: Promise<unknown> = Promise.resolve();
 
 parentPort?.on('message', (job: PartJob) => {
-  handle(job).then(
-    (reply) => parentPort?.postMessage(reply, transferable(reply)),
+  const run = prepare(job);
+  run.catch(() => {}); // its failure is reported below, in its turn
+  const result = previous.then(() => run).then((start) => start());
+  previous = result.catch(() => {});
+  result.then(
+    (value) => {
+      const reply: WorkerReply = { id: job.id, ok: true, result: value };
+      parentPort?.postMessage(reply, transferable(reply));
+    },
     (err: unknown) => {
       const error = isLarderError(err) ? err.toJSON() : { code: 'LARDER_INTERNAL' as const, message: (err as Error)?.stack ?? String(err) };
       parentPort?.postMessage({ id: job.id, ok: false, error } satisfies WorkerReply);
     },
   );
 });
+
+/** Loads the job's code and, for a restore, starts its download; resolves to the work itself. */
+async function prepare(job: PartJob): Promise<() => Promise<PackResult | ExtractResult>> {
+  if (job.kind === 'pack') {
+    const { packJob } = await loadPacker();
+    return () => packJob(job);
+  }
+  const { startExtractJob } = await loadExtractor();
+  return startExtractJob(job, data);
+}
 
 /** A packed part's bytes move to the main thread instead of being copied. */
 function transferable(reply: WorkerReply): ArrayBuffer[] {

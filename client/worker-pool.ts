@@ -5,8 +5,10 @@ import type { ExtractResult } from './tar-read.ts';
 import type { TreeEntry } from './tree.ts';
 
 // A few worker threads (one per core by default) running part jobs; jobs queue until
-// a worker is free. Terminating the pool stops every job at once, which a failed
-// restore needs before it removes its staging folders.
+// a worker is free. A worker may hold a second extract job: it downloads that part
+// while it writes the one before, so it never waits on the network between parts.
+// Terminating the pool stops every job at once, which a failed restore needs before it
+// removes its staging folders.
 
 export interface PartWorkerData {
   server?: string;
@@ -37,12 +39,14 @@ interface Pending {
 }
 
 const WORKER_URL = new URL('./part-worker.ts', import.meta.url);
+/** Jobs a worker may hold at once, by kind: packing is all CPU, nothing to overlap. */
+const DEPTH: Record<PartJob['kind'], number> = { pack: 1, extract: 2 };
 
 export class PartWorkers {
   readonly #size: number;
   readonly #data: PartWorkerData;
   readonly #idle: Worker[] = [];
-  readonly #busy = new Map<Worker, Pending>();
+  readonly #busy = new Map<Worker, Pending[]>();
   readonly #queue: Pending[] = [];
   #nextId = 0;
   #stopped = false;
@@ -78,7 +82,7 @@ export class PartWorkers {
   async terminate(): Promise<void> {
     this.#stopped = true;
     const stopped = new LarderError('LARDER_INTERNAL', 'part workers stopped');
-    for (const pending of [...this.#busy.values(), ...this.#queue.splice(0)]) pending.reject(stopped);
+    for (const pending of [...[...this.#busy.values()].flat(), ...this.#queue.splice(0)]) pending.reject(stopped);
     const workers = [...this.#idle.splice(0), ...this.#busy.keys()];
     this.#busy.clear();
     await Promise.all(workers.map((w) => w.terminate()));
@@ -95,23 +99,38 @@ export class PartWorkers {
   #dispatch(): void {
     while (this.#queue.length > 0) {
       const pending = this.#queue[0] as Pending;
-      const worker = this.#idle.pop() ?? (this.#busy.size < this.#size ? this.#spawn(pending.job.kind) : undefined);
+      const worker = this.#idle.pop() ?? (this.#busy.size < this.#size ? this.#spawn(pending.job.kind) : this.#withRoomFor(pending.job.kind));
       if (!worker) return;
       this.#queue.shift();
-      this.#busy.set(worker, pending);
+      this.#busy.set(worker, [...(this.#busy.get(worker) ?? []), pending]);
       worker.ref(); // a busy worker keeps the process alive; an idle one does not
       worker.postMessage(pending.job);
     }
   }
 
+  /** A busy worker that can take one more job of this kind, the least loaded first. */
+  #withRoomFor(kind: PartJob['kind']): Worker | undefined {
+    let best: Worker | undefined;
+    for (const [worker, jobs] of this.#busy) {
+      if (jobs.length >= DEPTH[kind] || jobs.some((p) => p.job.kind !== kind)) continue;
+      if (!best || jobs.length < (this.#busy.get(best) as Pending[]).length) best = worker;
+    }
+    return best;
+  }
+
   #spawn(preload: PartJob['kind']): Worker {
     const worker = new Worker(WORKER_URL, { workerData: { ...this.#data, preload } satisfies PartWorkerData });
     worker.on('message', (reply: WorkerReply) => {
-      const pending = this.#busy.get(worker);
-      if (!pending || pending.job.id !== reply.id) return;
-      this.#busy.delete(worker);
-      this.#idle.push(worker);
-      worker.unref();
+      const jobs = this.#busy.get(worker) ?? [];
+      const at = jobs.findIndex((p) => p.job.id === reply.id);
+      const pending = jobs[at];
+      if (!pending) return;
+      jobs.splice(at, 1);
+      if (jobs.length === 0) {
+        this.#busy.delete(worker);
+        this.#idle.push(worker);
+        worker.unref();
+      }
       this.#onProgress();
       if (reply.ok) pending.resolve(reply.result);
       else pending.reject(new LarderError(reply.error.code, reply.error.message));
@@ -123,11 +142,11 @@ export class PartWorkers {
   }
 
   #lost(worker: Worker, err: Error): void {
-    const pending = this.#busy.get(worker);
+    const jobs = this.#busy.get(worker) ?? [];
     this.#busy.delete(worker);
     const idleAt = this.#idle.indexOf(worker);
     if (idleAt >= 0) this.#idle.splice(idleAt, 1);
-    pending?.reject(new LarderError('LARDER_INTERNAL', `a part worker failed: ${err.message}`, { cause: err }));
+    for (const pending of jobs) pending.reject(new LarderError('LARDER_INTERNAL', `a part worker failed: ${err.message}`, { cause: err }));
     if (!this.#stopped) this.#dispatch();
   }
 }

@@ -7,6 +7,8 @@ import { finishTree } from '../../client/finish-tree.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { startServer } from '../helpers/server.ts';
 import { CacheClient } from '../../client/transfer.ts';
+import { packPart } from '../../client/pack.ts';
+import type { PartRef } from '../../shared/manifest.ts';
 
 t.test('a pool warmed for packing still extracts: each worker loads the other code on demand', async (t) => {
   const server = await startServer(t);
@@ -24,6 +26,33 @@ t.test('a pool warmed for packing still extracts: each worker loads the other co
   const extracted = await workers.extract(packed.ref, out);
   finishTree(out, [extracted]);
   t.equal(readFileSync(join(out, 'lib/a.js'), 'utf8'), 'module.exports = 1;\n');
+});
+
+t.test('one worker holding several restore jobs finishes each, and a failed one does not take the others down', async (t) => {
+  const server = await startServer(t);
+  const client = new CacheClient({ server: server.url, namespace: 'pool' });
+  const parts = [];
+  for (const name of ['a', 'b']) {
+    const src = tempDir(t);
+    writeFileSync(join(src, `${name}.txt`), name.repeat(1000));
+    const packed = await packPart(src, walkTree(src).entries, 3, 1 << 20);
+    await client.putBlob(packed.ref.digest, packed.ref.size, () => Buffer.concat(packed.bytes ?? []));
+    parts.push(packed.ref);
+  }
+  const [a, b] = parts as [PartRef, PartRef];
+  const absent: PartRef = { ...a, digest: `sha256:${'0'.repeat(64)}` };
+  const workers = new PartWorkers(1, { server: server.url, namespace: 'pool' });
+  t.teardown(() => workers.terminate());
+  const out = tempDir(t);
+  const results = await Promise.allSettled([workers.extract(a, out), workers.extract(absent, out), workers.extract(b, out)]);
+  t.same(
+    results.map((r) => r.status),
+    ['fulfilled', 'rejected', 'fulfilled'],
+  );
+  t.match((results[1] as PromiseRejectedResult).reason, { code: 'LARDER_BLOB_NOT_FOUND' });
+  finishTree(out, results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : [])));
+  t.equal(readFileSync(join(out, 'a.txt'), 'utf8'), 'a'.repeat(1000));
+  t.equal(readFileSync(join(out, 'b.txt'), 'utf8'), 'b'.repeat(1000));
 });
 
 t.test('a job on a terminated pool fails with a stable code', async (t) => {
