@@ -2,7 +2,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { LarderError } from '../shared/errors.ts';
 import { BLOCK, fitsShortHeader, headerBlocks, writeShortHeader } from './tar-header.ts';
-import type { TreeEntry } from './tree.ts';
+import { readable, type TreeEntry } from './tree.ts';
 
 // Encodes a part's entries as one complete tar (headers from tar-header.ts), reading file
 // content with synchronous calls: into one buffer (tarBuffer) or as ~1 MiB chunks for a
@@ -82,7 +82,7 @@ export function tarBuffer(root: string, entries: readonly TreeEntry[], memory: T
       off += BLOCK;
     }
     if (entry.type !== 'file' || entry.size === 0) return;
-    const fd = openSync(join(root, entry.rel), 'r');
+    const fd = readable(entry.rel, () => openSync(join(root, entry.rel), 'r'));
     try {
       readExactly(fd, out, off, entry.size, entry.rel);
     } finally {
@@ -98,7 +98,7 @@ export function tarBuffer(root: string, entries: readonly TreeEntry[], memory: T
 
 /** The file's bytes padded to whole blocks; fails if the file changed size meanwhile. */
 function* fileContent(abs: string, entry: TreeEntry): Generator<Buffer> {
-  const fd = openSync(abs, 'r');
+  const fd = readable(entry.rel, () => openSync(abs, 'r'));
   try {
     let left = entry.size;
     while (left > 0) {
@@ -116,8 +116,8 @@ function* fileContent(abs: string, entry: TreeEntry): Generator<Buffer> {
 /** Reads exactly length bytes from the file's current position into buf at off. */
 function readExactly(fd: number, buf: Buffer, off: number, length: number, rel: string): void {
   for (let got = 0; got < length; ) {
-    const n = readSync(fd, buf, off + got, length - got, null);
-    if (n === 0) throw new LarderError('LARDER_PATH_NOT_FOUND', `${rel} shrank while it was being saved`);
+    const n = readable(rel, () => readSync(fd, buf, off + got, length - got, null));
+    if (n === 0) throw new LarderError('LARDER_PATH_UNREADABLE', `${rel} shrank while it was being saved`);
     got += n;
   }
 }

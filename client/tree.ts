@@ -1,4 +1,5 @@
 import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
+import { LarderError } from '../shared/errors.ts';
 
 // Walks a folder in a stable order (names in UTF-16 order, parents before children) with
 // synchronous calls: on many small files they are several times cheaper than promises.
@@ -35,17 +36,17 @@ export function* walkEntries(root: string, skipped: string[] = []): Generator<Tr
   function* visit(dir: string, relDir: string): Generator<TreeEntry> {
     // Plain concatenation and the default sort (UTF-16 order, the same as `<`): join()
     // and a comparator callback cost more than the walk's own JavaScript on 70k files.
-    const names = readdirSync(dir).sort();
+    const names = readable(relDir || '.', () => readdirSync(dir)).sort();
     for (const name of names) {
       const abs = `${dir}/${name}`;
       const rel = relDir === '' ? name : `${relDir}/${name}`;
-      const st = lstatSync(abs);
+      const st = readable(rel, () => lstatSync(abs));
       const mode = st.mode & 0o7777;
       if (st.isDirectory()) {
         yield { rel, type: 'dir', mode, mtimeMs: st.mtimeMs, size: 0 };
         yield* visit(abs, rel);
       } else if (st.isSymbolicLink()) {
-        yield { rel, type: 'symlink', mode, mtimeMs: st.mtimeMs, size: 0, link: readlinkSync(abs) };
+        yield { rel, type: 'symlink', mode, mtimeMs: st.mtimeMs, size: 0, link: readable(rel, () => readlinkSync(abs)) };
       } else if (st.isFile()) {
         const first = st.nlink > 1 ? rememberInode(firstNameOfInode, st, rel) : undefined;
         yield first ? { rel, type: 'hardlink', mode, mtimeMs: st.mtimeMs, size: 0, link: first } : { rel, type: 'file', mode, mtimeMs: st.mtimeMs, size: st.size };
@@ -55,6 +56,15 @@ export function* walkEntries(root: string, skipped: string[] = []): Generator<Tr
     }
   }
   yield* visit(root.endsWith('/') && root.length > 1 ? root.slice(0, -1) : root, '');
+}
+
+/** Runs a file system call on a saved path; its failure becomes LARDER_PATH_UNREADABLE, naming the path. */
+export function readable<T>(rel: string, call: () => T): T {
+  try {
+    return call();
+  } catch (err) {
+    throw new LarderError('LARDER_PATH_UNREADABLE', `${rel} could not be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
+  }
 }
 
 /** Returns the first name seen for this inode, or records rel as its first name. */

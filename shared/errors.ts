@@ -25,6 +25,8 @@ export const ERRORS = {
   // Client-side failures; the status is what a server would have answered, for symmetry.
   LARDER_USAGE: 400,
   LARDER_PATH_NOT_FOUND: 400,
+  // a file or folder under a saved path could not be read, or changed while it was saved
+  LARDER_PATH_UNREADABLE: 400,
   LARDER_UNREACHABLE: 503,
   LARDER_TIMEOUT: 504,
   LARDER_BAD_RESPONSE: 502,

@@ -9,7 +9,7 @@ import { misbehavingProxy } from '../helpers/proxy.ts';
 import { s3Skip } from '../helpers/s3.ts';
 import { type Backend, startServer } from '../helpers/server.ts';
 import { tempDir } from '../helpers/tmp.ts';
-import { buildSampleTree, snapshotTree } from '../helpers/trees.ts';
+import { buildSampleTree, snapshotTree, tooDeepProject } from '../helpers/trees.ts';
 
 const KEY = ['--key', 'deps-{os}-{hash:deps.lock}', '--restore-key', 'deps-{os}-', '--path', 'deps'];
 
@@ -185,6 +185,18 @@ t.test('save with a missing path is skipped with a clear line', async (t) => {
   t.equal(saved.code, 0);
   t.match(JSON.parse(saved.stdout), { outcome: 'skipped', error: { code: 'LARDER_PATH_NOT_FOUND' } });
   t.match(saved.stderr, /deps does not exist/);
+});
+
+t.test('a save that cannot read a file under its path publishes nothing and says which file', async (t) => {
+  const { url } = await startServer(t);
+  const cwd = tooDeepProject(t);
+  const env = { LARDER_SERVER: url };
+  const saved = await runLarder(['save', '--key', 'deep', '--path', 'deps', '--json'], { cwd, env });
+  t.equal(saved.code, 0, 'the build goes on');
+  t.match(JSON.parse(saved.stdout), { outcome: 'error', error: { code: 'LARDER_PATH_UNREADABLE', message: /ENAMETOOLONG/ } });
+  t.equal((await runLarder(['save', '--key', 'deep', '--path', 'deps', '--strict'], { cwd, env })).code, 1, '--strict fails it');
+  const restored = await runLarder(['restore', '--key', 'deep', '--path', 'deps', '--json'], { cwd: tempDir(t), env });
+  t.match(JSON.parse(restored.stdout), { outcome: 'miss' }, 'no half entry was published');
 });
 
 t.test('~ paths restore under $HOME', async (t) => {

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { utimesSync, writeFileSync } from 'node:fs';
+import { rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import t from 'tap';
@@ -75,7 +75,7 @@ t.test('a file that shrinks while it is saved fails the part', async (t) => {
   writeFileSync(join(src, 'f'), Buffer.alloc(5000, 1));
   const entries = walkTree(src).entries;
   writeFileSync(join(src, 'f'), Buffer.alloc(10, 1));
-  await t.rejects(packPart(src, entries, 3, 64 << 20), /shrank/);
+  await t.rejects(packPart(src, entries, 3, 64 << 20), { code: 'LARDER_PATH_UNREADABLE', message: /f shrank/ });
 });
 
 t.test('the in-memory tar is byte-identical to the streamed one, pax headers included', async (t) => {
@@ -98,4 +98,13 @@ t.test('a tar built in dirty, reused memory is byte-identical to one built in fr
   const first = tarBuffer(src, entries.slice(0, 3), memory);
   t.ok(first.equals(tarBuffer(src, entries.slice(0, 3))), 'a smaller part after a bigger one in the same memory');
   t.equal(first.buffer, bigger.buffer, 'the memory was reused');
+});
+
+t.test('a file that vanishes before it is packed fails the part with LARDER_PATH_UNREADABLE', async (t) => {
+  const src = tempDir(t);
+  writeFileSync(join(src, 'gone.js'), 'soon gone');
+  const entries = walkTree(src).entries;
+  rmSync(join(src, 'gone.js'));
+  await t.rejects(packPart(src, entries, 3, 64 << 20), { code: 'LARDER_PATH_UNREADABLE', message: 'gone.js could not be read (ENOENT)' });
+  await t.rejects(packPartStreaming(src, entries, 3, 64 << 20), { code: 'LARDER_PATH_UNREADABLE' }, 'the streaming path too');
 });

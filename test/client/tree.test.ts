@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { walkTree } from '../../client/tree.ts';
 import { tempDir } from '../helpers/tmp.ts';
+import { tooDeepProject } from '../helpers/trees.ts';
 
 t.test('the walk lists parents before children, names in order, with types, sizes and links', async (t) => {
   const root = tempDir(t);
@@ -41,4 +42,9 @@ t.test('the walk of the same tree gives the same entries every time', async (t) 
     walkTree(root).entries.map((e) => e.rel),
     ['Z', '_', 'a', 'b', 'c', 'é'],
   );
+});
+
+t.test('a path the walk cannot read fails with LARDER_PATH_UNREADABLE, naming it', async (t) => {
+  const project = tooDeepProject(t);
+  t.throws(() => walkTree(join(project, 'deps')), { code: 'LARDER_PATH_UNREADABLE', message: /^d{200}\/.*could not be read \(ENAMETOOLONG\)/ });
 });

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, linkSync, lstatSync, lutimesSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, linkSync, lstatSync, lutimesSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
 
 // Real trees with every awkward thing a dependency folder holds, and a snapshot that
 // captures what a restore must keep: type, content, mode, mtime (whole seconds), link
@@ -67,4 +69,19 @@ export function snapshotTree(root: string): SnapshotEntry[] {
   };
   visit('');
   return entries;
+}
+
+/**
+ * A fresh folder holding deps/ (one ordinary file, then folders nested until the full
+ * path is longer than PATH_MAX, 4096, with a file at the bottom): any call by full path
+ * down there fails with ENAMETOOLONG. Built with relative cd's in a shell, and removed
+ * with rm -rf (Node's rmSync fails on it too).
+ */
+export function tooDeepProject(t: { teardown: (fn: () => void) => void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'too-deep-'));
+  t.teardown(() => execFileSync('rm', ['-rf', dir]));
+  const name = 'd'.repeat(200);
+  // cd -P: dash's logical cd refuses a $PWD longer than PATH_MAX
+  execFileSync('sh', ['-c', `set -e; mkdir deps; echo ok > deps/a.txt; cd deps; for i in $(seq 25); do mkdir ${name}; cd -P ${name}; done; echo bottom > file.txt`], { cwd: dir });
+  return dir;
 }
