@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Header, type HeaderData } from 'tar/header';
 import { Pax } from 'tar/pax';
 import { safeRelativePath, unsafe } from './safe-path.ts';
+import { readShortHeader } from './tar-header.ts';
 
 // Reads one tar stream chunk by chunk and writes its files under root with synchronous
 // calls (node-tar's own unpack costs ~10× more per file; see FACTS.md). Only regular
@@ -107,9 +108,10 @@ export class TarExtractor {
       this.#state = { kind: 'end' };
       return;
     }
-    const header = new Header(block, 0, this.#ex, this.#gex);
-    if (!header.cksumValid) throw unsafe('corrupt tar header (bad checksum)');
-    const size = header.size ?? 0;
+    // The short form this client writes is read fast; anything else, and any member
+    // with pax or GNU long names pending, goes through node-tar.
+    const header = (this.#ex === undefined && this.#gex === undefined ? readShortHeader(block) : undefined) ?? this.#decode(block);
+    const size = header.size;
     if (size > this.#limits.maxEntryBytes) throw unsafe(`a member declares ${size} bytes, more than its whole part (${this.#limits.maxEntryBytes})`);
     const pad = (BLOCK - (size % BLOCK)) % BLOCK;
     const type = header.type;
@@ -119,15 +121,12 @@ export class TarExtractor {
       if (size === 0) this.#finishBody(this.#state);
       return;
     }
-    // Header.decode prefixes a pax path with the ustar prefix field; the pax (or GNU
-    // long-name) values are the whole names, so they win, as in node-tar's ReadEntry.
-    const path = this.#ex?.path ?? this.#gex?.path ?? header.path ?? '';
-    const linkpath = this.#ex?.linkpath ?? this.#gex?.linkpath ?? header.linkpath;
+    const { path, linkpath } = header;
     this.#ex = undefined;
     if (++this.#entries > this.#limits.maxEntries) throw unsafe(`the part holds more than its declared ${this.#limits.maxEntries} members`);
     const rel = safeRelativePath(path);
-    const mode = (header.mode ?? 0o644) & PERMISSION_BITS;
-    const mtime = (header.mtime?.getTime() ?? 0) / 1000;
+    const mode = header.mode & PERMISSION_BITS;
+    const mtime = header.mtime;
     switch (type) {
       case 'File':
       case 'OldFile':
@@ -159,6 +158,22 @@ export class TarExtractor {
         throw unsafe(`${type} entry ${JSON.stringify(rel)}: only files, folders and links are restored`);
     }
     this.#state = size + pad > 0 ? { kind: 'skip', left: size + pad } : { kind: 'header' };
+  }
+
+  /** node-tar's reading of any header, pending pax and GNU long names applied. */
+  #decode(block: Buffer): { type: string; size: number; path: string; linkpath: string | undefined; mode: number; mtime: number } {
+    const header = new Header(block, 0, this.#ex, this.#gex);
+    if (!header.cksumValid) throw unsafe('corrupt tar header (bad checksum)');
+    return {
+      type: header.type,
+      size: header.size ?? 0,
+      // Header.decode prefixes a pax path with the ustar prefix field; the pax (or GNU
+      // long-name) values are the whole names, so they win, as in node-tar's ReadEntry.
+      path: this.#ex?.path ?? this.#gex?.path ?? header.path ?? '',
+      linkpath: this.#ex?.linkpath ?? this.#gex?.linkpath ?? header.linkpath,
+      mode: header.mode ?? 0o644,
+      mtime: (header.mtime?.getTime() ?? 0) / 1000,
+    };
   }
 
   /** A body's content is complete: apply it, then skip the padding to the next header. */

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { Header } from 'tar/header';
 import { Parser } from 'tar/parse';
-import { fitsShortHeader, headerBlocks, writeShortHeader } from '../../client/tar-header.ts';
+import { fitsShortHeader, headerBlocks, readShortHeader, type ShortHeader, writeShortHeader } from '../../client/tar-header.ts';
 import type { TreeEntry, TreeEntryType } from '../../client/tree.ts';
 
 // node-tar's own encoder, as the part writer used it before the fast path: the fast path
@@ -85,6 +85,108 @@ t.test('headerBlocks gives a short entry one block, the same as writeShortHeader
   const blocks = headerBlocks(e);
   t.equal(blocks.length, 1);
   t.same(blocks[0], nodeTarHeader(e));
+});
+
+/** What node-tar reads from a header, in readShortHeader's shape; undefined where it would refuse or differ in kind. */
+function nodeTarReading(block: Buffer): (ShortHeader & { cksumValid: boolean }) | undefined {
+  let h: Header;
+  try {
+    h = new Header(block);
+  } catch {
+    return undefined; // node-tar refuses it outright
+  }
+  const type = h.type as string;
+  if (type !== 'File' && type !== 'Link' && type !== 'SymbolicLink' && type !== 'Directory') return undefined;
+  return { path: h.path ?? '', type, mode: h.mode ?? -1, size: h.size ?? -1, mtime: (h.mtime?.getTime() ?? -1000) / 1000, linkpath: h.linkpath ?? '', cksumValid: h.cksumValid === true };
+}
+
+const shortEntries: TreeEntry[] = [
+  entry('file', 'lib/index.js', { size: 1234, mode: 0o755 }),
+  entry('file', 'empty.txt', { mode: 0 }),
+  entry('file', 'bigger.bin', { size: 0o77777777777 }),
+  entry('file', 'old.js', { mtimeMs: 0 }),
+  entry('dir', 'node_modules/.bin', { mode: 0o755 }),
+  entry('symlink', 'bin/python3', { link: '/usr/bin/python3' }),
+  entry('symlink', 'long-link', { link: 'x'.repeat(100) }),
+  entry('hardlink', 'lib/copy.js', { link: 'lib/index.js' }),
+  entry('file', 'n'.repeat(99)),
+];
+
+t.test('readShortHeader reads back every short header exactly as node-tar does', async (t) => {
+  for (const e of shortEntries) {
+    const block = Buffer.alloc(512);
+    writeShortHeader(block, 0, e);
+    const fast = readShortHeader(block);
+    t.ok(fast, `${e.rel.slice(0, 20)} is read fast`);
+    t.same({ ...fast, cksumValid: true }, nodeTarReading(block), `${e.type} ${e.rel.slice(0, 20)}: same reading`);
+  }
+});
+
+t.test('headers it does not fully understand are left to node-tar', async (t) => {
+  const base = Buffer.alloc(512);
+  writeShortHeader(base, 0, entry('file', 'lib/index.js', { size: 10 }));
+  const variant = (change: (b: Buffer) => void): Buffer => {
+    const b = Buffer.from(base);
+    change(b);
+    // keep the checksum right, so only the change itself can make it fall back
+    b.fill(0x20, 148, 156);
+    let sum = 0;
+    for (const byte of b) sum += byte;
+    b.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+    return b;
+  };
+  const cases: Record<string, Buffer> = {
+    'a name prefix': variant((b) => b.write('prefix', 345, 'latin1')),
+    'GNU magic': variant((b) => b.write('ustar  \0', 257, 'latin1')),
+    'a size with leading spaces': variant((b) => b.write('         12 ', 124, 'latin1')),
+    'a base-256 size': variant((b) => { b.fill(0, 124, 136); b[124] = 0x80; b[135] = 10; }),
+    'bytes after the name\'s NUL': variant((b) => b.write('x', 50, 'latin1')),
+    'a non-ASCII name': variant((b) => b.write('é', 0, 'utf8')),
+    'a file name ending in /': variant((b) => {
+      b.fill(0, 0, 100);
+      b.write('lib/', 0, 'latin1');
+    }),
+    'a base-256 uid': variant((b) => {
+      b.fill(0, 108, 116);
+      b[108] = 0x80;
+    }),
+    'a FIFO': variant((b) => (b[156] = 0x36)),
+    'a bad checksum': (() => { const b = Buffer.from(base); b[0] = 0x41; return b; })(),
+  };
+  for (const [what, block] of Object.entries(cases)) t.equal(readShortHeader(block), undefined, what);
+  t.equal(new Header(cases['a bad checksum'] as Buffer).cksumValid, false, 'and node-tar refuses the bad checksum');
+});
+
+t.test('on 20,000 mutated headers, whatever readShortHeader accepts node-tar reads the same way', async (t) => {
+  let seed = 42;
+  const random = (n: number): number => {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    return seed % n;
+  };
+  const interesting = [0, 0x20, 0x2f, 0x30, 0x37, 0x38, 0x41, 0x7f, 0x80, 0xff];
+  let accepted = 0;
+  let agreed = 0;
+  for (let i = 0; i < 20_000; i++) {
+    const block = Buffer.alloc(512);
+    writeShortHeader(block, 0, shortEntries[random(shortEntries.length)] as TreeEntry);
+    for (let k = random(3) + 1; k > 0; k--) block[random(512)] = interesting[random(interesting.length)] as number;
+    // half the time, repair the checksum so the mutation itself is what is tested
+    if (random(2) === 0) {
+      block.fill(0x20, 148, 156);
+      let sum = 0;
+      for (const byte of block) sum += byte;
+      block.fill(0, 148, 156);
+      block.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+    }
+    const fast = readShortHeader(block);
+    if (!fast) continue;
+    accepted++;
+    const slow = nodeTarReading(block);
+    if (slow?.cksumValid && JSON.stringify({ ...fast, cksumValid: true }) === JSON.stringify(slow)) agreed++;
+    else t.fail(`disagree on ${block.toString('hex')}: ${JSON.stringify(fast)} vs ${JSON.stringify(slow)}`);
+  }
+  t.ok(accepted > 1000, `${accepted} mutated headers were read fast`);
+  t.equal(agreed, accepted, 'node-tar agreed on every one');
 });
 
 function parseMember(tar: Buffer): Promise<{ path: string; linkpath: string | undefined; size: number }> {
