@@ -1,5 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { isLarderError } from '../shared/errors.ts';
+import { once } from './once.ts';
 import type { ExtractResult } from './tar-read.ts';
 import type { PackResult, PartJob, PartWorkerData, WorkerReply } from './worker-pool.ts';
 
@@ -53,9 +54,4 @@ function transferable(reply: WorkerReply): ArrayBuffer[] {
   // Only memory of its own: a small Buffer may share a pooled slab with others.
   if (!bytes || !(bytes.buffer instanceof ArrayBuffer) || bytes.buffer.byteLength <= Buffer.poolSize) return [];
   return [bytes.buffer];
-}
-
-function once<T>(load: () => Promise<T>): () => Promise<T> {
-  let loaded: Promise<T> | undefined;
-  return () => (loaded ??= load());
 }

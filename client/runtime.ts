@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { once } from './once.ts';
 
 // Facts about the build machine that key templates can name. The toolchain versions
 // are those of the commands on PATH (what the build will use), not of the Node that
@@ -35,9 +36,4 @@ function versionOf(command: string, args: string[], pattern: RegExp): string {
   const result = spawnSync(command, args, { encoding: 'utf8', timeout: 10_000 });
   if (result.error || result.status !== 0) return 'none';
   return pattern.exec(`${result.stdout}\n${result.stderr}`)?.[1] ?? 'none';
-}
-
-function once(compute: () => string): () => string {
-  let value: string | undefined;
-  return () => (value ??= compute());
 }

@@ -45,11 +45,7 @@ export function writeShortHeader(buf: Buffer, off: number, entry: TreeEntry): vo
   buf.write('ustar\u000000', off + 257, 'latin1');
   writeOctal(buf, off + 329, 8, 0); // device major
   writeOctal(buf, off + 337, 8, 0); // device minor
-  // The checksum counts its own field as eight spaces.
-  let sum = 8 * 0x20;
-  for (let i = off; i < off + 148; i++) sum += buf[i] as number;
-  for (let i = off + 156; i < off + BLOCK; i++) sum += buf[i] as number;
-  writeOctal(buf, off + 148, 8, sum);
+  writeOctal(buf, off + 148, 8, checksumOf(buf, off));
 }
 
 /** The header blocks of any entry: a pax record first where the name, link or size needs one. */
@@ -108,10 +104,7 @@ export function readShortHeader(block: Buffer): ShortHeader | undefined {
   const mtime = readOctal(block, 136, 12);
   const checksum = readOctal(block, 148, 8);
   if (mode === undefined || size === undefined || mtime === undefined || checksum === undefined) return undefined;
-  let sum = 8 * 0x20;
-  for (let i = 0; i < 148; i++) sum += block[i] as number;
-  for (let i = 156; i < BLOCK; i++) sum += block[i] as number;
-  if (sum !== checksum) return undefined;
+  if (checksumOf(block, 0) !== checksum) return undefined;
   // Fields larder ignores must still be what node-tar reads without complaint.
   for (const [off, width] of OWNER_AND_DEVICE_FIELDS) if (readOctal(block, off, width) === undefined && !zeros(block, off, width)) return undefined;
   if (!zeros(block, 345, 155)) return undefined; // a name prefix
@@ -120,6 +113,14 @@ export function readShortHeader(block: Buffer): ShortHeader | undefined {
   if (path === undefined || linkpath === undefined) return undefined;
   if (type === 'File' && path.endsWith('/')) return undefined; // node-tar reads that as a folder
   return { path, type, mode, size: type === 'Directory' ? 0 : size, mtime, linkpath };
+}
+
+/** The sum of the header's bytes, its own checksum field counted as eight spaces. */
+function checksumOf(buf: Buffer, off: number): number {
+  let sum = 8 * 0x20;
+  for (let i = off; i < off + 148; i++) sum += buf[i] as number;
+  for (let i = off + 156; i < off + BLOCK; i++) sum += buf[i] as number;
+  return sum;
 }
 
 function zeros(block: Buffer, off: number, width: number): boolean {
