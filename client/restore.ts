@@ -1,12 +1,12 @@
 import { LarderError } from '../shared/errors.ts';
 import type { Manifest, PathRecord } from '../shared/manifest.ts';
 import { mapLimit } from '../shared/concurrency.ts';
-import { finishTree } from './finish-tree.ts';
-import { resolveUserPath } from './paths.ts';
+import { finishTree } from './archive/finish-tree.ts';
+import { resolveUserPath } from './folders/paths.ts';
 import { type Report, secondsSince } from './report.ts';
-import { createStaging, discardStaging, removeTrees, type Staging, swapIntoPlace } from './staging.ts';
-import type { CacheClient } from './transfer.ts';
-import type { PartWorkers } from './worker-pool.ts';
+import { createStaging, discardStaging, removeTrees, type Staging, swapIntoPlace } from './folders/staging.ts';
+import type { CacheClient } from './transport/transfer.ts';
+import type { PartWorkers } from './workers/worker-pool.ts';
 
 // restore: lookup → for each path asked for, download its parts N at once, each in a
 // worker thread that verifies and extracts it into a staging folder → finish links and folder times → swap

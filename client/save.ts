@@ -1,15 +1,15 @@
 import { existsSync } from 'node:fs';
 import { LarderError } from '../shared/errors.ts';
 import { type Manifest, MANIFEST_VERSION, type PartRef, type PathRecord } from '../shared/manifest.ts';
-import { compressedPartStream } from './pack.ts';
+import { compressedPartStream } from './archive/pack.ts';
 import { BiggestFirst } from './biggest-first.ts';
-import { streamParts, tarBytesOf } from './parts.ts';
-import { resolveUserPath } from './paths.ts';
+import { streamParts, tarBytesOf } from './archive/parts.ts';
+import { resolveUserPath } from './folders/paths.ts';
 import { type Report, secondsSince } from './report.ts';
-import type { CacheClient } from './transfer.ts';
-import { type TreeEntry, walkEntries } from './tree.ts';
+import type { CacheClient } from './transport/transfer.ts';
+import { type TreeEntry, walkEntries } from './archive/tree.ts';
 import { LARDER_VERSION } from './version.ts';
-import type { PartWorkers } from './worker-pool.ts';
+import type { PartWorkers } from './workers/worker-pool.ts';
 
 // save: walk each path → parts as they close → tar + zstd + sha256 in worker threads
 // → ask whether the blob is missing → upload it → publish the manifest last.

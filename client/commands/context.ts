@@ -5,9 +5,9 @@ import { type ExpandedKey, expandTemplate } from '../key.ts';
 import type { ClientOptions } from '../options.ts';
 import { describe, emfLine, githubOutputs, type Report, stepSummary } from '../report.ts';
 import { detectRuntime } from '../runtime.ts';
-import { CacheClient } from '../transfer.ts';
-import { Watchdog } from '../watchdog.ts';
-import { PartWorkers } from '../worker-pool.ts';
+import { CacheClient } from '../transport/transfer.ts';
+import { Watchdog } from '../transport/watchdog.ts';
+import { PartWorkers } from '../workers/worker-pool.ts';
 
 // What the save, restore and run commands share: expanding keys, a client bound to the
 // overall deadline, turning a cache failure into a warning, and printing the outcome.

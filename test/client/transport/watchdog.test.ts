@@ -1,5 +1,5 @@
 import t from 'tap';
-import { Watchdog } from '../../client/watchdog.ts';
+import { Watchdog } from '../../../client/transport/watchdog.ts';
 
 t.test('fires once nothing has ticked for the timeout', async (t) => {
   const dog = new Watchdog(200);

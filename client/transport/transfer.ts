@@ -1,9 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { createAgents, drain, HttpTimeoutError, readJson, readText, send } from './http.ts';
-import { type ErrorCode, isErrorCode, LarderError } from '../shared/errors.ts';
-import type { Manifest } from '../shared/manifest.ts';
-import { blobPath, type ClientReport, entryPath, type LookupResponse, type MissingResponse } from '../shared/protocol.ts';
+import { type ErrorCode, isErrorCode, LarderError } from '../../shared/errors.ts';
+import type { Manifest } from '../../shared/manifest.ts';
+import { blobPath, type ClientReport, entryPath, type LookupResponse, type MissingResponse } from '../../shared/protocol.ts';
 
 // Talks to a larder server. Every request has connect and idle timeouts and obeys the
 // command's overall deadline; idempotent requests (all of ours: blobs are content-

@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
-import { CacheClient } from '../../client/transfer.ts';
-import { startServer } from '../helpers/server.ts';
+import { CacheClient } from '../../../client/transport/transfer.ts';
+import { startServer } from '../../helpers/server.ts';
 
 /** A real HTTP server whose answers the test scripts, one per request. */
 async function scriptedServer(t: { teardown: (fn: () => void) => void }, answer: (n: number, req: IncomingMessage, res: ServerResponse) => void): Promise<{ url: string; count: () => number }> {
@@ -61,7 +61,7 @@ t.test('against a real larder server: blobs and entries round-trip', async (t) =
   const { url } = await startServer(t);
   const c = client(url);
   const data = Buffer.from('part');
-  const { sha256Digest } = await import('../../shared/digest.ts');
+  const { sha256Digest } = await import('../../../shared/digest.ts');
   const digest = sha256Digest(data);
   t.same(await c.missing([digest]), [digest]);
   await c.putBlob(digest, data.length, () => data);

@@ -1,7 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { isLarderError } from '../shared/errors.ts';
-import { once } from './once.ts';
-import type { ExtractResult } from './tar-read.ts';
+import { isLarderError } from '../../shared/errors.ts';
+import { once } from '../once.ts';
+import type { ExtractResult } from '../archive/tar-read.ts';
 import type { PackResult, PartJob, PartWorkerData, WorkerReply } from './worker-pool.ts';
 
 // A worker thread that handles one part at a time: packs it (tar → zstd → sha256) for

@@ -1,6 +1,6 @@
-import type { ExtractResult } from './tar-read.ts';
-import { CacheClient } from './transfer.ts';
-import { extractPart, extractPartBuffer, IN_MEMORY_PART_LIMIT, readPart } from './unpack.ts';
+import type { ExtractResult } from '../archive/tar-read.ts';
+import { CacheClient } from '../transport/transfer.ts';
+import { extractPart, extractPartBuffer, IN_MEMORY_PART_LIMIT, readPart } from '../archive/unpack.ts';
 import type { PartJob, PartWorkerData } from './worker-pool.ts';
 
 // A restore's job in a part worker: download → verify → unzstd → write into staging.

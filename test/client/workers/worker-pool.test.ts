@@ -1,14 +1,14 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { walkTree } from '../../client/tree.ts';
-import { PartWorkers } from '../../client/worker-pool.ts';
-import { finishTree } from '../../client/finish-tree.ts';
-import { tempDir } from '../helpers/tmp.ts';
-import { startServer } from '../helpers/server.ts';
-import { CacheClient } from '../../client/transfer.ts';
-import { packPart } from '../../client/pack.ts';
-import type { PartRef } from '../../shared/manifest.ts';
+import { walkTree } from '../../../client/archive/tree.ts';
+import { PartWorkers } from '../../../client/workers/worker-pool.ts';
+import { finishTree } from '../../../client/archive/finish-tree.ts';
+import { tempDir } from '../../helpers/tmp.ts';
+import { startServer } from '../../helpers/server.ts';
+import { CacheClient } from '../../../client/transport/transfer.ts';
+import { packPart } from '../../../client/archive/pack.ts';
+import type { PartRef } from '../../../shared/manifest.ts';
 
 t.test('a pool warmed for packing still extracts: each worker loads the other code on demand', async (t) => {
   const server = await startServer(t);

@@ -1,4 +1,4 @@
-import { LarderError } from '../shared/errors.ts';
+import { LarderError } from '../../shared/errors.ts';
 
 /**
  * Fails a save or restore that stops making progress, whatever the cause (a server that

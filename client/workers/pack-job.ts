@@ -1,5 +1,5 @@
-import { packPart } from './pack.ts';
-import { reusedMemory } from './tar-write.ts';
+import { packPart } from '../archive/pack.ts';
+import { reusedMemory } from '../archive/tar-write.ts';
 import type { PackResult, PartJob } from './worker-pool.ts';
 
 // A save's job in a part worker: tar → zstd → sha256, in one tar buffer kept from part to part.

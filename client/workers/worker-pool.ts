@@ -1,8 +1,8 @@
 import { Worker } from 'node:worker_threads';
-import { type ErrorBody, LarderError } from '../shared/errors.ts';
-import type { PartRef } from '../shared/manifest.ts';
-import type { ExtractResult } from './tar-read.ts';
-import type { TreeEntry } from './tree.ts';
+import { type ErrorBody, LarderError } from '../../shared/errors.ts';
+import type { PartRef } from '../../shared/manifest.ts';
+import type { ExtractResult } from '../archive/tar-read.ts';
+import type { TreeEntry } from '../archive/tree.ts';
 
 // A few worker threads (one per core by default) running part jobs; jobs queue until
 // a worker is free. A worker may hold a second extract job: it downloads that part

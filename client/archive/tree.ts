@@ -1,5 +1,5 @@
 import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
-import { LarderError } from '../shared/errors.ts';
+import { LarderError } from '../../shared/errors.ts';
 
 // Walks a folder in a stable order (names in UTF-16 order, parents before children) with
 // synchronous calls: on many small files they are several times cheaper than promises.

@@ -3,11 +3,11 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import t from 'tap';
-import { finishTree } from '../../client/finish-tree.ts';
-import { extractPart, extractPartBuffer } from '../../client/unpack.ts';
-import { asPart, type Member, tarOf } from '../helpers/tar-build.ts';
-import { tempDir } from '../helpers/tmp.ts';
-import { buildSampleTree, snapshotTree } from '../helpers/trees.ts';
+import { finishTree } from '../../../client/archive/finish-tree.ts';
+import { extractPart, extractPartBuffer } from '../../../client/archive/unpack.ts';
+import { asPart, type Member, tarOf } from '../../helpers/tar-build.ts';
+import { tempDir } from '../../helpers/tmp.ts';
+import { buildSampleTree, snapshotTree } from '../../helpers/trees.ts';
 
 type Mode = 'streamed' | 'buffered';
 

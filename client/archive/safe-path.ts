@@ -1,4 +1,4 @@
-import { LarderError } from '../shared/errors.ts';
+import { LarderError } from '../../shared/errors.ts';
 
 /**
  * An archive member's name as a clean relative POSIX path, or an unsafe-archive error:

@@ -4,14 +4,14 @@ import { rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import t from 'tap';
-import { finishTree } from '../../client/finish-tree.ts';
-import { compressedPartStream, packPart, packPartStreaming } from '../../client/pack.ts';
-import { planParts } from '../../client/parts.ts';
-import { reusedMemory, tarBuffer, tarChunks } from '../../client/tar-write.ts';
-import { walkTree } from '../../client/tree.ts';
-import { extractPart } from '../../client/unpack.ts';
-import { tempDir } from '../helpers/tmp.ts';
-import { buildSampleTree, snapshotTree } from '../helpers/trees.ts';
+import { finishTree } from '../../../client/archive/finish-tree.ts';
+import { compressedPartStream, packPart, packPartStreaming } from '../../../client/archive/pack.ts';
+import { planParts } from '../../../client/archive/parts.ts';
+import { reusedMemory, tarBuffer, tarChunks } from '../../../client/archive/tar-write.ts';
+import { walkTree } from '../../../client/archive/tree.ts';
+import { extractPart } from '../../../client/archive/unpack.ts';
+import { tempDir } from '../../helpers/tmp.ts';
+import { buildSampleTree, snapshotTree } from '../../helpers/trees.ts';
 
 t.test('a tree packed into parts and extracted again is the same tree', async (t) => {
   const src = tempDir(t, 'pack-src');

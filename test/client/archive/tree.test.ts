@@ -2,9 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { linkSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { walkTree } from '../../client/tree.ts';
-import { tempDir } from '../helpers/tmp.ts';
-import { tooDeepProject } from '../helpers/trees.ts';
+import { walkTree } from '../../../client/archive/tree.ts';
+import { tempDir } from '../../helpers/tmp.ts';
+import { tooDeepProject } from '../../helpers/trees.ts';
 
 t.test('the walk lists parents before children, names in order, with types, sizes and links', async (t) => {
   const root = tempDir(t);

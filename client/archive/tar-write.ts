@@ -1,6 +1,6 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import { LarderError } from '../shared/errors.ts';
+import { LarderError } from '../../shared/errors.ts';
 import { BLOCK, fitsShortHeader, headerBlocks, writeShortHeader } from './tar-header.ts';
 import { readable, type TreeEntry } from './tree.ts';
 

@@ -1,8 +1,8 @@
 import t from 'tap';
 import { Header } from 'tar/header';
 import { Parser } from 'tar/parse';
-import { fitsShortHeader, headerBlocks, readShortHeader, type ShortHeader, writeShortHeader } from '../../client/tar-header.ts';
-import type { TreeEntry, TreeEntryType } from '../../client/tree.ts';
+import { fitsShortHeader, headerBlocks, readShortHeader, type ShortHeader, writeShortHeader } from '../../../client/archive/tar-header.ts';
+import type { TreeEntry, TreeEntryType } from '../../../client/archive/tree.ts';
 
 // node-tar's own encoder, as the part writer used it before the fast path: the fast path
 // must give the very same bytes, or every part stored so far would stop deduping.

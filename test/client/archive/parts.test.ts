@@ -1,6 +1,6 @@
 import t from 'tap';
-import { MAX_PART_BYTES, MIN_PART_BYTES, planParts } from '../../client/parts.ts';
-import type { TreeEntry } from '../../client/tree.ts';
+import { MAX_PART_BYTES, MIN_PART_BYTES, planParts } from '../../../client/archive/parts.ts';
+import type { TreeEntry } from '../../../client/archive/tree.ts';
 
 const file = (rel: string, size: number): TreeEntry => ({ rel, type: 'file', mode: 0o644, mtimeMs: 0, size });
 const tree = (packages: string[]): TreeEntry[] =>
