@@ -1,5 +1,5 @@
 import { LarderError } from '../shared/errors.ts';
-import type { Manifest, PathRecord } from '../shared/manifest.ts';
+import { type Manifest, type PathRecord, READABLE_MANIFEST_VERSIONS } from '../shared/manifest.ts';
 import { mapLimit } from '../shared/concurrency.ts';
 import { finishTree } from './archive/finish-tree.ts';
 import { resolveUserPath } from './folders/paths.ts';
@@ -100,8 +100,12 @@ function checkCaps(paths: PathRecord[]): void {
 
 /** The server validated the entry when it was published; a reply that isn't one is not trusted. */
 function checkEntry(entry: Manifest): Manifest {
-  if (entry.version !== 1 || entry.codec !== 'zstd' || !Array.isArray(entry.paths)) {
-    throw new LarderError('LARDER_BAD_RESPONSE', `entry ${entry.key} has version ${entry.version} and codec ${entry.codec}; this client reads version 1, zstd`);
+  if (!READABLE_MANIFEST_VERSIONS.includes(entry.version) || entry.codec !== 'zstd' || !Array.isArray(entry.paths)) {
+    throw new LarderError('LARDER_BAD_RESPONSE', `entry ${entry.key} has version ${entry.version} and codec ${entry.codec}; this client reads versions ${READABLE_MANIFEST_VERSIONS.join(' and ')}, zstd`);
+  }
+  // Version 2 parts hold no times of their own: each must have its times beside it.
+  if (entry.version === 2 && entry.paths.some((p) => p.parts.some((part) => typeof part.times !== 'string'))) {
+    throw new LarderError('LARDER_BAD_RESPONSE', `entry ${entry.key} is version 2 but a part has no times`);
   }
   return entry;
 }

@@ -1,10 +1,16 @@
 import { DIGEST_PATTERN } from './digest.ts';
 import { LarderError } from './errors.ts';
 import { KEY_PATTERN } from './names.ts';
+import { TIMES_PATTERN } from './times.ts';
 
 // An entry's manifest: published last, under its key, and never changed afterwards.
+// Version 2 parts hold no times (their members carry mtime 0); each part's times travel
+// beside it (shared/times.ts), and its rawDigest lets a later save recognise a part it
+// would build again without compressing it. Version 1 parts hold their times inside;
+// servers keep serving both, and clients restore both.
 
-export const MANIFEST_VERSION = 1;
+export const MANIFEST_VERSION = 2;
+export const READABLE_MANIFEST_VERSIONS = [1, 2] as const;
 export const CODECS = ['zstd'] as const;
 export type Codec = (typeof CODECS)[number];
 
@@ -17,6 +23,10 @@ export interface PartRef {
   rawSize: number;
   /** tar members (files, folders, links) */
   entries: number;
+  /** version 2: the members' mtimes, encoded by shared/times.ts */
+  times?: string;
+  /** version 2: sha256 of the tar bytes before compression */
+  rawDigest?: string;
 }
 
 export interface PathRecord {
@@ -29,7 +39,7 @@ export interface PathRecord {
 }
 
 export interface Manifest {
-  version: typeof MANIFEST_VERSION;
+  version: (typeof READABLE_MANIFEST_VERSIONS)[number];
   key: string;
   createdAt: string;
   codec: Codec;
@@ -53,6 +63,8 @@ const partRefSchema = {
     size: { type: 'integer', minimum: 0, maximum: MAX_SAFE },
     rawSize: { type: 'integer', minimum: 0, maximum: MAX_SAFE },
     entries: { type: 'integer', minimum: 0, maximum: MAX_SAFE },
+    times: { type: 'string', maxLength: 4 * 1024 * 1024, pattern: TIMES_PATTERN.source },
+    rawDigest: { type: 'string', pattern: DIGEST_PATTERN.source },
   },
 } as const;
 
@@ -62,7 +74,7 @@ export const manifestSchema = {
   additionalProperties: false,
   required: ['version', 'key', 'createdAt', 'codec', 'paths', 'inputs', 'client'],
   properties: {
-    version: { const: MANIFEST_VERSION },
+    version: { enum: [...READABLE_MANIFEST_VERSIONS] },
     key: { type: 'string', pattern: KEY_PATTERN.source },
     createdAt: { type: 'string', format: 'date-time' },
     codec: { enum: [...CODECS] },

@@ -1,15 +1,17 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { constants, createZstdCompress, zstdCompressSync } from 'node:zlib';
 import { finishDigest, sha256Digest } from '../../shared/digest.ts';
 import type { PartRef } from '../../shared/manifest.ts';
+import { encodeTimes } from '../../shared/times.ts';
 import { tarBytesOf } from './parts.ts';
 import { type TarMemory, tarBuffer, tarChunks } from './tar-write.ts';
 import type { TreeEntry } from './tree.ts';
 import { STREAM_CHUNK_BYTES } from './zstd-chunks.ts';
 
-// One part: tar → zstd → sha256. A part up to 64 MiB raw (every ordinary part) is built
+// One part: tar → zstd → sha256, with its members' times beside it and the sha256 of its
+// tar bytes (rawDigest). A part up to 64 MiB raw (every ordinary part) is built
 // and compressed in memory. A bigger one (one big file) streams; its compressed bytes
 // are kept only up to the buffer limit, and past that the uploader packs it a second
 // time with compressedPartStream rather than writing a temporary file.
@@ -20,7 +22,13 @@ export interface PackedPart {
   bytes: Buffer[] | undefined;
 }
 
-export function compressedPartStream(root: string, entries: readonly TreeEntry[], level: number, counter = { rawBytes: 0 }): Readable {
+/** Counts (and, when given a hash, hashes) the tar bytes as they stream. */
+interface RawCounter {
+  rawBytes: number;
+  rawHash?: Hash;
+}
+
+export function compressedPartStream(root: string, entries: readonly TreeEntry[], level: number, counter: RawCounter = { rawBytes: 0 }): Readable {
   const tar = Readable.from(counted(tarChunks(root, entries), counter), { objectMode: false });
   const zstd = createZstdCompress({ chunkSize: STREAM_CHUNK_BYTES, params: { [constants.ZSTD_c_compressionLevel]: level } });
   tar.once('error', (err) => zstd.destroy(err));
@@ -39,20 +47,26 @@ export async function packPart(root: string, entries: readonly TreeEntry[], leve
   const estimate = entries.reduce((sum, e) => sum + tarBytesOf(e), 0);
   if (estimate > IN_MEMORY_RAW_LIMIT) return packPartStreaming(root, entries, level, bufferLimit);
   const tar = tarBuffer(root, entries, memory);
+  const rawDigest = sha256Digest(tar);
   const compressed = zstdCompressSync(tar, { params: { [constants.ZSTD_c_compressionLevel]: level } });
   // Always kept: the raw size bounds it, and the streaming compressor would not
   // reproduce these exact bytes (another framing, another digest).
   return {
-    ref: { digest: sha256Digest(compressed), size: compressed.length, rawSize: tar.length, entries: entries.length },
+    ref: { digest: sha256Digest(compressed), size: compressed.length, rawSize: tar.length, entries: entries.length, times: timesOf(entries), rawDigest },
     bytes: [compressed],
   };
+}
+
+/** The members' mtimes in whole seconds, as the manifest carries them beside the part. */
+export function timesOf(entries: readonly TreeEntry[]): string {
+  return encodeTimes(entries.map((e) => Math.floor(e.mtimeMs / 1000)));
 }
 
 export async function packPartStreaming(root: string, entries: readonly TreeEntry[], level: number, bufferLimit: number): Promise<PackedPart> {
   const hash = createHash('sha256');
   let chunks: Buffer[] | undefined = [];
   let size = 0;
-  const counter = { rawBytes: 0 };
+  const counter = { rawBytes: 0, rawHash: createHash('sha256') };
   await pipeline(
     compressedPartStream(root, entries, level, counter),
     new Writable({
@@ -66,14 +80,15 @@ export async function packPartStreaming(root: string, entries: readonly TreeEntr
     }),
   );
   return {
-    ref: { digest: finishDigest(hash), size, rawSize: counter.rawBytes, entries: entries.length },
+    ref: { digest: finishDigest(hash), size, rawSize: counter.rawBytes, entries: entries.length, times: timesOf(entries), rawDigest: finishDigest(counter.rawHash) },
     bytes: chunks,
   };
 }
 
-function* counted(chunks: Iterable<Buffer>, counter: { rawBytes: number }): Generator<Buffer> {
+function* counted(chunks: Iterable<Buffer>, counter: RawCounter): Generator<Buffer> {
   for (const chunk of chunks) {
     counter.rawBytes += chunk.length;
+    counter.rawHash?.update(chunk);
     yield chunk;
   }
 }

@@ -8,8 +8,8 @@ import type { TreeEntry } from './tree.ts';
 // for those writeShortHeader writes the very bytes node-tar would, straight into the
 // part's buffer, and readShortHeader reads them back. Anything else (a long or
 // non-ASCII name, a file of 8 GiB or more) is written by node-tar with a pax record,
-// and read by node-tar. Owners are 0 and times whole seconds, so the same files give
-// the same bytes.
+// and read by node-tar. Owners and times are 0, so the same files give the same bytes
+// whenever they were written; the real times travel beside the part (shared/times.ts).
 
 export const BLOCK = 512;
 
@@ -21,14 +21,11 @@ const MAX_OCTAL_12 = 0o77777777777;
 /** True when the entry fits one plain ustar block, which writeShortHeader can write. */
 export function fitsShortHeader(entry: TreeEntry): boolean {
   const nameLength = entry.rel.length + (entry.type === 'dir' ? 1 : 0);
-  const seconds = mtimeSeconds(entry);
   return (
     nameLength < NAME_FIELD && // node-tar splits a name of exactly 100 bytes into prefix and name
     isAscii(entry.rel) &&
     (entry.link === undefined || (entry.link.length <= NAME_FIELD && isAscii(entry.link))) &&
-    entry.size <= MAX_OCTAL_12 &&
-    seconds >= 0 &&
-    seconds <= MAX_OCTAL_12
+    entry.size <= MAX_OCTAL_12
   );
 }
 
@@ -39,7 +36,7 @@ export function writeShortHeader(buf: Buffer, off: number, entry: TreeEntry): vo
   writeOctal(buf, off + 108, 8, 0); // uid
   writeOctal(buf, off + 116, 8, 0); // gid
   writeOctal(buf, off + 124, 12, entry.type === 'file' ? entry.size : 0);
-  writeOctal(buf, off + 136, 12, mtimeSeconds(entry));
+  writeOctal(buf, off + 136, 12, 0); // mtime: beside the part
   buf[off + 156] = TYPE_FLAG[entry.type];
   if (entry.link !== undefined) buf.write(entry.link, off + 157, 'latin1');
   buf.write('ustar\u000000', off + 257, 'latin1');
@@ -61,14 +58,14 @@ export function headerBlocks(entry: TreeEntry): Buffer[] {
     uid: 0,
     gid: 0,
     size: entry.type === 'file' ? entry.size : 0,
-    mtime: new Date(mtimeSeconds(entry) * 1000),
+    mtime: new Date(0),
     type: TYPE_NAME[entry.type],
     linkpath: entry.link,
     uname: '',
     gname: '',
   };
   // Always a pax record here: node-tar would fit a 100-byte name as prefix "." plus the
-  // name, which reads back as "./name". Times stay whole seconds in it, for stable bytes.
+  // name, which reads back as "./name". No time in it, for stable bytes.
   new Header(data).encode(block, 0);
   const pax = new Pax({ path: data.path, linkpath: data.linkpath, size: data.size }).encode();
   return [pax, block];
@@ -151,10 +148,6 @@ function readName(block: Buffer, off: number, width: number): string | undefined
   }
   for (let i = end; i < off + width; i++) if (block[i] !== 0) return undefined;
   return block.toString('latin1', off, end);
-}
-
-function mtimeSeconds(entry: TreeEntry): number {
-  return Math.floor(entry.mtimeMs / 1000);
 }
 
 /** node-tar's layout: zero-padded octal, a space and a NUL; or all digits and a NUL. */

@@ -47,6 +47,8 @@ const NO_LIMITS: ExtractLimits = { maxEntries: Number.MAX_SAFE_INTEGER, maxEntry
 export class TarExtractor {
   readonly #root: string;
   readonly #limits: ExtractLimits;
+  /** the members' mtimes when they travel beside the part (manifest version 2) */
+  readonly #times: readonly number[] | undefined;
   #entries = 0;
   readonly #madeDirs = new Set<string>(['']);
   readonly #result: ExtractResult = { files: 0, fileBytes: 0, dirs: [], hardlinks: [], symlinks: [] };
@@ -55,9 +57,10 @@ export class TarExtractor {
   #ex: HeaderData | undefined;
   #gex: HeaderData | undefined;
 
-  constructor(root: string, limits: ExtractLimits = NO_LIMITS) {
+  constructor(root: string, limits: ExtractLimits = NO_LIMITS, times?: readonly number[]) {
     this.#root = root;
     this.#limits = limits;
+    this.#times = times;
   }
 
   write(chunk: Buffer): void {
@@ -94,6 +97,7 @@ export class TarExtractor {
       throw unsafe('archive ends in the middle of an entry');
     }
     if (this.#carry.length > 0) throw unsafe('archive ends with a partial block');
+    if (this.#times && this.#entries !== this.#times.length) throw unsafe(`the part holds ${this.#entries} members, but its manifest gives times for ${this.#times.length}`);
     return this.#result;
   }
 
@@ -126,7 +130,7 @@ export class TarExtractor {
     if (++this.#entries > this.#limits.maxEntries) throw unsafe(`the part holds more than its declared ${this.#limits.maxEntries} members`);
     const rel = safeRelativePath(path);
     const mode = header.mode & PERMISSION_BITS;
-    const mtime = header.mtime;
+    const mtime = this.#times ? (this.#times[this.#entries - 1] as number) : header.mtime;
     switch (type) {
       case 'File':
       case 'OldFile':

@@ -5,6 +5,7 @@ import { createZstdDecompress, zstdDecompressSync } from 'node:zlib';
 import { sha256Digest, VerifyingStream } from '../../shared/digest.ts';
 import { LarderError } from '../../shared/errors.ts';
 import type { PartRef } from '../../shared/manifest.ts';
+import { decodeTimes } from '../../shared/times.ts';
 import { unsafe } from './safe-path.ts';
 import { type ExtractLimits, type ExtractResult, TarExtractor } from './tar-read.ts';
 import { STREAM_CHUNK_BYTES } from './zstd-chunks.ts';
@@ -21,8 +22,13 @@ export function limitsOf(part: PartRef): ExtractLimits {
   return { maxEntries: part.entries, maxEntryBytes: part.rawSize };
 }
 
+/** An extractor bound to the part's caps and, for a version 2 part, the times beside it. */
+function extractorFor(part: PartRef, root: string): TarExtractor {
+  return new TarExtractor(root, limitsOf(part), part.times === undefined ? undefined : decodeTimes(part.times, part.entries));
+}
+
 export async function extractPart(compressed: Readable, part: PartRef, root: string): Promise<ExtractResult> {
-  const extractor = new TarExtractor(root, limitsOf(part));
+  const extractor = extractorFor(part, root);
   let rawBytes = 0;
   try {
     await pipeline(
@@ -71,7 +77,7 @@ export function extractPartBuffer(compressed: Buffer, part: PartRef, root: strin
     if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw unsafe(`part ${part.digest} expands past its declared ${part.rawSize} bytes`);
     throw unsafe(`part ${part.digest} is not valid zstd: ${(err as Error).message}`);
   }
-  const extractor = new TarExtractor(root, limitsOf(part));
+  const extractor = extractorFor(part, root);
   try {
     extractor.write(tar);
     return extractor.end();

@@ -15,7 +15,7 @@ function nodeTarHeader(entry: TreeEntry): Buffer {
     uid: 0,
     gid: 0,
     size: entry.type === 'file' ? entry.size : 0,
-    mtime: new Date(Math.floor(entry.mtimeMs / 1000) * 1000),
+    mtime: new Date(0), // times travel beside the part, whatever the file's own
     type: names[entry.type],
     linkpath: entry.link,
     uname: '',
@@ -26,7 +26,7 @@ function nodeTarHeader(entry: TreeEntry): Buffer {
 
 const entry = (type: TreeEntryType, rel: string, extra: Partial<TreeEntry> = {}): TreeEntry => ({ rel, type, mode: 0o644, mtimeMs: 1_700_000_000_123, size: 0, ...extra });
 
-t.test('short headers are byte-identical to node-tar for every type, mode, size and time', async (t) => {
+t.test('short headers are byte-identical to node-tar for every type, mode and size, and hold no time', async (t) => {
   const entries: TreeEntry[] = [
     entry('file', 'a'),
     entry('file', 'lib/index.js', { size: 1234, mode: 0o755 }),

@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import t from 'tap';
 import { finishTree } from '../../../client/archive/finish-tree.ts';
 import { extractPart, extractPartBuffer } from '../../../client/archive/unpack.ts';
+import { encodeTimes } from '../../../shared/times.ts';
 import { asPart, type Member, tarOf } from '../../helpers/tar-build.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { buildSampleTree, snapshotTree } from '../../helpers/trees.ts';
@@ -109,3 +110,25 @@ for (const format of ['gnu', 'pax', 'ustar']) {
     t.equal(readFileSync(join(root, 'bin/tool'), 'utf8'), '#!/bin/sh\necho tool\n');
   });
 }
+
+t.test('times beside a part are applied to its members in order, and must number exactly its members', async (t) => {
+  const tar = tarOf([{ path: 'a.js', content: 'a' }, { path: 'lib', type: 'Directory' }, { path: 'lib/b.js', content: 'b' }]);
+  for (const mode of ['streamed', 'buffered'] as const) {
+    const root = tempDir(t, `times-${mode}`);
+    const part = asPart(tar, tar.length, 3);
+    part.ref.times = encodeTimes([1_600_000_000, 1_500_000_000, 1_400_000_000]);
+    finishTree(root, [mode === 'buffered' ? extractPartBuffer(part.bytes, part.ref, root) : await extractPart(Readable.from([part.bytes]), part.ref, root)]);
+    t.same(
+      snapshotTree(root).map((e) => [e.rel, e.mtime]),
+      [['a.js', 1_600_000_000], ['lib', 1_500_000_000], ['lib/b.js', 1_400_000_000]],
+      `${mode}: the manifest's times win over the headers'`,
+    );
+    for (const [why, times] of [['fewer', [1, 2]], ['more', [1, 2, 3, 4]]] as const) {
+      const wrong = asPart(tar, tar.length, times.length);
+      wrong.ref.times = encodeTimes(times);
+      const into = tempDir(t, 'times-wrong');
+      const run = async () => (mode === 'buffered' ? extractPartBuffer(wrong.bytes, wrong.ref, into) : extractPart(Readable.from([wrong.bytes]), wrong.ref, into));
+      await t.rejects(run(), { code: 'LARDER_UNSAFE_ARCHIVE' }, `${mode}: ${why} times than members is refused`);
+    }
+  }
+});
