@@ -1,4 +1,5 @@
 import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { parseCommandLine, wholeNumber } from '../shared/args.ts';
 import { LarderError } from '../shared/errors.ts';
 import { checkNamespace } from '../shared/names.ts';
@@ -24,6 +25,8 @@ export interface ClientOptions {
   level: number;
   cwd: string;
   home: string;
+  /** where larder keeps what it knows of folders (and, later, parts): LARDER_CACHE_DIR */
+  cacheDir: string;
   githubOutput: string | undefined;
   githubStepSummary: string | undefined;
   /** print a CloudWatch Embedded Metric Format line, in this CloudWatch namespace */
@@ -64,6 +67,11 @@ options:
   --explain             with key: show every input and its value
   --emf                 print a CloudWatch Embedded Metric Format line (namespace: --emf-namespace,
                         LARDER_EMF_NAMESPACE; default Larder)`;
+
+/** LARDER_CACHE_DIR, else $XDG_CACHE_HOME/larder, else ~/.cache/larder. */
+export function cacheDirOf(env: NodeJS.ProcessEnv): string {
+  return env.LARDER_CACHE_DIR || join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache'), 'larder');
+}
 
 export function parseClientArgs(argv: string[], env: NodeJS.ProcessEnv, cwd: string): { command: string; options: ClientOptions } | 'help' {
   const dashDash = argv.indexOf('--');
@@ -118,6 +126,7 @@ export function parseClientArgs(argv: string[], env: NodeJS.ProcessEnv, cwd: str
     level: wholeNumber('--level', values.level ?? '3', 1, 19),
     cwd,
     home: env.HOME || homedir(),
+    cacheDir: cacheDirOf(env),
     githubOutput: env.GITHUB_OUTPUT || undefined,
     githubStepSummary: env.GITHUB_STEP_SUMMARY || undefined,
     emfNamespace: values.emf || values['emf-namespace'] ? (values['emf-namespace'] ?? env.LARDER_EMF_NAMESPACE ?? 'Larder') : undefined,

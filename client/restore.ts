@@ -2,6 +2,7 @@ import { LarderError } from '../shared/errors.ts';
 import { type Manifest, type PathRecord, READABLE_MANIFEST_VERSIONS } from '../shared/manifest.ts';
 import { mapLimit } from '../shared/concurrency.ts';
 import { finishTree } from './archive/finish-tree.ts';
+import { rememberFolder } from './folders/folder-state.ts';
 import { resolveUserPath } from './folders/paths.ts';
 import { type Report, secondsSince } from './report.ts';
 import { createStaging, discardStaging, removeTrees, type Staging, swapIntoPlace } from './folders/staging.ts';
@@ -20,6 +21,8 @@ export interface RestoreInput {
   paths: string[];
   cwd: string;
   home: string;
+  /** where what each folder holds is recorded (client/folders/folder-state.ts) */
+  cacheDir: string;
   concurrency: number;
   log: (line: string) => void;
   /** called as parts finish (for a progress line on a terminal) */
@@ -72,6 +75,7 @@ export async function restore(client: CacheClient, workers: PartWorkers, input: 
   mark = performance.now();
   removeTrees(replaced);
   phases.removeOld = secondsSince(mark);
+  for (const staging of stagings) rememberFolder(input, staging.target, { key: found.key ?? input.key, by: 'restore', match: found.match });
   Object.assign(report, {
     outcome: 'hit',
     match: found.match,

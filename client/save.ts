@@ -4,6 +4,7 @@ import { type Manifest, MANIFEST_VERSION, type PartRef, type PathRecord } from '
 import { compressedPartStream } from './archive/pack.ts';
 import { BiggestFirst } from './biggest-first.ts';
 import { streamParts, tarBytesOf } from './archive/parts.ts';
+import { readFolderState, rememberFolder, unchangedSince } from './folders/folder-state.ts';
 import { resolveUserPath } from './folders/paths.ts';
 import { type Report, secondsSince } from './report.ts';
 import type { CacheClient } from './transport/transfer.ts';
@@ -22,6 +23,8 @@ export interface SaveInput {
   paths: string[];
   cwd: string;
   home: string;
+  /** where what each folder holds is recorded (client/folders/folder-state.ts) */
+  cacheDir: string;
   concurrency: number;
   level: number;
   /** compressed parts of the streaming path up to this size are kept in memory for upload */
@@ -65,6 +68,9 @@ export async function save(client: CacheClient, workers: PartWorkers, input: Sav
     const error = new LarderError('LARDER_PATH_NOT_FOUND', `none of ${input.paths.join(', ')} exists`);
     return { ...done(), outcome: 'skipped', error: error.toJSON() };
   }
+  const stale = untouchedRestore(present.map((p) => resolveUserPath(p, input.cwd, input.home)), input);
+  if (stale) return { ...done(), outcome: 'skipped', error: stale.toJSON() };
+  const readFrom = Date.now();
 
   const mark = performance.now();
   const uploadPart = async (root: string, entries: TreeEntry[]): Promise<PartRef> => {
@@ -126,6 +132,8 @@ export async function save(client: CacheClient, workers: PartWorkers, input: Sav
   const publishMark = performance.now();
   const published = await client.putEntry(manifest);
   phases.publish = secondsSince(publishMark);
+  // The folders are now this key's tree (as they were when the walk began).
+  for (const tree of trees) rememberFolder(input, tree.root, { key: input.key, by: 'save' }, readFrom);
   Object.assign(report, {
     outcome: published === 'created' ? 'saved' : 'exists',
     paths: present,
@@ -134,4 +142,20 @@ export async function save(client: CacheClient, workers: PartWorkers, input: Sav
     parts: paths.reduce((sum, p) => sum + p.parts.length, 0),
   });
   return done();
+}
+
+/**
+ * Refuses a save whose every folder is exactly another key's tree, untouched since a
+ * restore wrote it (or a save published it): publishing it under this key would serve
+ * a tree the build never made, as an exact hit, forever.
+ */
+function untouchedRestore(folders: string[], input: SaveInput): LarderError | undefined {
+  const states = folders.map((folder) => readFolderState(input.cacheDir, folder));
+  if (!states.every((s) => s !== undefined && s.key !== input.key && unchangedSince(s))) return undefined;
+  const first = states[0] as NonNullable<(typeof states)[number]>;
+  const how = first.by === 'save' ? `was saved as ${first.key}` : `is what restore wrote from ${first.key} (${first.match === 'prefix' ? 'a restore-key hit' : 'an exact hit'})`;
+  return new LarderError(
+    'LARDER_UNCHANGED_TREE',
+    `${input.paths.join(', ')} ${how} and nothing in it changed since, so the install step did not run; run it (npm ci, pip install, mvn …) before saving as ${input.key}`,
+  );
 }

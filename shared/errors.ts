@@ -27,6 +27,8 @@ export const ERRORS = {
   LARDER_PATH_NOT_FOUND: 400,
   // a file or folder under a saved path could not be read, or changed while it was saved
   LARDER_PATH_UNREADABLE: 400,
+  // a save of a folder that is exactly what a restore of another key wrote: the build did not run
+  LARDER_UNCHANGED_TREE: 409,
   LARDER_UNREACHABLE: 503,
   LARDER_TIMEOUT: 504,
   LARDER_BAD_RESPONSE: 502,
