@@ -14,6 +14,10 @@ export interface ClientOptions {
   token: string | undefined;
   keyTemplate: string | undefined;
   restoreKeyTemplates: string[];
+  /** restore only an exact hit: --exact, or `larder run` of a command that rebuilds the folders from scratch */
+  exact: boolean;
+  /** why exact was chosen for the user, said once in the output */
+  exactBecause: string | undefined;
   paths: string[];
   strict: boolean;
   json: boolean;
@@ -55,6 +59,8 @@ options:
                         placeholders: {os} {arch} {libc} {node} {python} {java} {root}
                         {env:NAME} {hash:GLOB,GLOB…}
   --restore-key PREFIX  fall back to the newest entry whose key starts with PREFIX (repeatable)
+  --exact               restore only an exact hit, ignoring restore keys (for installs such as
+                        npm ci that delete the folder first; larder run does this by itself)
   --path PATH           folder to save or restore (repeatable; ~ is your home)
   --strict              exit non-zero when the cache fails (default: warn and go on)
   --json                print the outcome as JSON on stdout
@@ -88,6 +94,7 @@ export function parseClientArgs(argv: string[], env: NodeJS.ProcessEnv, cwd: str
       preset: { type: 'string' },
       key: { type: 'string' },
       'restore-key': { type: 'string', multiple: true },
+      exact: { type: 'boolean' },
       path: { type: 'string', multiple: true },
       strict: { type: 'boolean' },
       json: { type: 'boolean' },
@@ -109,12 +116,15 @@ export function parseClientArgs(argv: string[], env: NodeJS.ProcessEnv, cwd: str
   if (!['save', 'restore', 'run', 'key'].includes(name ?? '')) throw new LarderError('LARDER_USAGE', `unknown command ${JSON.stringify(name)}; see larder --help`);
   if (name === 'run' && command.length === 0) throw new LarderError('LARDER_USAGE', 'larder run needs a command after --');
   const preset = values.preset === undefined ? undefined : presetNamed(values.preset);
+  const rebuilt = name === 'run' && values.exact === undefined && values['restore-key'] === undefined && preset?.rebuiltBy?.(command) === true;
   const options: ClientOptions = {
     server: values.server ?? env.LARDER_SERVER ?? DEFAULT_SERVER,
     namespace: checkNamespace(values.namespace ?? env.LARDER_NAMESPACE ?? 'default'),
     token: values.token ?? (env.LARDER_TOKEN || undefined),
     keyTemplate: values.key ?? preset?.key,
     restoreKeyTemplates: values['restore-key'] ?? preset?.restoreKeys ?? [],
+    exact: (values.exact ?? false) || rebuilt,
+    exactBecause: rebuilt ? `${command.join(' ')} deletes ${(preset?.paths ?? []).join(', ')} before it installs, so only an exact hit is restored` : undefined,
     paths: values.path ?? preset?.paths ?? [],
     strict: values.strict ?? false,
     json: values.json ?? false,

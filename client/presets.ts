@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import { LarderError } from '../shared/errors.ts';
 
 // Ready recipes. Each key ends in a hash of the inputs that decide the tree's content;
@@ -10,6 +11,20 @@ export interface Preset {
   restoreKeys: string[];
   /** what the preset is for, for --help */
   summary: string;
+  /**
+   * Whether a command deletes the preset's folders before it installs: after it, a
+   * restore-key hit would have been pure cost, so `larder run` restores only an exact hit.
+   */
+  rebuiltBy?: (command: readonly string[]) => boolean;
+}
+
+// npm ci and its aliases delete node_modules first. npm install, yarn, pnpm, pip into
+// an existing venv and Maven into an existing repository reuse what is there.
+const NPM_CLEAN_INSTALLS = new Set(['ci', 'clean-install', 'ic', 'install-clean', 'isntall-clean']);
+
+function isNpmCleanInstall(command: readonly string[]): boolean {
+  const [program = '', ...args] = command;
+  return basename(program) === 'npm' && NPM_CLEAN_INSTALLS.has(args.find((a) => !a.startsWith('-')) ?? '');
 }
 
 // `**/` matches the top folder too, and nested lockfiles of workspaces.
@@ -22,6 +37,7 @@ export const PRESETS: Record<string, Preset> = {
     paths: ['node_modules'],
     key: `npm-{os}-{arch}-node{node}-{hash:${npmLocks}}`,
     restoreKeys: ['npm-{os}-{arch}-node{node}-'],
+    rebuiltBy: isNpmCleanInstall,
   },
   pip: {
     summary: '.venv, keyed on requirements*, poetry.lock, uv.lock, Pipfile.lock, pyproject.toml; {root} because a venv embeds its absolute path',

@@ -23,3 +23,11 @@ t.test('each preset names its paths, and its restore key is a prefix of its key'
 t.test('an unknown preset is a usage error', async (t) => {
   t.throws(() => presetNamed('gradle'), { code: 'LARDER_USAGE' });
 });
+
+t.test('the npm preset knows which commands delete node_modules before they install', async (t) => {
+  const rebuilt = PRESETS.npm?.rebuiltBy ?? (() => false);
+  for (const command of [['npm', 'ci'], ['/usr/bin/npm', 'ci', '--ignore-scripts'], ['npm', '--silent', 'clean-install'], ['npm', 'ic']]) t.equal(rebuilt(command), true, command.join(' '));
+  for (const command of [['npm', 'install'], ['npm', 'i'], ['yarn', 'install', '--frozen-lockfile'], ['pnpm', 'install'], ['sh', '-c', 'npm ci'], ['npm-ci']]) t.equal(rebuilt(command), false, command.join(' '));
+  t.equal(PRESETS.pip?.rebuiltBy, undefined, 'pip installs into an existing venv');
+  t.equal(PRESETS.maven?.rebuiltBy, undefined, 'Maven adds to an existing repository');
+});
