@@ -20,6 +20,8 @@ export interface Report {
   transferredBytes: number;
   /** save: parts the server already had */
   partsReused?: number;
+  /** save: of those, parts recognised by their tar bytes in the base entry, so never compressed */
+  partsRecognised?: number;
   seconds: number;
   /** restore hits of an entry whose build time was recorded: that time minus this restore's */
   savedSeconds?: number;

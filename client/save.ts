@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { LarderError } from '../shared/errors.ts';
+import { isLarderError, LarderError } from '../shared/errors.ts';
 import { type Manifest, MANIFEST_VERSION, type PartRef, type PathRecord } from '../shared/manifest.ts';
 import { compressedPartStream } from './archive/pack.ts';
 import { BiggestFirst } from './biggest-first.ts';
@@ -19,6 +19,8 @@ import type { PartWorkers } from './workers/worker-pool.ts';
 
 export interface SaveInput {
   key: string;
+  /** where a base entry is looked for: parts it holds are recognised without compressing them */
+  restoreKeys: string[];
   inputs: { [placeholder: string]: string };
   paths: string[];
   cwd: string;
@@ -53,11 +55,12 @@ interface PartTask {
 export async function save(client: CacheClient, workers: PartWorkers, input: SaveInput): Promise<Report> {
   const started = performance.now();
   const phases: Report['phases'] = {};
-  const report: Report = { command: 'save', outcome: 'saved', key: input.key, paths: [], files: 0, fileBytes: 0, parts: 0, transferredBytes: 0, partsReused: 0, seconds: 0, phases };
+  const report: Report = { command: 'save', outcome: 'saved', key: input.key, paths: [], files: 0, fileBytes: 0, parts: 0, transferredBytes: 0, partsReused: 0, partsRecognised: 0, seconds: 0, phases };
   const done = (): Report => ({ ...report, seconds: secondsSince(started) });
 
   workers.warm('pack');
-  if (await client.hasEntry(input.key)) return { ...done(), outcome: 'exists' };
+  const base = await baseEntry(client, input);
+  if (base === 'exists') return { ...done(), outcome: 'exists' };
 
   const present = input.paths.filter((p) => {
     const exists = existsSync(resolveUserPath(p, input.cwd, input.home));
@@ -71,10 +74,25 @@ export async function save(client: CacheClient, workers: PartWorkers, input: Sav
   const stale = untouchedRestore(present.map((p) => resolveUserPath(p, input.cwd, input.home)), input);
   if (stale) return { ...done(), outcome: 'skipped', error: stale.toJSON() };
   const readFrom = Date.now();
+  // Parts of the base entry by their tar bytes: a part packed to the same bytes again
+  // is that part (same digest, size) with this tree's times, and is not compressed.
+  const reusable = new Map((base?.paths ?? []).flatMap((p) => p.parts).flatMap((part) => (part.rawDigest ? [[part.rawDigest, part] as const] : [])));
+  workers.know([...reusable.keys()]);
 
   const mark = performance.now();
   const uploadPart = async (root: string, entries: TreeEntry[]): Promise<PartRef> => {
-    const part = await workers.pack({ root, entries, level: input.level, bufferLimit: input.bufferLimit ?? DEFAULT_BUFFER_LIMIT });
+    const pack = (reuse: boolean) => workers.pack({ root, entries, level: input.level, bufferLimit: input.bufferLimit ?? DEFAULT_BUFFER_LIMIT, reuse });
+    let part = await pack(true);
+    if ('known' in part) {
+      const { times, rawDigest } = part.known;
+      const ref: PartRef = { ...(reusable.get(rawDigest) as PartRef), times };
+      if ((await client.missing([ref.digest])).length === 0) {
+        report.partsReused = (report.partsReused ?? 0) + 1;
+        report.partsRecognised = (report.partsRecognised ?? 0) + 1;
+        return ref;
+      }
+      part = (await pack(false)) as Exclude<typeof part, { known: unknown }>; // the base's blob is gone: build it after all
+    }
     const [missing] = await client.missing([part.ref.digest]);
     if (!missing) {
       report.partsReused = (report.partsReused ?? 0) + 1;
@@ -142,6 +160,21 @@ export async function save(client: CacheClient, workers: PartWorkers, input: Sav
     parts: paths.reduce((sum, p) => sum + p.parts.length, 0),
   });
   return done();
+}
+
+/**
+ * The entry this save builds on: its own key's ('exists'), else the newest entry of its
+ * restore keys, looked up as a probe (not counted as a restore's hit or miss).
+ */
+async function baseEntry(client: CacheClient, input: SaveInput): Promise<Manifest | 'exists' | undefined> {
+  try {
+    const found = await client.lookup(input.key, input.restoreKeys, { probe: true });
+    return found.match === 'exact' ? 'exists' : found.entry;
+  } catch (err) {
+    if (!isLarderError(err, 'LARDER_BAD_REQUEST')) throw err;
+    // a server from before probes: no base, but the key may still exist
+    return (await client.hasEntry(input.key)) ? 'exists' : undefined;
+  }
 }
 
 /**

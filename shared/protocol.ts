@@ -15,6 +15,8 @@ export type MatchKind = 'exact' | 'prefix' | 'none';
 export interface LookupRequest {
   key: string;
   restoreKeys?: string[];
+  /** a save looking for the entry it builds on: answered the same, not counted as a hit or miss */
+  probe?: boolean;
 }
 
 export interface LookupResponse {
@@ -95,6 +97,7 @@ export const lookupRequestSchema = {
   properties: {
     key: { type: 'string', pattern: KEY_PATTERN.source },
     restoreKeys: { type: 'array', maxItems: MAX_RESTORE_KEYS, items: { type: 'string', pattern: KEY_PREFIX_PATTERN.source, minLength: 1 } },
+    probe: { type: 'boolean' },
   },
 } as const;
 

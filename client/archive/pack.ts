@@ -22,6 +22,11 @@ export interface PackedPart {
   bytes: Buffer[] | undefined;
 }
 
+/** A part whose tar bytes an entry already holds: it was not compressed again. */
+export interface KnownPart {
+  known: { rawDigest: string; times: string };
+}
+
 /** Counts (and, when given a hash, hashes) the tar bytes as they stream. */
 interface RawCounter {
   rawBytes: number;
@@ -40,14 +45,19 @@ export const IN_MEMORY_RAW_LIMIT = 64 * 1024 * 1024;
 
 /**
  * Packs a part: in memory with one zstd call when it is small enough (every ~8 MiB
- * part), streaming otherwise (one big file makes one big part).
+ * part), streaming otherwise (one big file makes one big part). A part in memory
+ * whose tar bytes are among `known` (raw digests of an entry this save builds on) is
+ * not compressed at all: hashing the tar costs a fraction of compressing it.
  */
-export async function packPart(root: string, entries: readonly TreeEntry[], level: number, bufferLimit: number, memory?: TarMemory): Promise<PackedPart> {
+export async function packPart(root: string, entries: readonly TreeEntry[], level: number, bufferLimit: number, memory?: TarMemory): Promise<PackedPart>;
+export async function packPart(root: string, entries: readonly TreeEntry[], level: number, bufferLimit: number, memory: TarMemory | undefined, known: ReadonlySet<string> | undefined): Promise<PackedPart | KnownPart>;
+export async function packPart(root: string, entries: readonly TreeEntry[], level: number, bufferLimit: number, memory?: TarMemory, known?: ReadonlySet<string>): Promise<PackedPart | KnownPart> {
   // bufferLimit applies to the streaming path only.
   const estimate = entries.reduce((sum, e) => sum + tarBytesOf(e), 0);
   if (estimate > IN_MEMORY_RAW_LIMIT) return packPartStreaming(root, entries, level, bufferLimit);
   const tar = tarBuffer(root, entries, memory);
   const rawDigest = sha256Digest(tar);
+  if (known?.has(rawDigest)) return { known: { rawDigest, times: timesOf(entries) } };
   const compressed = zstdCompressSync(tar, { params: { [constants.ZSTD_c_compressionLevel]: level } });
   // Always kept: the raw size bounds it, and the streaming compressor would not
   // reproduce these exact bytes (another framing, another digest).

@@ -5,11 +5,11 @@ import { expandKeys, failureReport, type Io, progressLine, publishReport, withCl
 
 /** buildSeconds: how long the command that built the paths took, when larder ran it. */
 export async function saveCommand(options: ClientOptions, io: Io, buildSeconds?: number): Promise<{ exitCode: number; report: Report }> {
-  const { key } = await expandKeys(options, io.env);
+  const { key, restoreKeys } = await expandKeys(options, io.env);
   let report: Report;
   try {
     report = await withClient(options, (client, workers) =>
-      save(client, workers, { key: key.key, inputs: key.inputs, paths: options.paths, cwd: options.cwd, home: options.home, cacheDir: options.cacheDir, concurrency: options.concurrency, level: options.level, buildSeconds, log: io.err, progress: progressLine(io, 'save') }),
+      save(client, workers, { key: key.key, restoreKeys, inputs: key.inputs, paths: options.paths, cwd: options.cwd, home: options.home, cacheDir: options.cacheDir, concurrency: options.concurrency, level: options.level, buildSeconds, log: io.err, progress: progressLine(io, 'save') }),
     );
   } catch (err) {
     report = failureReport('save', key.key, err);

@@ -57,8 +57,9 @@ export class CacheClient {
     }
   }
 
-  async lookup(key: string, restoreKeys: string[]): Promise<LookupResponse> {
-    const res = await this.#call({ method: 'POST', path: `/v1/ns/${this.#ns}/lookup`, json: { key, restoreKeys } });
+  /** probe: a save looking for the entry it builds on, which the server does not count as a hit or miss */
+  async lookup(key: string, restoreKeys: string[], { probe = false } = {}): Promise<LookupResponse> {
+    const res = await this.#call({ method: 'POST', path: `/v1/ns/${this.#ns}/lookup`, json: probe ? { key, restoreKeys, probe } : { key, restoreKeys } });
     return readJson<LookupResponse>(res);
   }
 

@@ -2,7 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { isLarderError } from '../../shared/errors.ts';
 import { once } from '../once.ts';
 import type { ExtractResult } from '../archive/tar-read.ts';
-import type { PackResult, PartJob, PartWorkerData, WorkerReply } from './worker-pool.ts';
+import type { KnowMessage, PackResult, PartJob, PartWorkerData, WorkerReply } from './worker-pool.ts';
 
 // A worker thread that handles one part at a time: packs it (tar → zstd → sha256) for
 // a save, or downloads, verifies, unzstds and writes it for a restore. Its synchronous
@@ -12,6 +12,7 @@ import type { PackResult, PartJob, PartWorkerData, WorkerReply } from './worker-
 // the packer). The pool says which kind to load ahead, while the walk or lookup runs.
 
 const data = workerData as PartWorkerData;
+const known = new Set(data.known);
 const loadPacker = once(() => import('./pack-job.ts'));
 const loadExtractor = once(() => import('./extract-job.ts'));
 // A preload that fails is reported by the first job, which awaits the same import.
@@ -21,7 +22,11 @@ if (data.preload === 'extract') loadExtractor().catch(() => {});
 // Jobs run one after another; an extract job's download starts on arrival.
 let previous: Promise<unknown> = Promise.resolve();
 
-parentPort?.on('message', (job: PartJob) => {
+parentPort?.on('message', (job: PartJob | KnowMessage) => {
+  if (job.kind === 'know') {
+    for (const digest of job.rawDigests) known.add(digest);
+    return;
+  }
   const run = prepare(job);
   run.catch(() => {}); // its failure is reported below, in its turn
   const result = previous.then(() => run).then((start) => start());
@@ -42,7 +47,7 @@ parentPort?.on('message', (job: PartJob) => {
 async function prepare(job: PartJob): Promise<() => Promise<PackResult | ExtractResult>> {
   if (job.kind === 'pack') {
     const { packJob } = await loadPacker();
-    return () => packJob(job);
+    return () => packJob(job, known);
   }
   const { startExtractJob } = await loadExtractor();
   return startExtractJob(job, data);
@@ -50,7 +55,7 @@ async function prepare(job: PartJob): Promise<() => Promise<PackResult | Extract
 
 /** A packed part's bytes move to the main thread instead of being copied. */
 function transferable(reply: WorkerReply): ArrayBuffer[] {
-  const bytes = reply.ok && 'ref' in reply.result ? reply.result.bytes : undefined;
+  const bytes = reply.ok && 'ref' in reply.result && 'bytes' in reply.result ? reply.result.bytes : undefined;
   // Only memory of its own: a small Buffer may share a pooled slab with others.
   if (!bytes || !(bytes.buffer instanceof ArrayBuffer) || bytes.buffer.byteLength <= Buffer.poolSize) return [];
   return [bytes.buffer];

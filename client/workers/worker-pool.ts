@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { type ErrorBody, LarderError } from '../../shared/errors.ts';
 import type { PartRef } from '../../shared/manifest.ts';
+import type { KnownPart } from '../archive/pack.ts';
 import type { ExtractResult } from '../archive/tar-read.ts';
 import type { TreeEntry } from '../archive/tree.ts';
 
@@ -17,16 +18,21 @@ export interface PartWorkerData {
   idleTimeoutMs?: number;
   /** the kind of job whose code a new worker loads before its first job arrives */
   preload?: PartJob['kind'];
+  /** raw digests of parts the save's base entry holds (see know()) */
+  known?: string[];
+}
+
+/** Not a job: tells a worker more raw digests it need not compress. */
+export interface KnowMessage {
+  kind: 'know';
+  rawDigests: string[];
 }
 
 export type PartJob =
-  | { id: number; kind: 'pack'; root: string; entries: TreeEntry[]; level: number; bufferLimit: number }
+  | { id: number; kind: 'pack'; root: string; entries: TreeEntry[]; level: number; bufferLimit: number; reuse: boolean }
   | { id: number; kind: 'extract'; part: PartRef; root: string };
 
-export interface PackResult {
-  ref: PartRef;
-  bytes: Buffer | undefined;
-}
+export type PackResult = { ref: PartRef; bytes: Buffer | undefined } | KnownPart;
 
 export type WorkerReply = { id: number; ok: true; result: PackResult | ExtractResult } | { id: number; ok: false; error: ErrorBody };
 
@@ -60,9 +66,23 @@ export class PartWorkers {
   }
 
   async pack(job: Omit<Extract<PartJob, { kind: 'pack' }>, 'id' | 'kind'>): Promise<PackResult> {
-    const { ref, bytes } = (await this.#run({ kind: 'pack', ...job })) as PackResult;
+    const result = (await this.#run({ kind: 'pack', ...job })) as PackResult;
+    if ('known' in result) return result;
     // Posted buffers arrive as plain Uint8Arrays: view them as Buffers again, without a copy.
+    const { ref, bytes } = result;
     return { ref, bytes: bytes ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) : undefined };
+  }
+
+  /**
+   * Raw digests of parts an entry already holds: a pack job with `reuse` whose tar
+   * matches one returns { known } instead of compressing. Workers started later get
+   * them at start; running ones by message, ahead of any job posted after this call.
+   */
+  know(rawDigests: string[]): void {
+    if (rawDigests.length === 0) return;
+    this.#data.known = [...(this.#data.known ?? []), ...rawDigests];
+    const message: KnowMessage = { kind: 'know', rawDigests };
+    for (const worker of [...this.#idle, ...this.#busy.keys()]) worker.postMessage(message);
   }
 
   extract(part: PartRef, root: string): Promise<ExtractResult> {

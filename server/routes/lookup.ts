@@ -11,6 +11,7 @@ export async function lookupRoutes(app: FastifyInstance, { store, stats }: Route
     const ns = namespaceOf(request);
     request.access.requireRead(ns, request.body.key);
     const result = await lookup(store, ns, request.body, (key) => request.access.canRead(ns, key));
+    if (request.body.probe) return result; // a save's look for its base is not a restore
     stats.lookup(ns, result.match);
     if (result.match === 'none') stats.missed(ns, request.body.key);
     return result;

@@ -114,3 +114,35 @@ t.test('a folder saved under one key and untouched since is not saved again unde
   t.match(JSON.parse(refused.stdout), { outcome: 'skipped', error: { code: 'LARDER_UNCHANGED_TREE' } });
   t.match(refused.stderr, /deps was saved as deps-\w+ and nothing in it changed since/);
 });
+
+t.test('a save recognises the parts of the entry it builds on by their tar bytes, and builds any whose blob is gone', async (t) => {
+  const { url, storeDir } = await startServer(t);
+  const env = { LARDER_SERVER: url };
+  const first = tempDir(t, 'base');
+  buildSampleTree(join(first, 'deps'));
+  for (const pkg of ['pkg-a', 'pkg-b', 'pkg-c']) {
+    mkdirSync(join(first, 'deps', pkg));
+    writeFileSync(join(first, 'deps', pkg, 'data.bin'), Buffer.alloc(5 * 1024 * 1024, pkg));
+  }
+  const base = JSON.parse((await runLarder(['save', '--key', 'deps-a', ...KEY, '--json'], { cwd: first, env })).stdout);
+  t.ok(base.parts >= 3, `${base.parts} parts`);
+
+  const second = tempDir(t, 'afresh');
+  execFileSync('cp', ['-a', join(first, 'deps'), join(second, 'deps')]);
+  touchAll(join(second, 'deps'), 1_800_000_000);
+  const again = JSON.parse((await runLarder(['save', '--key', 'deps-b', ...KEY, '--json'], { cwd: second, env })).stdout);
+  t.match(again, { outcome: 'saved', partsReused: base.parts, partsRecognised: base.parts, transferredBytes: 0 }, 'every part recognised, none compressed');
+
+  // One of the base's blobs vanishes from the store: that part is built and uploaded after all.
+  const blobs = execFileSync('find', [join(storeDir, 'v1'), '-path', '*/blobs/*', '-type', 'f']).toString().trim().split('\n');
+  rmSync(blobs[0] as string);
+  const third = tempDir(t, 'healed');
+  execFileSync('cp', ['-a', join(second, 'deps'), join(third, 'deps')]);
+  const healed = JSON.parse((await runLarder(['save', '--key', 'deps-c', ...KEY, '--json'], { cwd: third, env })).stdout);
+  t.match(healed, { outcome: 'saved', partsRecognised: base.parts - 1 });
+  t.ok(healed.transferredBytes > 0, 'the missing part was uploaded');
+  const target = tempDir(t, 'check');
+  const restored = await runLarder(['restore', '--key', 'deps-c', '--path', 'deps', '--json'], { cwd: target, env });
+  t.match(JSON.parse(restored.stdout), { outcome: 'hit' }, restored.stderr);
+  t.same(snapshotTree(join(target, 'deps')), snapshotTree(join(third, 'deps')), 'and it restores whole, with its own times');
+});
