@@ -13,6 +13,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   restore: async () => (await import('./commands/restore.ts')).restoreCommand,
   run: async () => (await import('./commands/run.ts')).runCommand,
   key: async () => (await import('./commands/key.ts')).keyCommand,
+  ls: async () => (await import('./commands/entries.ts')).lsCommand,
+  delete: async () => (await import('./commands/entries.ts')).deleteCommand,
 };
 
 export async function main(argv: string[], io: Io, cwd: string): Promise<number> {

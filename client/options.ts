@@ -37,6 +37,8 @@ export interface ClientOptions {
   emfNamespace: string | undefined;
   /** `larder run -- CMD…`: the command */
   command: string[];
+  /** `larder ls [PREFIX]`, `larder delete KEY`: the word after the command */
+  argument: string | undefined;
 }
 
 export const DEFAULT_SERVER = 'http://127.0.0.1:7373';
@@ -49,6 +51,8 @@ usage:
   larder run      --preset NAME | --key … --path … -- COMMAND [ARGS…]
                   restore; run COMMAND unless the hit was exact; save if it succeeded
   larder key      --preset NAME | --key TEMPLATE [--explain]
+  larder ls       [PREFIX]     entries (newest first): key, age, files, size
+  larder delete   KEY          remove an entry (a token that may write that key)
 
 options:
   --server URL          larder server (LARDER_SERVER; default ${DEFAULT_SERVER})
@@ -112,8 +116,10 @@ export function parseClientArgs(argv: string[], env: NodeJS.ProcessEnv, cwd: str
   const { values, positionals } = parsed;
   if (values.help || positionals.length === 0) return 'help';
   const [name, ...extra] = positionals;
-  if (extra.length > 0) throw new LarderError('LARDER_USAGE', `unexpected ${extra.join(' ')}; put a command to run after --`);
-  if (!['save', 'restore', 'run', 'key'].includes(name ?? '')) throw new LarderError('LARDER_USAGE', `unknown command ${JSON.stringify(name)}; see larder --help`);
+  const takes = name === 'ls' || name === 'delete' ? 1 : 0;
+  if (extra.length > takes) throw new LarderError('LARDER_USAGE', `unexpected ${extra.slice(takes).join(' ')}; put a command to run after --`);
+  if (!['save', 'restore', 'run', 'key', 'ls', 'delete'].includes(name ?? '')) throw new LarderError('LARDER_USAGE', `unknown command ${JSON.stringify(name)}; see larder --help`);
+  if (name === 'delete' && extra.length === 0) throw new LarderError('LARDER_USAGE', 'larder delete needs the KEY to delete');
   if (name === 'run' && command.length === 0) throw new LarderError('LARDER_USAGE', 'larder run needs a command after --');
   const preset = values.preset === undefined ? undefined : presetNamed(values.preset);
   const rebuilt = name === 'run' && values.exact === undefined && values['restore-key'] === undefined && preset?.rebuiltBy?.(command) === true;
@@ -141,7 +147,9 @@ export function parseClientArgs(argv: string[], env: NodeJS.ProcessEnv, cwd: str
     githubStepSummary: env.GITHUB_STEP_SUMMARY || undefined,
     emfNamespace: values.emf || values['emf-namespace'] ? (values['emf-namespace'] ?? env.LARDER_EMF_NAMESPACE ?? 'Larder') : undefined,
     command,
+    argument: extra[0],
   };
+  if (name === 'ls' || name === 'delete') return { command: name, options };
   if (!options.keyTemplate) throw new LarderError('LARDER_USAGE', `larder ${name} needs --key TEMPLATE or --preset NAME`);
   if (name !== 'key' && options.paths.length === 0) throw new LarderError('LARDER_USAGE', `larder ${name} needs --path PATH or --preset NAME`);
   return { command: name as string, options };

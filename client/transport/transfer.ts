@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { createAgents, drain, HttpTimeoutError, readJson, readText, send } from './http.ts';
 import { type ErrorCode, isErrorCode, LarderError } from '../../shared/errors.ts';
 import type { Manifest } from '../../shared/manifest.ts';
-import { blobPath, type ClientReport, entryPath, type LookupResponse, type MissingResponse } from '../../shared/protocol.ts';
+import { blobPath, type ClientReport, type EntryListResponse, type EntrySummary, entryPath, type LookupResponse, type MissingResponse } from '../../shared/protocol.ts';
 
 // Talks to a larder server. Every request has connect and idle timeouts and obeys the
 // command's overall deadline; idempotent requests (all of ours: blobs are content-
@@ -61,6 +61,30 @@ export class CacheClient {
   async lookup(key: string, restoreKeys: string[], { probe = false } = {}): Promise<LookupResponse> {
     const res = await this.#call({ method: 'POST', path: `/v1/ns/${this.#ns}/lookup`, json: probe ? { key, restoreKeys, probe } : { key, restoreKeys } });
     return readJson<LookupResponse>(res);
+  }
+
+  /** Entries whose key starts with prefix, newest first. */
+  async listEntries(prefix: string, limit: number): Promise<EntrySummary[]> {
+    const query = new URLSearchParams({ prefix, limit: String(limit) });
+    const res = await this.#call({ method: 'GET', path: `/v1/ns/${this.#ns}/entries?${query}` });
+    return (await readJson<EntryListResponse>(res)).entries;
+  }
+
+  /** The entry's manifest, or undefined when there is none. */
+  async getEntry(key: string): Promise<Manifest | undefined> {
+    const res = await this.#call({ method: 'GET', path: entryPath(this.#ns, key), accept: [404] });
+    if (res.statusCode === 404) {
+      await drain(res);
+      return undefined;
+    }
+    return readJson<Manifest>(res);
+  }
+
+  /** Removes an entry; false when there was none. */
+  async deleteEntry(key: string): Promise<boolean> {
+    const res = await this.#call({ method: 'DELETE', path: entryPath(this.#ns, key), accept: [404] });
+    await drain(res);
+    return res.statusCode === 204;
   }
 
   async hasEntry(key: string): Promise<boolean> {

@@ -42,6 +42,8 @@ export async function entryRoutes(app: FastifyInstance, { store, stats, limits }
     const key = keyOf(request);
     request.access.requireWrite(ns, key);
     if (!(await store.deleteEntry(ns, key))) throw new LarderError('LARDER_ENTRY_NOT_FOUND', `no entry ${key} in ${ns}`);
+    // An operator's fix of a bad entry: who removed what stays in the log.
+    request.log.warn({ namespace: ns, key, token: request.access.name }, 'entry deleted');
     return reply.code(204).send();
   });
 
