@@ -26,22 +26,24 @@ export function buildCorpora(cache: string, log: (line: string) => void): Corpus
     npmCorpus(cache, 'npm-large', log),
     npmCorpus(cache, 'npm-small', log),
     npmCorpus(cache, 'npm-large-variant', log),
+    // the same lockfile as npm-large, installed by a second, independent npm ci
+    npmCorpus(cache, 'npm-large-afresh', log, 'npm-large'),
     venvCorpus(cache, log),
     m2Corpus(cache, log),
   ];
 }
 
-/** node_modules from a pinned lockfile, installed once with npm ci (which also warms npm's cache). */
-function npmCorpus(cache: string, name: string, log: (line: string) => void): Corpus {
+/** node_modules from a pinned lockfile (bench/corpora/<from>), installed once with npm ci (which also warms npm's cache). */
+function npmCorpus(cache: string, name: string, log: (line: string) => void, from = name): Corpus {
   const project = join(cache, name);
-  const lock = join(CORPORA_DIR, name, 'package-lock.json');
+  const lock = join(CORPORA_DIR, from, 'package-lock.json');
   const stamp = join(project, '.larder-bench-lock');
   const lockHash = createHash('sha256').update(readFileSync(lock)).digest('hex');
   if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== lockHash) {
     log(`building ${name}: npm ci from its pinned lockfile`);
     rmSync(project, { recursive: true, force: true });
     mkdirSync(project, { recursive: true });
-    cpSync(join(CORPORA_DIR, name, 'package.json'), join(project, 'package.json'));
+    cpSync(join(CORPORA_DIR, from, 'package.json'), join(project, 'package.json'));
     cpSync(lock, join(project, 'package-lock.json'));
     execFileSync('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: project, stdio: 'inherit' });
     writeFileSync(stamp, lockHash);

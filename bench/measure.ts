@@ -3,6 +3,18 @@ import { readFileSync } from 'node:fs';
 
 // Timing helpers: wall-clock seconds of real commands, medians, and a process's peak RSS.
 
+/** One line of the results table: larder against its baseline, measured in the same run. */
+export interface Row {
+  scenario: string;
+  corpus: string;
+  larder: number[];
+  baselineName: string;
+  baseline: number[];
+  /** how the goal reads the two medians */
+  goal?: { kind: 'larder/baseline ≤' | 'baseline/larder ≥'; value: number };
+  notes?: string;
+}
+
 export interface Timed {
   seconds: number;
   stdout: string;
@@ -54,4 +66,26 @@ export function watchRss(child: ChildProcess): { stop: () => number } {
       return peak;
     },
   };
+}
+
+/**
+ * Flushes earlier writes first, so one step's writeback does not land on the next, and
+ * reads the step's input once untimed: this machine reclaims idle page cache (DAMON), and
+ * whichever step ran first after that would otherwise pay the disk reads.
+ */
+export async function quiet<T>(step: () => Promise<T>, warm: string[] = []): Promise<T> {
+  await sh('sync', '/');
+  for (const path of warm) await sh(`tar -cf - "${path}" | cat > /dev/null`, '/');
+  return step();
+}
+
+/** Alternates which of two steps goes first, so slow drift hits both alike. */
+export async function inTurn(round: number, a: () => Promise<unknown>, b: () => Promise<unknown>): Promise<void> {
+  if (round % 2 === 0) {
+    await a();
+    await b();
+  } else {
+    await b();
+    await a();
+  }
 }

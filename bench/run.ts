@@ -3,7 +3,9 @@ import { availableParallelism, homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildCorpora, type Corpus } from './corpora.ts';
-import { median, sh, timed } from './measure.ts';
+import { deltaSaves } from './delta.ts';
+import { LARDER, larder, log } from './larder.ts';
+import { inTurn, median, quiet, type Row, sh, timed } from './measure.ts';
 import { serverMemory } from './server-memory.ts';
 import { type BenchServer, startServer } from './server.ts';
 
@@ -17,22 +19,9 @@ const RUNS = Number(process.env.LARDER_BENCH_RUNS ?? 3);
 const CACHE = process.env.LARDER_BENCH_CACHE ?? join(homedir(), '.cache/larder-bench');
 const ONLY = process.env.LARDER_BENCH_ONLY?.split(',');
 const MEMORY_GB = Number(process.env.LARDER_BENCH_MEMORY_GB ?? 1);
-const LARDER = fileURLToPath(new URL('../bin/larder.js', import.meta.url));
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
 
-interface Row {
-  scenario: string;
-  corpus: string;
-  larder: number[];
-  baselineName: string;
-  baseline: number[];
-  /** how the goal reads the two medians */
-  goal?: { kind: 'larder/baseline ≤' | 'baseline/larder ≥'; value: number };
-  notes?: string;
-}
 
-const log = (line: string): void => void process.stderr.write(`[bench] ${line}\n`);
-const larder = (args: string[], cwd: string, server: BenchServer) => timed(process.execPath, [LARDER, ...args, '--strict'], { cwd, env: { LARDER_SERVER: server.url, LARDER_NAMESPACE: 'bench' } });
 
 async function main(): Promise<void> {
   const corpora = buildCorpora(CACHE, log).filter((c) => !ONLY || ONLY.includes(c.name));
@@ -42,12 +31,13 @@ async function main(): Promise<void> {
   const extra: Record<string, unknown> = {};
   try {
     await settleFileSystem(work);
-    for (const corpus of corpora.filter((c) => c.name !== 'npm-large-variant')) rows.push(...(await saveAndRestore(corpus, work)));
+    for (const corpus of corpora.filter((c) => c.name !== 'npm-large-variant' && c.name !== 'npm-large-afresh')) rows.push(...(await saveAndRestore(corpus, work)));
     const large = corpora.find((c) => c.name === 'npm-large');
     const variant = corpora.find((c) => c.name === 'npm-large-variant');
-    if (large && variant) {
-      const delta = await deltaSave(large, variant, work);
-      rows.push(delta.row);
+    const afresh = corpora.find((c) => c.name === 'npm-large-afresh');
+    if (large && variant && afresh) {
+      const delta = await deltaSaves(large, variant, afresh, work, RUNS);
+      rows.push(...delta.rows);
       extra.deltaSave = delta.detail;
     }
     if (large) rows.push(await keyComputation(large));
@@ -109,33 +99,6 @@ async function saveAndRestore(corpus: Corpus, work: string): Promise<Row[]> {
   return rows;
 }
 
-/** A lockfile change: restore the old tree by restore key, npm install the difference, save. */
-async function deltaSave(large: Corpus, variant: Corpus, work: string): Promise<{ row: Row; detail: unknown }> {
-  log('delta save: restore npm-large by restore key into the variant, npm install, save');
-  const times: number[] = [];
-  const full: number[] = [];
-  let detail: Record<string, unknown> = {};
-  for (let i = 0; i < RUNS; i++) {
-    const server = await startServer(join(work, `store-delta-${i}`));
-    full.push((await larder(['save', '--key', 'bench-npm-large', '--path', 'node_modules'], large.project, server)).seconds);
-    const dir = join(work, `delta-${i}`);
-    mkdirSync(dir);
-    for (const file of ['package.json', 'package-lock.json']) cpSync(join(variant.project, file), join(dir, file));
-    const restored = await larder(['restore', '--key', 'bench-npm-large-variant', '--restore-key', 'bench-npm-large', '--path', 'node_modules', '--json'], dir, server);
-    const match = (JSON.parse(restored.stdout) as { match: string }).match;
-    await sh('npm install --ignore-scripts --prefer-offline --no-audit --no-fund --loglevel=error', dir);
-    const saved = await larder(['save', '--key', 'bench-npm-large-variant', '--path', 'node_modules', '--json'], dir, server);
-    const record = JSON.parse(saved.stdout) as { parts: number; partsReused: number; transferredBytes: number };
-    times.push(saved.seconds);
-    detail = { restoreMatch: match, parts: record.parts, partsReused: record.partsReused, uploadedBytes: record.transferredBytes };
-    await server.stop();
-  }
-  return {
-    row: { scenario: 'save after a restore-key hit (1 changed, 1 added)', corpus: 'npm-large-variant', larder: times, baselineName: 'full save, cold server', baseline: full, notes: `${detail.partsReused} of ${detail.parts} parts reused, ${((detail.uploadedBytes as number) / 1e6).toFixed(1)} MB uploaded` },
-    detail,
-  };
-}
-
 async function keyComputation(corpus: Corpus): Promise<Row> {
   const key: number[] = [];
   const bare: number[] = [];
@@ -144,28 +107,6 @@ async function keyComputation(corpus: Corpus): Promise<Row> {
     bare.push((await timed(process.execPath, ['-e', '0'], { cwd: corpus.project })).seconds);
   }
   return { scenario: 'key computation (larder key --preset npm)', corpus: corpus.name, larder: key, baselineName: 'node -e 0 (bare start-up)', baseline: bare, notes: 'the CLI start-up plus hashing the lockfiles' };
-}
-
-/**
- * Flushes earlier writes first, so one step's writeback does not land on the next, and
- * reads the step's input once untimed: this machine reclaims idle page cache (DAMON), and
- * whichever step ran first after that would otherwise pay the disk reads.
- */
-async function quiet<T>(step: () => Promise<T>, warm: string[] = []): Promise<T> {
-  await sh('sync', '/');
-  for (const path of warm) await sh(`tar -cf - "${path}" | cat > /dev/null`, '/');
-  return step();
-}
-
-/** Alternates which of two steps goes first, so slow drift hits both alike. */
-async function inTurn(round: number, a: () => Promise<unknown>, b: () => Promise<unknown>): Promise<void> {
-  if (round % 2 === 0) {
-    await a();
-    await b();
-  } else {
-    await b();
-    await a();
-  }
 }
 
 /**
