@@ -71,7 +71,7 @@ export async function save(client: CacheClient, workers: PartWorkers, input: Sav
     const error = new LarderError('LARDER_PATH_NOT_FOUND', `none of ${input.paths.join(', ')} exists`);
     return { ...done(), outcome: 'skipped', error: error.toJSON() };
   }
-  const stale = untouchedRestore(present.map((p) => resolveUserPath(p, input.cwd, input.home)), input);
+  const stale = untouchedRestore(present, input);
   if (stale) return { ...done(), outcome: 'skipped', error: stale.toJSON() };
   const readFrom = Date.now();
   // Parts of the base entry by their tar bytes: a part packed to the same bytes again
@@ -82,22 +82,21 @@ export async function save(client: CacheClient, workers: PartWorkers, input: Sav
   const mark = performance.now();
   const uploadPart = async (root: string, entries: TreeEntry[]): Promise<PartRef> => {
     const pack = (reuse: boolean) => workers.pack({ root, entries, level: input.level, bufferLimit: input.bufferLimit ?? DEFAULT_BUFFER_LIMIT, reuse });
+    const stored = async (ref: PartRef): Promise<boolean> => {
+      const present = (await client.missing([ref.digest])).length === 0;
+      if (present) report.partsReused = (report.partsReused ?? 0) + 1;
+      return present;
+    };
     let part = await pack(true);
     if ('known' in part) {
-      const { times, rawDigest } = part.known;
-      const ref: PartRef = { ...(reusable.get(rawDigest) as PartRef), times };
-      if ((await client.missing([ref.digest])).length === 0) {
-        report.partsReused = (report.partsReused ?? 0) + 1;
+      const ref: PartRef = { ...(reusable.get(part.known.rawDigest) as PartRef), times: part.known.times };
+      if (await stored(ref)) {
         report.partsRecognised = (report.partsRecognised ?? 0) + 1;
         return ref;
       }
       part = (await pack(false)) as Exclude<typeof part, { known: unknown }>; // the base's blob is gone: build it after all
     }
-    const [missing] = await client.missing([part.ref.digest]);
-    if (!missing) {
-      report.partsReused = (report.partsReused ?? 0) + 1;
-      return part.ref;
-    }
+    if (await stored(part.ref)) return part.ref;
     const buffered = part.bytes;
     // A streaming part too big to keep is packed again, here, as it uploads.
     await client.putBlob(part.ref.digest, part.ref.size, buffered ? () => buffered : () => compressedPartStream(root, entries, input.level));
@@ -182,13 +181,13 @@ async function baseEntry(client: CacheClient, input: SaveInput): Promise<Manifes
  * restore wrote it (or a save published it): publishing it under this key would serve
  * a tree the build never made, as an exact hit, forever.
  */
-function untouchedRestore(folders: string[], input: SaveInput): LarderError | undefined {
-  const states = folders.map((folder) => readFolderState(input.cacheDir, folder));
+function untouchedRestore(paths: string[], input: SaveInput): LarderError | undefined {
+  const states = paths.map((path) => readFolderState(input.cacheDir, resolveUserPath(path, input.cwd, input.home)));
   if (!states.every((s) => s !== undefined && s.key !== input.key && unchangedSince(s))) return undefined;
   const first = states[0] as NonNullable<(typeof states)[number]>;
   const how = first.by === 'save' ? `was saved as ${first.key}` : `is what restore wrote from ${first.key} (${first.match === 'prefix' ? 'a restore-key hit' : 'an exact hit'})`;
   return new LarderError(
     'LARDER_UNCHANGED_TREE',
-    `${input.paths.join(', ')} ${how} and nothing in it changed since, so the install step did not run; run it (npm ci, pip install, mvn …) before saving as ${input.key}`,
+    `${paths.join(', ')} ${how} and nothing in it changed since, so the install step did not run; run it (npm ci, pip install, mvn …) before saving as ${input.key}`,
   );
 }

@@ -54,7 +54,14 @@ export async function packPart(root: string, entries: readonly TreeEntry[], leve
 export async function packPart(root: string, entries: readonly TreeEntry[], level: number, bufferLimit: number, memory?: TarMemory, known?: ReadonlySet<string>): Promise<PackedPart | KnownPart> {
   // bufferLimit applies to the streaming path only.
   const estimate = entries.reduce((sum, e) => sum + tarBytesOf(e), 0);
-  if (estimate > IN_MEMORY_RAW_LIMIT) return packPartStreaming(root, entries, level, bufferLimit);
+  if (estimate > IN_MEMORY_RAW_LIMIT) {
+    // One big file: reading it once more to hash it costs far less than compressing it.
+    if (known !== undefined && known.size > 0) {
+      const rawDigest = rawDigestOf(root, entries);
+      if (known.has(rawDigest)) return { known: { rawDigest, times: timesOf(entries) } };
+    }
+    return packPartStreaming(root, entries, level, bufferLimit);
+  }
   const tar = tarBuffer(root, entries, memory);
   const rawDigest = sha256Digest(tar);
   if (known?.has(rawDigest)) return { known: { rawDigest, times: timesOf(entries) } };
@@ -65,6 +72,13 @@ export async function packPart(root: string, entries: readonly TreeEntry[], leve
     ref: { digest: sha256Digest(compressed), size: compressed.length, rawSize: tar.length, entries: entries.length, times: timesOf(entries), rawDigest },
     bytes: [compressed],
   };
+}
+
+/** The sha256 of a part's tar bytes, streamed in chunks: for parts too big for memory. */
+function rawDigestOf(root: string, entries: readonly TreeEntry[]): string {
+  const hash = createHash('sha256');
+  for (const chunk of tarChunks(root, entries)) hash.update(chunk);
+  return finishDigest(hash);
 }
 
 /** The members' mtimes in whole seconds, as the manifest carries them beside the part. */

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import t from 'tap';
 import { finishTree } from '../../../client/archive/finish-tree.ts';
-import { compressedPartStream, packPart, packPartStreaming } from '../../../client/archive/pack.ts';
+import { compressedPartStream, IN_MEMORY_RAW_LIMIT, packPart, packPartStreaming } from '../../../client/archive/pack.ts';
 import { planParts } from '../../../client/archive/parts.ts';
 import { reusedMemory, tarBuffer, tarChunks } from '../../../client/archive/tar-write.ts';
 import { walkTree } from '../../../client/archive/tree.ts';
@@ -107,4 +107,15 @@ t.test('a file that vanishes before it is packed fails the part with LARDER_PATH
   rmSync(join(src, 'gone.js'));
   await t.rejects(packPart(src, entries, 3, 64 << 20), { code: 'LARDER_PATH_UNREADABLE', message: 'gone.js could not be read (ENOENT)' });
   await t.rejects(packPartStreaming(src, entries, 3, 64 << 20), { code: 'LARDER_PATH_UNREADABLE' }, 'the streaming path too');
+});
+
+t.test('a part too big for memory is recognised by its tar bytes too, without compressing it', async (t) => {
+  const src = tempDir(t);
+  writeFileSync(join(src, 'big.bin'), Buffer.alloc(IN_MEMORY_RAW_LIMIT + 1024, 3));
+  const entries = walkTree(src).entries;
+  const streamed = await packPartStreaming(src, entries, 3, 1024);
+  const known = await packPart(src, entries, 3, 1024, undefined, new Set([streamed.ref.rawDigest as string]));
+  t.same(known, { known: { rawDigest: streamed.ref.rawDigest, times: streamed.ref.times } });
+  const unknown = await packPart(src, entries, 3, 1024, undefined, new Set(['sha256:' + '0'.repeat(64)]));
+  t.same('ref' in unknown && unknown.ref, streamed.ref, 'another digest: compressed as ever');
 });

@@ -13,7 +13,7 @@ t.test('parts fall between the minimum and maximum size', async (t) => {
   const sizes = parts.map((p) => p.reduce((s, e) => s + 512 + Math.ceil(e.size / 512) * 512, 0));
   for (const size of sizes.slice(0, -1)) t.ok(size >= MIN_PART_BYTES && size <= MAX_PART_BYTES, `${size}`);
   const mean = sizes.reduce((a, b) => a + b, 0) / sizes.length;
-  t.ok(mean > 6e6 && mean < 11e6, `mean part is ~8 MiB (${(mean / 1e6).toFixed(1)} MB)`);
+  t.ok(mean > 3e6 && mean < 6e6, `mean part is ~4 MiB (${(mean / 1e6).toFixed(1)} MB)`);
 });
 
 t.test('adding a package in the middle keeps most parts the same', async (t) => {
