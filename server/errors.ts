@@ -31,6 +31,9 @@ export function installErrorHandlers(app: FastifyInstance, onServerError: (code:
       onServerError(larderError.code);
     }
     const body: ErrorBody = larderError.toJSON();
+    // A body left unread (a refused or failed upload) would otherwise be read to its end,
+    // or hold the client's connection until a timeout: answer, then close.
+    if (!request.raw.complete) reply.header('connection', 'close');
     return reply.code(larderError.status).send(body);
   });
   app.setNotFoundHandler((request, reply) => {

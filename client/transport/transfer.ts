@@ -8,8 +8,10 @@ import { blobPath, type ClientReport, type EntryListResponse, type EntrySummary,
 // Talks to a larder server. Every request has connect and idle timeouts and obeys the
 // command's overall deadline; idempotent requests (all of ours: blobs are content-
 // addressed, entries first-writer-wins) are retried with backoff on network faults and
-// 5xx/429; after BREAKER_THRESHOLD failures in a row the circuit opens and further calls
-// fail at once instead of making the build wait on a dead server.
+// 5xx/429; after BREAKER_THRESHOLD failures in a row of one kind of call (uploads, say)
+// the circuit opens and every further call fails at once instead of making the build
+// wait on a broken server. Other kinds of call that succeed meanwhile (a store that
+// cannot write still answers blobs/missing) do not close it.
 
 export interface TransferOptions {
   server: string;
@@ -45,7 +47,8 @@ export class CacheClient {
   readonly #ns: string;
   readonly #options: TransferOptions;
   readonly #agents = createAgents();
-  #failuresInARow = 0;
+  /** failures in a row, by kind of call (method and route) */
+  readonly #failuresInARow = new Map<string, number>();
 
   constructor(options: TransferOptions) {
     this.#options = options;
@@ -131,9 +134,9 @@ export class CacheClient {
   }
 
   async #call(call: Call): Promise<IncomingMessage> {
-    if (this.#failuresInARow >= BREAKER_THRESHOLD) {
-      throw new LarderError('LARDER_UNREACHABLE', `stopped calling ${this.#base.origin} after ${this.#failuresInARow} failures in a row`);
-    }
+    const open = [...this.#failuresInARow].find(([, failures]) => failures >= BREAKER_THRESHOLD);
+    if (open) throw new LarderError('LARDER_UNREACHABLE', `stopped calling ${this.#base.origin} after ${open[1]} failures in a row (${open[0]})`);
+    const kind = `${call.method} ${routeOf(call.path)}`;
     const retries = this.#options.retries ?? 2;
     for (let attempt = 0; ; attempt++) {
       let error: LarderError;
@@ -143,17 +146,20 @@ export class CacheClient {
         this.#options.onProgress?.();
         const status = res.statusCode ?? 0;
         if (status < 400 || call.accept?.includes(status)) {
-          this.#failuresInARow = 0;
+          this.#failuresInARow.delete(kind);
           return res;
         }
         error = await errorOf(res);
+        // Never reuse a connection after an error: the server may still be reading (or
+        // ignoring) the rest of a body this request sent.
+        res.socket?.destroy();
         retryable = RETRYABLE_STATUS.has(status);
       } catch (err) {
         error = transportError(err, this.#base.origin);
         retryable = error.code === 'LARDER_UNREACHABLE' || error.code === 'LARDER_TIMEOUT';
       }
       if (!retryable || attempt >= retries || this.#options.signal?.aborted) {
-        if (retryable || error.status >= 500) this.#failuresInARow++;
+        if (retryable || error.status >= 500) this.#failuresInARow.set(kind, (this.#failuresInARow.get(kind) ?? 0) + 1);
         throw error;
       }
       await sleep((this.#options.backoffMs ?? 200) * 2 ** attempt * (0.75 + Math.random() / 2), this.#options.signal);
@@ -173,6 +179,12 @@ export class CacheClient {
       this.#agents,
     );
   }
+}
+
+/** The route of a v1 path, without its namespace, key or digest: `blobs`, `blobs/missing`, `entries`, `lookup`. */
+function routeOf(path: string): string {
+  const [, , , , resource = '', rest = ''] = path.split('?')[0]?.split('/') ?? [];
+  return rest === 'missing' ? `${resource}/missing` : resource;
 }
 
 async function errorOf(res: IncomingMessage): Promise<LarderError> {

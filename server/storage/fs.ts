@@ -182,5 +182,6 @@ async function fsCall<T, A = never>(call: () => Promise<T>, ...absent: [A] | [])
 function storeFailure(err: unknown): LarderError {
   if (err instanceof LarderError) return err;
   const code = (err as NodeJS.ErrnoException).code ?? 'unknown';
+  if (code === 'ENOSPC' || code === 'EDQUOT') return new LarderError('LARDER_STORE_FULL', `the disk store is full (${code}); free space on its disk`, { cause: err });
   return new LarderError('LARDER_STORE_UNAVAILABLE', `disk store failed (${code})`, { cause: err });
 }

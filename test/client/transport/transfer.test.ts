@@ -72,3 +72,20 @@ t.test('against a real larder server: blobs and entries round-trip', async (t) =
   t.equal(await c.hasEntry('k'), false);
   await c.close();
 });
+
+t.test('uploads that keep failing open the breaker, even while blobs/missing keeps answering', async (t) => {
+  const server = await scriptedServer(t, (_n, req, res) => {
+    req.resume();
+    if (req.method === 'POST') res.writeHead(200, { 'content-type': 'application/json' }).end('{"missing":[]}');
+    else res.writeHead(503, { 'content-type': 'application/json' }).end('{"code":"LARDER_STORE_UNAVAILABLE","message":"store down"}');
+  });
+  const c = client(server.url, { retries: 0 });
+  const digest = `sha256:${'a'.repeat(64)}`;
+  for (let i = 0; i < 3; i++) {
+    t.same(await c.missing([digest]), [], 'blobs/missing answers');
+    await t.rejects(c.putBlob(digest, 1, () => Buffer.from('x')), { code: 'LARDER_STORE_UNAVAILABLE' });
+  }
+  const before = server.count();
+  await t.rejects(c.missing([digest]), { code: 'LARDER_UNREACHABLE', message: /stopped calling .* after 3 failures in a row \(PUT blobs\)/ });
+  t.equal(server.count(), before, 'the open breaker made no request');
+});
