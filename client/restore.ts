@@ -1,5 +1,5 @@
-import { LarderError } from '../shared/errors.ts';
-import { type Manifest, type PathRecord, READABLE_MANIFEST_VERSIONS } from '../shared/manifest.ts';
+import { isLarderError, LarderError } from '../shared/errors.ts';
+import { type Manifest, type PartRef, type PathRecord, READABLE_MANIFEST_VERSIONS } from '../shared/manifest.ts';
 import { mapLimit } from '../shared/concurrency.ts';
 import { finishTree } from './archive/finish-tree.ts';
 import { rememberFolder } from './folders/folder-state.ts';
@@ -56,7 +56,7 @@ export async function restore(client: CacheClient, workers: PartWorkers, input: 
     const tasks = wanted.flatMap((path, pathIndex) => path.parts.map((part) => ({ pathIndex, part }))).sort((a, b) => b.part.rawSize - a.part.rawSize);
     let finished = 0;
     const results = await mapLimit(tasks, input.concurrency, async ({ pathIndex, part }) => {
-      const result = await workers.extract(part, (stagings[pathIndex] as Staging).dir);
+      const result = await workers.extract(part, (stagings[pathIndex] as Staging).dir).catch((err: unknown) => healed(client, part, err));
       report.transferredBytes += part.size;
       input.progress?.(++finished, tasks.length, report.transferredBytes);
       return result;
@@ -88,6 +88,17 @@ export async function restore(client: CacheClient, workers: PartWorkers, input: 
   const final = done();
   const built = entry.client.buildSeconds;
   return built === undefined ? final : { ...final, savedSeconds: Math.max(0, built - final.seconds) };
+}
+
+/**
+ * A part that arrived corrupt: the server hashes its own copy and removes it when it is
+ * corrupt, so the next save of the tree uploads it again. The restore fails either way.
+ */
+async function healed(client: CacheClient, part: PartRef, err: unknown): Promise<never> {
+  if (!isLarderError(err, 'LARDER_INTEGRITY')) throw err;
+  const verdict = await client.verifyBlob(part.digest).catch(() => undefined);
+  const what = verdict === undefined ? 'the server could not check its copy' : verdict.intact ? 'the server\'s copy is intact (it was damaged on the way)' : 'the server found its copy corrupt and removed it; the next save uploads it again';
+  throw new LarderError('LARDER_INTEGRITY', `${err.message}; ${what}`);
 }
 
 // Caps on what one restore may write, checked against the entry before any download.

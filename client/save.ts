@@ -59,8 +59,15 @@ export async function save(client: CacheClient, workers: PartWorkers, input: Sav
   const done = (): Report => ({ ...report, seconds: secondsSince(started) });
 
   workers.warm('pack');
-  const base = await baseEntry(client, input);
-  if (base === 'exists') return { ...done(), outcome: 'exists' };
+  const { exact, base } = await baseEntry(client, input);
+  if (exact) {
+    // Saved already; but a part found corrupt (and removed) or lost leaves the entry
+    // broken until a save of the same tree uploads that part again: this one does.
+    const parts = exact.paths.flatMap((p) => p.parts);
+    const gone = await client.missing(parts.map((p) => p.digest), parts.map((p) => p.size));
+    if (gone.length === 0) return { ...done(), outcome: 'exists' };
+    input.log(`larder save: ${input.key} is saved, but ${gone.length} of its parts are gone from the store; uploading them again`);
+  }
 
   const present = input.paths.filter((p) => {
     const exists = existsSync(resolveUserPath(p, input.cwd, input.home));
@@ -83,7 +90,7 @@ export async function save(client: CacheClient, workers: PartWorkers, input: Sav
   const uploadPart = async (root: string, entries: TreeEntry[]): Promise<PartRef> => {
     const pack = (reuse: boolean) => workers.pack({ root, entries, level: input.level, bufferLimit: input.bufferLimit ?? DEFAULT_BUFFER_LIMIT, reuse });
     const stored = async (ref: PartRef): Promise<boolean> => {
-      const present = (await client.missing([ref.digest])).length === 0;
+      const present = (await client.missing([ref.digest], [ref.size])).length === 0;
       if (present) report.partsReused = (report.partsReused ?? 0) + 1;
       return present;
     };
@@ -162,17 +169,18 @@ export async function save(client: CacheClient, workers: PartWorkers, input: Sav
 }
 
 /**
- * The entry this save builds on: its own key's ('exists'), else the newest entry of its
- * restore keys, looked up as a probe (not counted as a restore's hit or miss).
+ * The entry this save builds on: its own key's (`exact`: saved already), else the newest
+ * entry of its restore keys, looked up as a probe (not counted as a restore's hit or miss).
  */
-async function baseEntry(client: CacheClient, input: SaveInput): Promise<Manifest | 'exists' | undefined> {
+async function baseEntry(client: CacheClient, input: SaveInput): Promise<{ exact?: Manifest; base?: Manifest }> {
   try {
     const found = await client.lookup(input.key, input.restoreKeys, { probe: true });
-    return found.match === 'exact' ? 'exists' : found.entry;
+    return found.match === 'exact' ? { exact: found.entry, base: found.entry } : { base: found.entry };
   } catch (err) {
     if (!isLarderError(err, 'LARDER_BAD_REQUEST')) throw err;
-    // a server from before probes: no base, but the key may still exist
-    return (await client.hasEntry(input.key)) ? 'exists' : undefined;
+    // a server from before probes: no base; an existing key is saved already
+    const entry = await client.getEntry(input.key);
+    return entry ? { exact: { ...entry, paths: [] } } : {};
   }
 }
 

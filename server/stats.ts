@@ -58,6 +58,10 @@ export class Stats {
     else m.blobs.inc({ namespace: ns, outcome: field === 'blobsUploaded' ? 'uploaded' : 'already_present' }, amount);
   }
 
+  corruptBlobRemoved(ns: string): void {
+    this.metrics.corruptBlobs.inc({ namespace: ns });
+  }
+
   clientReport(ns: string, report: ClientReport): void {
     const c = this.#of(ns);
     if (report.command === 'restore') c.clientRestores++;

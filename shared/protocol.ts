@@ -27,6 +27,14 @@ export interface LookupResponse {
 
 export interface MissingRequest {
   digests: string[];
+  /** each digest's size: a blob stored with another size (torn) counts as missing */
+  sizes?: number[];
+}
+
+/** The server's own check of a blob a client found corrupt; a corrupt one is removed. */
+export interface VerifyResponse {
+  digest: string;
+  intact: boolean;
 }
 
 export interface MissingResponse {
@@ -107,6 +115,7 @@ export const missingRequestSchema = {
   required: ['digests'],
   properties: {
     digests: { type: 'array', maxItems: MAX_MISSING_DIGESTS, items: { type: 'string', pattern: DIGEST_PATTERN.source } },
+    sizes: { type: 'array', maxItems: MAX_MISSING_DIGESTS, items: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER } },
   },
 } as const;
 

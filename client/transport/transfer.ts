@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { createAgents, drain, HttpTimeoutError, readJson, readText, send } from './http.ts';
 import { type ErrorCode, isErrorCode, LarderError } from '../../shared/errors.ts';
 import type { Manifest } from '../../shared/manifest.ts';
-import { blobPath, type ClientReport, type EntryListResponse, type EntrySummary, entryPath, type LookupResponse, type MissingResponse } from '../../shared/protocol.ts';
+import { blobPath, type ClientReport, type EntryListResponse, type EntrySummary, entryPath, type LookupResponse, type MissingResponse, type VerifyResponse } from '../../shared/protocol.ts';
 
 // Talks to a larder server. Every request has connect and idle timeouts and obeys the
 // command's overall deadline; idempotent requests (all of ours: blobs are content-
@@ -96,9 +96,16 @@ export class CacheClient {
     return res.statusCode === 200;
   }
 
-  async missing(digests: string[]): Promise<string[]> {
-    const res = await this.#call({ method: 'POST', path: `/v1/ns/${this.#ns}/blobs/missing`, json: { digests } });
+  /** With sizes (one per digest), a blob stored with another size counts as missing too. */
+  async missing(digests: string[], sizes?: number[]): Promise<string[]> {
+    const res = await this.#call({ method: 'POST', path: `/v1/ns/${this.#ns}/blobs/missing`, json: sizes ? { digests, sizes } : { digests } });
     return (await readJson<MissingResponse>(res)).missing;
+  }
+
+  /** Asks the server to hash its copy of a blob that arrived corrupt; it removes a corrupt one. */
+  async verifyBlob(digest: string): Promise<VerifyResponse> {
+    const res = await this.#call({ method: 'POST', path: `${blobPath(this.#ns, digest)}/verify` });
+    return readJson<VerifyResponse>(res);
   }
 
   async putBlob(digest: string, size: number, body: () => Body): Promise<void> {
@@ -183,8 +190,8 @@ export class CacheClient {
 
 /** The route of a v1 path, without its namespace, key or digest: `blobs`, `blobs/missing`, `entries`, `lookup`. */
 function routeOf(path: string): string {
-  const [, , , , resource = '', rest = ''] = path.split('?')[0]?.split('/') ?? [];
-  return rest === 'missing' ? `${resource}/missing` : resource;
+  const [, , , , resource = '', rest = '', action = ''] = path.split('?')[0]?.split('/') ?? [];
+  return rest === 'missing' ? `${resource}/missing` : action ? `${resource}/${action}` : resource;
 }
 
 async function errorOf(res: IncomingMessage): Promise<LarderError> {

@@ -1,9 +1,10 @@
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { VerifyingStream } from '../../shared/digest.ts';
+import { createHash } from 'node:crypto';
+import { finishDigest, VerifyingStream } from '../../shared/digest.ts';
 import { LarderError } from '../../shared/errors.ts';
-import { type MissingRequest, type MissingResponse, missingRequestSchema } from '../../shared/protocol.ts';
+import { type MissingRequest, type MissingResponse, missingRequestSchema, type VerifyResponse } from '../../shared/protocol.ts';
 import { parseRange } from '../range.ts';
 import type { RouteDeps } from './deps.ts';
 import { digestOf, namespaceOf } from './params.ts';
@@ -17,10 +18,30 @@ export async function blobRoutes(app: FastifyInstance, { store, stats, limits }:
   app.post<{ Body: MissingRequest }>('/v1/ns/:ns/blobs/missing', { schema: { body: missingRequestSchema } }, async (request): Promise<MissingResponse> => {
     const ns = namespaceOf(request);
     request.access.requireWrite(ns);
-    const digests = [...new Set(request.body.digests)];
-    const missing = await store.missingBlobs(ns, digests);
-    stats.add(ns, 'blobsPresent', digests.length - missing.length);
+    const { digests, sizes } = request.body;
+    if (sizes && sizes.length !== digests.length) throw new LarderError('LARDER_BAD_REQUEST', `${sizes.length} sizes for ${digests.length} digests`);
+    const missing = [...new Set(await store.missingBlobs(ns, digests, sizes))];
+    stats.add(ns, 'blobsPresent', new Set(digests).size - missing.length);
     return { missing };
+  });
+
+  // A client found this blob corrupt. The server does not take its word: it hashes what
+  // it stores, and removes the blob only when it really is corrupt, so the next save
+  // uploads it again and every entry that uses it is whole once more.
+  app.post('/v1/ns/:ns/blobs/:digest/verify', async (request): Promise<VerifyResponse> => {
+    const ns = namespaceOf(request);
+    const digest = digestOf(request);
+    request.access.requireRead(ns);
+    const size = await store.statBlob(ns, digest);
+    const body = size === undefined ? undefined : await store.getBlob(ns, digest);
+    if (size === undefined || !body) throw new LarderError('LARDER_BLOB_NOT_FOUND', `no blob ${digest} in ${ns}`);
+    const hash = createHash('sha256');
+    for await (const chunk of body) hash.update(chunk as Buffer);
+    if (finishDigest(hash) === digest) return { digest, intact: true };
+    await store.deleteBlob(ns, digest);
+    stats.corruptBlobRemoved(ns);
+    request.log.warn({ namespace: ns, digest, size }, 'corrupt blob removed: its bytes do not match its digest');
+    return { digest, intact: false };
   });
 
   app.head('/v1/ns/:ns/blobs/:digest', async (request, reply) => {

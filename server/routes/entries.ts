@@ -2,8 +2,18 @@ import type { FastifyInstance } from 'fastify';
 import { LarderError } from '../../shared/errors.ts';
 import { checkManifestKey, type Manifest, manifestDigests, manifestSchema } from '../../shared/manifest.ts';
 import { entryListQuerySchema, type EntryListResponse, MAX_LIST_LIMIT } from '../../shared/protocol.ts';
+import type { Store } from '../storage/store.ts';
 import type { RouteDeps } from './deps.ts';
+import { parseStored } from './lookup.ts';
 import { keyOf, namespaceOf } from './params.ts';
+
+async function partsGone(store: Store, ns: string, key: string): Promise<boolean> {
+  const stored = await store.getEntry(ns, key);
+  if (!stored) return false;
+  // Absent ones only: a torn blob (stored with the wrong size) is replaced by the upload of
+  // whoever needs it, so the entry becomes whole again without being replaced.
+  return (await store.missingBlobs(ns, manifestDigests(parseStored(stored, key)))).length > 0;
+}
 
 export async function entryRoutes(app: FastifyInstance, { store, stats, limits }: RouteDeps): Promise<void> {
   app.get('/v1/ns/:ns/entries/:key', async (request, reply) => {
@@ -30,7 +40,14 @@ export async function entryRoutes(app: FastifyInstance, { store, stats, limits }
         const error = new LarderError('LARDER_MISSING_BLOBS', `${missing.length} part(s) of ${key} are not stored`);
         return reply.code(error.status).send({ ...error.toJSON(), missing });
       }
-      const outcome = await store.putEntry(ns, key, Buffer.from(JSON.stringify(manifest)));
+      let outcome = await store.putEntry(ns, key, Buffer.from(JSON.stringify(manifest)));
+      // An entry whose parts are gone (found corrupt and removed, or lost) restores for
+      // no one: a complete one may take its place.
+      if (outcome === 'exists' && (await partsGone(store, ns, key))) {
+        await store.deleteEntry(ns, key);
+        outcome = await store.putEntry(ns, key, Buffer.from(JSON.stringify(manifest)));
+        if (outcome === 'created') request.log.warn({ namespace: ns, key }, 'entry replaced: parts of the one it replaced were gone');
+      }
       if (outcome === 'exists') throw new LarderError('LARDER_ENTRY_EXISTS', `entry ${key} already exists in ${ns}; entries are immutable`);
       stats.add(ns, 'entriesPublished');
       return reply.code(201).send({ key });

@@ -41,23 +41,28 @@ export class FsStore implements Store {
     return info?.size;
   }
 
-  async missingBlobs(ns: string, digests: readonly string[]): Promise<string[]> {
-    const sizes = await mapLimit(digests, STAT_CONCURRENCY, (d) => this.statBlob(ns, d));
-    return digests.filter((_, i) => sizes[i] === undefined);
+  async missingBlobs(ns: string, digests: readonly string[], sizes?: readonly number[]): Promise<string[]> {
+    const stored = await mapLimit(digests, STAT_CONCURRENCY, (d) => this.statBlob(ns, d));
+    return digests.filter((_, i) => stored[i] === undefined || (sizes !== undefined && stored[i] !== sizes[i]));
   }
 
-  async putBlob(ns: string, digest: string, body: Readable, _size: number): Promise<PutOutcome> {
+  async putBlob(ns: string, digest: string, body: Readable, size: number): Promise<PutOutcome> {
     // Reading starts at once (before any await), so a body that fails early fails here.
     const tmp = await this.#writeTemp(body);
     const final = this.#blobFile(ns, digest);
     try {
-      if ((await this.statBlob(ns, digest)) !== undefined) return 'exists';
+      // A blob of the right size stays; one of another size is torn, and the verified upload replaces it.
+      if ((await this.statBlob(ns, digest)) === size) return 'exists';
       await fsCall(() => mkdir(join(final, '..'), { recursive: true }));
       await fsCall(() => rename(tmp, final));
       return 'created';
     } finally {
       await rm(tmp, { force: true });
     }
+  }
+
+  async deleteBlob(ns: string, digest: string): Promise<boolean> {
+    return (await fsCall(() => unlink(this.#blobFile(ns, digest)).then(() => true), false)) ?? false;
   }
 
   async getBlob(ns: string, digest: string, range?: ByteRange): Promise<Readable | undefined> {

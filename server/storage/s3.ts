@@ -72,14 +72,15 @@ export class S3Store implements Store {
     return head?.size;
   }
 
-  async missingBlobs(ns: string, digests: readonly string[]): Promise<string[]> {
-    const sizes = await mapLimit(digests, HEAD_CONCURRENCY, (d) => this.statBlob(ns, d));
-    return digests.filter((_, i) => sizes[i] === undefined);
+  async missingBlobs(ns: string, digests: readonly string[], sizes?: readonly number[]): Promise<string[]> {
+    const stored = await mapLimit(digests, HEAD_CONCURRENCY, (d) => this.statBlob(ns, d));
+    return digests.filter((_, i) => stored[i] === undefined || (sizes !== undefined && stored[i] !== sizes[i]));
   }
 
-  async putBlob(ns: string, digest: string, body: Readable, _size: number): Promise<PutOutcome> {
+  async putBlob(ns: string, digest: string, body: Readable, size: number): Promise<PutOutcome> {
     const key = this.#blobKey(ns, digest);
-    if ((await this.#head(key)) !== undefined) {
+    // A blob of the right size stays; one of another size is torn, and the verified upload replaces it.
+    if ((await this.#head(key))?.size === size) {
       body.resume();
       return 'exists';
     }
@@ -131,6 +132,13 @@ export class S3Store implements Store {
       if (status === 412 || status === 409) return 'exists';
       throw storeFailure(err);
     }
+  }
+
+  async deleteBlob(ns: string, digest: string): Promise<boolean> {
+    const objectKey = this.#blobKey(ns, digest);
+    if ((await this.#head(objectKey)) === undefined) return false;
+    await this.#send(() => this.#s3.send(new DeleteObjectCommand({ Bucket: this.#options.bucket, Key: objectKey })));
+    return true;
   }
 
   async deleteEntry(ns: string, key: string): Promise<boolean> {

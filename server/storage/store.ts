@@ -27,9 +27,12 @@ export interface Store {
   check(): Promise<void>;
   /** size of a stored blob, or undefined when it is absent */
   statBlob(ns: string, digest: string): Promise<number | undefined>;
-  /** the subset of digests not stored */
-  missingBlobs(ns: string, digests: readonly string[]): Promise<string[]>;
+  /** the subset of digests not stored, or (when sizes are given, one per digest) stored with another size */
+  missingBlobs(ns: string, digests: readonly string[], sizes?: readonly number[]): Promise<string[]>;
+  /** 'exists' when a blob of this size is stored; one of another size (torn, truncated) is replaced */
   putBlob(ns: string, digest: string, body: Readable, size: number): Promise<PutOutcome>;
+  /** removes a blob (one found corrupt); false when it was absent */
+  deleteBlob(ns: string, digest: string): Promise<boolean>;
   /** a stream of the blob (or of one range of it), or undefined when it is absent */
   getBlob(ns: string, digest: string, range?: ByteRange): Promise<Readable | undefined>;
   getEntry(ns: string, key: string): Promise<Buffer | undefined>;

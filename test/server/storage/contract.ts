@@ -33,6 +33,21 @@ export function storeContract(t: Test, makeStore: (t: Test) => Promise<Store>): 
     t.equal(await store.putBlob('ns1', blob.digest, blob.stream(), blob.size), 'exists', 'second put is a no-op');
   });
 
+  t.test('a stored blob of the wrong size is replaced by an upload; sizes make it missing; a blob can be deleted', async (t) => {
+    const store = await makeStore(t);
+    const blob = body('the whole blob, as it should be');
+    const torn = Buffer.from('the whole blob');
+    t.equal(await store.putBlob('ns1', blob.digest, Readable.from([torn]), torn.length), 'created', 'a torn blob, as a crash or a bad disk leaves it');
+    t.same(await store.missingBlobs('ns1', [blob.digest]), [], 'by name alone it is there');
+    t.same(await store.missingBlobs('ns1', [blob.digest], [blob.size]), [blob.digest], 'with its size, it is missing');
+    t.equal(await store.putBlob('ns1', blob.digest, blob.stream(), blob.size), 'created', 'the verified upload replaces it');
+    t.equal(await text((await store.getBlob('ns1', blob.digest)) as Readable), 'the whole blob, as it should be');
+    t.same(await store.missingBlobs('ns1', [blob.digest], [blob.size]), []);
+    t.equal(await store.deleteBlob('ns1', blob.digest), true);
+    t.equal(await store.statBlob('ns1', blob.digest), undefined);
+    t.equal(await store.deleteBlob('ns1', blob.digest), false, 'deleting an absent blob says so');
+  });
+
   t.test('ranges are inclusive on both ends', async (t) => {
     const store = await makeStore(t);
     const blob = body('0123456789');
