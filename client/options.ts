@@ -25,6 +25,10 @@ export interface ClientOptions {
   reportFile: string | undefined;
   timeoutMs: number;
   stallTimeoutMs: number;
+  /** a request with no byte from the server for this long fails */
+  responseTimeoutMs: number;
+  /** a connection not made within this long fails */
+  connectTimeoutMs: number;
   concurrency: number;
   level: number;
   cwd: string;
@@ -69,9 +73,14 @@ options:
   --strict              exit non-zero when the cache fails (default: warn and go on)
   --json                print the outcome as JSON on stdout
   --report FILE         write the outcome as JSON to FILE
-  --timeout SECONDS     give up on the cache after this long (default 600)
+  --timeout SECONDS     give up on the cache after this long (LARDER_TIMEOUT; default 600)
   --stall-timeout SECONDS
                         give up when nothing moves for this long (LARDER_STALL_TIMEOUT; default 120)
+  --response-timeout SECONDS
+                        a request the server does not answer for this long fails; a server that
+                        never answered is not asked again (LARDER_RESPONSE_TIMEOUT; default 8)
+  --connect-timeout SECONDS
+                        a connection not made within this long fails (LARDER_CONNECT_TIMEOUT; default 3)
   --concurrency N       parts in flight at once (default 4)
   --level N             zstd level for save, 1-19 (default 3)
   --explain             with key: show every input and its value
@@ -108,6 +117,8 @@ export function parseClientArgs(argv: string[], env: NodeJS.ProcessEnv, cwd: str
       report: { type: 'string' },
       timeout: { type: 'string' },
       'stall-timeout': { type: 'string' },
+      'response-timeout': { type: 'string' },
+      'connect-timeout': { type: 'string' },
       concurrency: { type: 'string' },
       level: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -136,8 +147,10 @@ export function parseClientArgs(argv: string[], env: NodeJS.ProcessEnv, cwd: str
     json: values.json ?? false,
     explain: values.explain ?? false,
     reportFile: values.report,
-    timeoutMs: wholeNumber('--timeout', values.timeout ?? '600', 1, 86_400) * 1000,
+    timeoutMs: wholeNumber('--timeout', values.timeout ?? env.LARDER_TIMEOUT ?? '600', 1, 86_400) * 1000,
     stallTimeoutMs: wholeNumber('--stall-timeout', values['stall-timeout'] ?? env.LARDER_STALL_TIMEOUT ?? '120', 1, 86_400) * 1000,
+    responseTimeoutMs: wholeNumber('--response-timeout', values['response-timeout'] ?? env.LARDER_RESPONSE_TIMEOUT ?? '8', 1, 3600) * 1000,
+    connectTimeoutMs: wholeNumber('--connect-timeout', values['connect-timeout'] ?? env.LARDER_CONNECT_TIMEOUT ?? '3', 1, 600) * 1000,
     concurrency: wholeNumber('--concurrency', values.concurrency ?? '4', 1, 64),
     level: wholeNumber('--level', values.level ?? '3', 1, 19),
     cwd,

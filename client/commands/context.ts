@@ -48,12 +48,16 @@ export async function expandKeys(options: ClientOptions, env: NodeJS.ProcessEnv)
  * --stall-timeout (no progress at all); either stops every request and worker.
  */
 export async function withClient<T>(options: ClientOptions, fn: (client: CacheClient, workers: PartWorkers) => Promise<T>): Promise<T> {
-  const watchdog = new Watchdog(options.stallTimeoutMs);
   const stop = new AbortController();
   const signal = AbortSignal.any([AbortSignal.timeout(options.timeoutMs), stop.signal]);
-  const client = new CacheClient({ server: options.server, namespace: options.namespace, token: options.token, signal, onProgress: watchdog.tick });
+  const timeouts = { idleTimeoutMs: options.responseTimeoutMs, connectTimeoutMs: options.connectTimeoutMs };
+  let watchdog: Watchdog | undefined;
+  const tick = (): void => watchdog?.tick();
+  // The client checks the server's URL: a bad one fails here, before any timer runs.
+  const client = new CacheClient({ server: options.server, namespace: options.namespace, token: options.token, signal, onProgress: tick, ...timeouts });
   // One worker per core does the CPU work; --concurrency parts are in flight around them.
-  const workers = new PartWorkers(Math.min(options.concurrency, availableParallelism()), { server: options.server, namespace: options.namespace, token: options.token }, watchdog.tick);
+  const workers = new PartWorkers(Math.min(options.concurrency, availableParallelism()), { server: options.server, namespace: options.namespace, token: options.token, ...timeouts }, tick);
+  watchdog = new Watchdog(options.stallTimeoutMs);
   let timer: NodeJS.Timeout | undefined;
   const overall = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new LarderError('LARDER_TIMEOUT', `gave up after --timeout ${options.timeoutMs / 1000} s`)), options.timeoutMs);

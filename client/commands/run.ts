@@ -14,6 +14,8 @@ import { saveCommand } from './save.ts';
 export async function runCommand(options: ClientOptions, io: Io): Promise<{ exitCode: number }> {
   const restored = await restoreCommand(options, io);
   if (restored.exitCode !== 0) return restored;
+  // A cache that did not answer the restore would cost the save the same wait again.
+  const silent = restored.report.error?.code === 'LARDER_TIMEOUT' || restored.report.error?.code === 'LARDER_UNREACHABLE';
   if (restored.report.match === 'exact') {
     io.err(`larder run: exact hit; skipped ${options.command.join(' ')}`);
     return { exitCode: 0 };
@@ -24,6 +26,10 @@ export async function runCommand(options: ClientOptions, io: Io): Promise<{ exit
   if (status !== 0) {
     io.err(`larder run: ${options.command.join(' ')} exited with ${status}; not saved`);
     return { exitCode: status };
+  }
+  if (silent) {
+    io.err('larder run: not saving: the cache did not answer the restore');
+    return { exitCode: 0 };
   }
   return saveCommand(options, io, buildSeconds);
 }

@@ -18,7 +18,10 @@ export interface HttpRequest {
   headers: Record<string, string>;
   body?: Buffer | string | Readable;
   signal?: AbortSignal;
+  /** no byte from the server for this long (waiting for headers, or between body chunks) */
   idleTimeoutMs: number;
+  /** a new connection not established within this long */
+  connectTimeoutMs?: number;
 }
 
 export class HttpTimeoutError extends Error {
@@ -38,7 +41,16 @@ export function send(req: HttpRequest, agents: ReturnType<typeof createAgents>):
       // The idle timer stays armed while the body streams: a stalled download fails too.
       resolve(res);
     });
-    outgoing.setTimeout(req.idleTimeoutMs, () => outgoing.destroy(new HttpTimeoutError(`no data for ${req.idleTimeoutMs} ms`)));
+    outgoing.setTimeout(req.idleTimeoutMs, () => outgoing.destroy(new HttpTimeoutError(`did not answer within ${req.idleTimeoutMs / 1000} s`)));
+    const connectMs = req.connectTimeoutMs;
+    if (connectMs !== undefined) {
+      outgoing.once('socket', (socket) => {
+        if (!socket.connecting) return; // a kept-alive connection
+        const timer = setTimeout(() => outgoing.destroy(new HttpTimeoutError(`could not connect within ${connectMs / 1000} s`)), connectMs);
+        socket.once('connect', () => clearTimeout(timer));
+        socket.once('close', () => clearTimeout(timer));
+      });
+    }
     outgoing.once('error', reject);
     if (req.body === undefined || typeof req.body === 'string' || Buffer.isBuffer(req.body)) outgoing.end(req.body);
     else pipeline(req.body, outgoing).catch((err: Error) => outgoing.destroy(err));

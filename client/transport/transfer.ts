@@ -20,13 +20,18 @@ export interface TransferOptions {
   /** aborts every request when the command's overall deadline passes */
   signal?: AbortSignal;
   retries?: number;
+  /** no byte from the server for this long fails the request (default 8 s) */
   idleTimeoutMs?: number;
+  /** a connection not made within this long fails the request (default 3 s) */
+  connectTimeoutMs?: number;
   backoffMs?: number;
   /** called whenever a response arrives: progress, for the stall watchdog */
   onProgress?: () => void;
 }
 
 const BREAKER_THRESHOLD = 3;
+export const DEFAULT_RESPONSE_TIMEOUT_MS = 8_000;
+export const DEFAULT_CONNECT_TIMEOUT_MS = 3_000;
 const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
 
 type Body = Buffer | Readable;
@@ -49,15 +54,15 @@ export class CacheClient {
   readonly #agents = createAgents();
   /** failures in a row, by kind of call (method and route) */
   readonly #failuresInARow = new Map<string, number>();
+  /** the server has answered at least once: only then is a timeout worth a retry */
+  #answered = false;
+  /** why the server is not called any more, when it never answered */
+  #deadBecause: LarderError | undefined;
 
   constructor(options: TransferOptions) {
     this.#options = options;
     this.#ns = options.namespace;
-    try {
-      this.#base = new URL(options.server);
-    } catch {
-      throw new LarderError('LARDER_USAGE', `--server ${options.server} is not a URL`);
-    }
+    this.#base = serverUrl(options.server);
   }
 
   /** probe: a save looking for the entry it builds on, which the server does not count as a hit or miss */
@@ -141,6 +146,7 @@ export class CacheClient {
   }
 
   async #call(call: Call): Promise<IncomingMessage> {
+    if (this.#deadBecause) throw this.#deadBecause;
     const open = [...this.#failuresInARow].find(([, failures]) => failures >= BREAKER_THRESHOLD);
     if (open) throw new LarderError('LARDER_UNREACHABLE', `stopped calling ${this.#base.origin} after ${open[1]} failures in a row (${open[0]})`);
     const kind = `${call.method} ${routeOf(call.path)}`;
@@ -150,6 +156,7 @@ export class CacheClient {
       let retryable: boolean;
       try {
         const res = await this.#send(call);
+        this.#answered = true;
         this.#options.onProgress?.();
         const status = res.statusCode ?? 0;
         if (status < 400 || call.accept?.includes(status)) {
@@ -164,6 +171,12 @@ export class CacheClient {
       } catch (err) {
         error = transportError(err, this.#base.origin);
         retryable = error.code === 'LARDER_UNREACHABLE' || error.code === 'LARDER_TIMEOUT';
+        // A server that takes connections but has never answered is not asked again:
+        // each retry would cost the build another full timeout.
+        if (err instanceof HttpTimeoutError && !this.#answered) {
+          this.#deadBecause = error;
+          throw error;
+        }
       }
       if (!retryable || attempt >= retries || this.#options.signal?.aborted) {
         if (retryable || error.status >= 500) this.#failuresInARow.set(kind, (this.#failuresInARow.get(kind) ?? 0) + 1);
@@ -182,10 +195,31 @@ export class CacheClient {
       body = JSON.stringify(call.json);
     }
     return send(
-      { method: call.method, url: new URL(call.path, this.#base), headers, body, signal: this.#options.signal, idleTimeoutMs: this.#options.idleTimeoutMs ?? 60_000 },
+      {
+        method: call.method,
+        url: new URL(call.path, this.#base),
+        headers,
+        body,
+        signal: this.#options.signal,
+        idleTimeoutMs: this.#options.idleTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS,
+        connectTimeoutMs: this.#options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      },
       this.#agents,
     );
   }
+}
+
+/** The server's URL: http or https, nothing else ("localhost:7373" parses as a URL of scheme "localhost:"). */
+function serverUrl(server: string): URL {
+  let url: URL | undefined;
+  try {
+    url = new URL(server);
+  } catch {
+    // not a URL at all
+  }
+  if (url?.protocol === 'http:' || url?.protocol === 'https:') return url;
+  const hint = /^[\w.-]+:\d+(\/.*)?$/.test(server) ? `; did you mean http://${server}?` : '; e.g. http://larder.internal:7373';
+  throw new LarderError('LARDER_USAGE', `--server (LARDER_SERVER) ${JSON.stringify(server)} must be an http:// or https:// URL${hint}`);
 }
 
 /** The route of a v1 path, without its namespace, key or digest: `blobs`, `blobs/missing`, `entries`, `lookup`. */
@@ -215,7 +249,7 @@ function transportError(err: unknown, origin: string): LarderError {
     return new LarderError('LARDER_TIMEOUT', `gave up on ${origin}: the overall --timeout passed`, { cause: err });
   }
   if (err instanceof HttpTimeoutError) {
-    return new LarderError('LARDER_TIMEOUT', `${origin} stopped answering: ${err.message}`, { cause: err });
+    return new LarderError('LARDER_TIMEOUT', `${origin} ${err.message} (--response-timeout, --connect-timeout)`, { cause: err });
   }
   return new LarderError('LARDER_UNREACHABLE', `cannot reach ${origin}: ${e.code ?? e.message ?? String(err)}`, { cause: err });
 }

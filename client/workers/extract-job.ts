@@ -1,3 +1,5 @@
+import { isLarderError, LarderError } from '../../shared/errors.ts';
+import type { PartRef } from '../../shared/manifest.ts';
 import type { ExtractResult } from '../archive/tar-read.ts';
 import { CacheClient } from '../transport/transfer.ts';
 import { extractPart, extractPartBuffer, IN_MEMORY_PART_LIMIT, readPart } from '../archive/unpack.ts';
@@ -14,10 +16,29 @@ let client: CacheClient | undefined;
 /** Starts what can start now; the returned function extracts the part when its turn comes. */
 export function startExtractJob(job: Extract<PartJob, { kind: 'extract' }>, data: PartWorkerData): () => Promise<ExtractResult> {
   if (!data.server) throw new Error('no server given to this worker');
-  const c = (client ??= new CacheClient({ server: data.server, namespace: data.namespace, token: data.token, idleTimeoutMs: data.idleTimeoutMs }));
+  const c = (client ??= new CacheClient({ server: data.server, namespace: data.namespace, token: data.token, idleTimeoutMs: data.idleTimeoutMs, connectTimeoutMs: data.connectTimeoutMs }));
   const { part, root } = job;
-  if (part.size > IN_MEMORY_PART_LIMIT) return async () => extractPart(await c.getBlob(part.digest), part, root);
-  const bytes = c.getBlob(part.digest).then((body) => readPart(body, part));
+  // A streamed part writes files as it goes, so a broken download cannot start over.
+  if (part.size > IN_MEMORY_PART_LIMIT) return async () => extractPart(await c.getBlob(part.digest), part, root).catch((err: unknown) => Promise.reject(downloadError(err, part)));
+  const bytes = download(c, part);
   bytes.catch(() => {}); // reported in its turn, not as an unhandled rejection now
   return async () => extractPartBuffer(await bytes, part, root);
+}
+
+/** A part's bytes; a download that stalls or breaks (after its headers) is tried once more. */
+async function download(c: CacheClient, part: PartRef): Promise<Buffer> {
+  try {
+    return await readPart(await c.getBlob(part.digest), part);
+  } catch (err) {
+    const error = downloadError(err, part);
+    if (error.code !== 'LARDER_TIMEOUT' && error.code !== 'LARDER_UNREACHABLE') throw error;
+    return readPart(await c.getBlob(part.digest), part).catch((again: unknown) => Promise.reject(downloadError(again, part)));
+  }
+}
+
+/** A body that broke off (the socket timed out or closed) as a catalogue error, not "aborted". */
+function downloadError(err: unknown, part: PartRef): LarderError {
+  if (isLarderError(err)) return err;
+  const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+  return new LarderError('LARDER_TIMEOUT', `the download of part ${part.digest} stalled or broke off (${code}); the server or the network between stopped sending`, { cause: err });
 }

@@ -16,6 +16,7 @@ export interface PartWorkerData {
   namespace: string;
   token?: string;
   idleTimeoutMs?: number;
+  connectTimeoutMs?: number;
   /** the kind of job whose code a new worker loads before its first job arrives */
   preload?: PartJob['kind'];
   /** raw digests of parts the save's base entry holds (see know()) */
