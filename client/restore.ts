@@ -51,7 +51,7 @@ export async function restore(client: CacheClient, workers: PartWorkers, input: 
   const stagings: Staging[] = [];
   let replaced: string[];
   try {
-    for (const path of wanted) stagings.push(createStaging(resolveUserPath(path.path, input.cwd, input.home)));
+    for (const path of wanted) stagings.push(createStaging(resolveUserPath(path.path, input.cwd, input.home), input.log));
     // Biggest parts first, so no big part is left running alone at the end.
     const tasks = wanted.flatMap((path, pathIndex) => path.parts.map((part) => ({ pathIndex, part }))).sort((a, b) => b.part.rawSize - a.part.rawSize);
     let finished = 0;
@@ -73,7 +73,7 @@ export async function restore(client: CacheClient, workers: PartWorkers, input: 
   }
   // The restore has succeeded; the folders it replaced go last.
   mark = performance.now();
-  removeTrees(replaced);
+  removeTrees(replaced, input.log);
   phases.removeOld = secondsSince(mark);
   for (const staging of stagings) rememberFolder(input, staging.target, { key: found.key ?? input.key, by: 'restore', match: found.match });
   Object.assign(report, {

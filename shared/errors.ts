@@ -36,6 +36,8 @@ export const ERRORS = {
   LARDER_BAD_RESPONSE: 502,
   LARDER_INTEGRITY: 502,
   LARDER_UNSAFE_ARCHIVE: 422,
+  // a restore's target was replaced by someone else while the restore swapped it
+  LARDER_TARGET_CHANGED: 409,
   LARDER_COMMAND_FAILED: 500,
 } as const;
 
