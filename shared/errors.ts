@@ -29,6 +29,8 @@ export const ERRORS = {
   LARDER_PATH_NOT_FOUND: 400,
   // a file or folder under a saved path could not be read, or changed while it was saved
   LARDER_PATH_UNREADABLE: 400,
+  // a file changed (grew, was rewritten) while a save read it: the build is still writing
+  LARDER_PATH_CHANGED: 409,
   // a save of a folder that is exactly what a restore of another key wrote: the build did not run
   LARDER_UNCHANGED_TREE: 409,
   LARDER_UNREACHABLE: 503,

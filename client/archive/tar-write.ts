@@ -1,4 +1,4 @@
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { LarderError } from '../../shared/errors.ts';
 import { BLOCK, fitsShortHeader, headerBlocks, writeShortHeader } from './tar-header.ts';
@@ -85,6 +85,7 @@ export function tarBuffer(root: string, entries: readonly TreeEntry[], memory: T
     const fd = readable(entry.rel, () => openSync(join(root, entry.rel), 'r'));
     try {
       readExactly(fd, out, off, entry.size, entry.rel);
+      unchanged(fd, entry);
     } finally {
       closeSync(fd);
     }
@@ -106,10 +107,23 @@ function* fileContent(abs: string, entry: TreeEntry): Generator<Buffer> {
       const padded = Buffer.alloc(Math.ceil(want / BLOCK) * BLOCK);
       readExactly(fd, padded, 0, want, entry.rel);
       left -= want;
+      if (left === 0) unchanged(fd, entry);
       yield padded;
     }
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * A file whose size or time differs, once read, from what the walk saw is being written
+ * as we read it (a build step still running): its bytes may be torn, so the save fails,
+ * as GNU tar's "file changed as we read it" does.
+ */
+function unchanged(fd: number, entry: TreeEntry): void {
+  const now = fstatSync(fd);
+  if (now.size !== entry.size || now.mtimeMs !== entry.mtimeMs) {
+    throw new LarderError('LARDER_PATH_CHANGED', `${entry.rel} changed while it was being saved (${now.size !== entry.size ? `${entry.size} → ${now.size} bytes` : 'rewritten'}); save after the step that writes it has finished`);
   }
 }
 
