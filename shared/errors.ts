@@ -31,6 +31,9 @@ export const ERRORS = {
   LARDER_PATH_UNREADABLE: 400,
   // a file changed (grew, was rewritten) while a save read it: the build is still writing
   LARDER_PATH_CHANGED: 409,
+  // the disk a restore writes to is full, or refuses writes there
+  LARDER_DISK_FULL: 507,
+  LARDER_PATH_UNWRITABLE: 403,
   // a save of a folder that is exactly what a restore of another key wrote: the build did not run
   LARDER_UNCHANGED_TREE: 409,
   LARDER_UNREACHABLE: 503,
@@ -68,6 +71,27 @@ export class LarderError extends Error {
 
 export function isErrorCode(value: unknown): value is ErrorCode {
   return typeof value === 'string' && Object.hasOwn(ERRORS, value);
+}
+
+/**
+ * A file system failure anyone can meet (a full disk, a folder without write access) as
+ * a catalogue error with what to do; undefined for anything else.
+ */
+export function fromSystemError(err: unknown, folder?: string): LarderError | undefined {
+  const e = err as NodeJS.ErrnoException;
+  const path = e?.path ?? folder;
+  const where = path ? ` ${path}` : '';
+  switch (e?.code) {
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return new LarderError('LARDER_DISK_FULL', `no space left on the disk of${where} (${e.code}); free space there`, { cause: err });
+    case 'EACCES':
+    case 'EPERM':
+    case 'EROFS':
+      return new LarderError('LARDER_PATH_UNWRITABLE', `cannot write${where} (${e.code}); check its owner and permissions`, { cause: err });
+    default:
+      return undefined;
+  }
 }
 
 export function isLarderError(err: unknown, code?: ErrorCode): err is LarderError {

@@ -1,6 +1,6 @@
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { isLarderError, LarderError } from '../../shared/errors.ts';
+import { fromSystemError, isLarderError, LarderError } from '../../shared/errors.ts';
 import { type ExpandedKey, expandTemplate } from '../key.ts';
 import type { ClientOptions } from '../options.ts';
 import { describe, emfLine, githubOutputs, type Report, stepSummary } from '../report.ts';
@@ -75,14 +75,14 @@ export async function withClient<T>(options: ClientOptions, fn: (client: CacheCl
 
 /** A cache failure as a report: the build goes on unless --strict. */
 export function failureReport(command: Report['command'], key: string, err: unknown): Report {
-  const error = isLarderError(err) ? err : new LarderError('LARDER_INTERNAL', (err as Error)?.message ?? String(err), { cause: err });
+  const error = isLarderError(err) ? err : (fromSystemError(err) ?? new LarderError('LARDER_INTERNAL', (err as Error)?.message ?? String(err), { cause: err }));
   return { command, outcome: 'error', key, paths: [], files: 0, fileBytes: 0, parts: 0, transferredBytes: 0, seconds: 0, phases: {}, error: error.toJSON() };
 }
 
 /** Prints the outcome everywhere it was asked for, tells the server; returns the exit code it implies. */
 export async function publishReport(report: Report, options: ClientOptions, io: Io): Promise<number> {
   io.err(describe(report));
-  if (report.outcome === 'error' && report.error?.code !== 'LARDER_INTEGRITY') io.err(`larder ${report.command}: continuing without the cache${options.strict ? '' : ' (--strict would fail here)'}`);
+  if (report.outcome === 'error' && report.error?.code !== 'LARDER_INTEGRITY') io.err(`larder ${report.command}: ${options.strict ? 'failing, as --strict asks' : 'continuing without the cache (--strict would fail here)'}`);
   if (options.json) io.out(`${JSON.stringify(report)}\n`);
   if (options.emfNamespace) io.out(`${emfLine(report, options.emfNamespace, options.namespace)}\n`);
   if (options.githubStepSummary) appendFileSync(options.githubStepSummary, stepSummary(report));

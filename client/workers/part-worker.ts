@@ -1,5 +1,6 @@
+import { dirname } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
-import { isLarderError } from '../../shared/errors.ts';
+import { fromSystemError, isLarderError } from '../../shared/errors.ts';
 import { once } from '../once.ts';
 import type { ExtractResult } from '../archive/tar-read.ts';
 import type { KnowMessage, PackResult, PartJob, PartWorkerData, WorkerReply } from './worker-pool.ts';
@@ -37,7 +38,7 @@ parentPort?.on('message', (job: PartJob | KnowMessage) => {
       parentPort?.postMessage(reply, transferable(reply));
     },
     (err: unknown) => {
-      const error = isLarderError(err) ? err.toJSON() : { code: 'LARDER_INTERNAL' as const, message: (err as Error)?.stack ?? String(err) };
+      const error = isLarderError(err) ? err.toJSON() : (fromSystemError(err, job.kind === 'extract' ? dirname(job.root) : job.root)?.toJSON() ?? { code: 'LARDER_INTERNAL' as const, message: (err as Error)?.stack ?? String(err) });
       parentPort?.postMessage({ id: job.id, ok: false, error } satisfies WorkerReply);
     },
   );

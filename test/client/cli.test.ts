@@ -137,7 +137,10 @@ t.test('a server that is down: a miss with one warning, exit 0; --strict exits 1
   t.match(restored.stderr, /continuing without the cache/);
   const saved = await runLarder(['save', ...KEY], { cwd, env });
   t.equal(saved.code, 0);
-  t.equal((await runLarder(['restore', ...KEY, '--strict'], { cwd, env })).code, 1);
+  const strict = await runLarder(['restore', ...KEY, '--strict'], { cwd, env });
+  t.equal(strict.code, 1);
+  t.match(strict.stderr, /larder restore: failing, as --strict asks/);
+  t.notMatch(strict.stderr, /continuing/, '--strict never says it goes on');
   t.equal((await runLarder(['save', ...KEY, '--strict', '--timeout', '5'], { cwd, env })).code, 1);
 });
 
