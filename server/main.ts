@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { isLarderError, LarderError } from '../shared/errors.ts';
+import { fromSystemError, isLarderError, LarderError } from '../shared/errors.ts';
 import { checkTokensFile, TokenTable, type TokensFile } from './access.ts';
 import { buildApp } from './app.ts';
 import { parseServerConfig, SERVER_USAGE, type ServerConfig } from './config.ts';
@@ -53,6 +53,15 @@ function loadTokens(config: ServerConfig): TokenTable | undefined {
 }
 
 main().catch((err: unknown) => {
-  console.error(`larder-server: ${isLarderError(err) ? `${err.code}: ${err.message}` : (err as Error).stack}`);
-  process.exit(isLarderError(err, 'LARDER_USAGE') ? 2 : 1);
+  const known = isLarderError(err) ? err : (listenFailure(err) ?? fromSystemError(err));
+  console.error(`larder-server: ${known ? `${known.code}: ${known.message}` : (err as Error).stack}`);
+  process.exit(known?.code === 'LARDER_USAGE' ? 2 : 1);
 });
+
+/** A port that is taken or not ours to take: the operator's to fix, said in one line. */
+function listenFailure(err: unknown): LarderError | undefined {
+  const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+  if (e?.code === 'EADDRINUSE') return new LarderError('LARDER_USAGE', `${e.address}:${e.port} is in use (EADDRINUSE); stop what listens there or choose another --port`);
+  if (e?.code === 'EACCES' && e.syscall === 'listen') return new LarderError('LARDER_USAGE', `may not listen on ${e.address}:${e.port} (EACCES); ports below 1024 need privileges: choose another --port`);
+  return undefined;
+}

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { type FileHandle, link, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { type FileHandle, link, mkdir, open, readdir, readFile, rename, rm, stat, statfs, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { mapLimit } from '../../shared/concurrency.ts';
 import { digestHex } from '../../shared/digest.ts';
-import { LarderError } from '../../shared/errors.ts';
-import { type ByteRange, type EntryInfo, newestFirst, type PutOutcome, type Store } from './store.ts';
+import { fromSystemError, LarderError } from '../../shared/errors.ts';
+import { type ByteRange, clientGone, type EntryInfo, newestFirst, type PutOutcome, type Store } from './store.ts';
 
 // The embedded default: blobs and manifests as files. Every write goes to a temp file
 // on the same file system, is fsynced, then renamed (blobs) or hard-linked (manifests,
@@ -13,6 +13,8 @@ import { type ByteRange, type EntryInfo, newestFirst, type PutOutcome, type Stor
 
 const STAT_CONCURRENCY = 64;
 const WRITE_BATCH_BYTES = 1024 * 1024;
+/** Below this much free space the store is not ready: one ordinary part would not fit. */
+const MIN_FREE_BYTES = 16 * 1024 * 1024;
 
 export class FsStore implements Store {
   readonly description: string;
@@ -26,7 +28,7 @@ export class FsStore implements Store {
   }
 
   async init(): Promise<this> {
-    await mkdir(this.#tmp, { recursive: true });
+    await makeFolder(this.#tmp);
     // Temp files left by a crash are never referenced: start clean.
     for (const name of await readdir(this.#tmp)) await rm(join(this.#tmp, name), { force: true, recursive: true });
     return this;
@@ -34,6 +36,9 @@ export class FsStore implements Store {
 
   async check(): Promise<void> {
     await fsCall(() => stat(this.#tmp));
+    // A full disk takes no upload: not ready, and say why.
+    const { bavail, bsize } = await fsCall(() => statfs(this.#tmp));
+    if (bavail * bsize < MIN_FREE_BYTES) throw new LarderError('LARDER_STORE_FULL', `the disk store is full (${bavail * bsize} bytes free); free space on its disk`);
   }
 
   async statBlob(ns: string, digest: string): Promise<number | undefined> {
@@ -133,7 +138,10 @@ export class FsStore implements Store {
       else await writeStreamSynced(tmp, data);
     } catch (err) {
       await rm(tmp, { force: true });
-      throw err instanceof LarderError ? err : storeFailure(err);
+      if (err instanceof LarderError) throw err;
+      // The body broke off (the client went away): not the store's failure.
+      if (!Buffer.isBuffer(data) && data.errored === err) throw clientGone(err);
+      throw storeFailure(err);
     }
     return tmp;
   }
@@ -172,6 +180,22 @@ async function writeAll(file: FileHandle, chunks: Buffer[], bytes: number): Prom
   if (bytesWritten === bytes) return;
   let rest = Buffer.concat(chunks).subarray(bytesWritten);
   while (rest.length > 0) rest = rest.subarray((await file.write(rest)).bytesWritten);
+}
+
+/**
+ * mkdir -p that tells why it failed: Node's recursive mkdir answers ENOENT on a read-only
+ * file system, so on failure the first missing folder is made alone to get the real
+ * reason (EROFS, EACCES), which start-up reports in one line.
+ */
+async function makeFolder(path: string): Promise<void> {
+  try {
+    await mkdir(path, { recursive: true });
+  } catch (err) {
+    let missing = path;
+    while ((await stat(dirname(missing)).catch(() => undefined)) === undefined && dirname(missing) !== missing) missing = dirname(missing);
+    await mkdir(missing).catch((real: unknown) => Promise.reject(fromSystemError(real) ?? real));
+    throw fromSystemError(err) ?? err;
+  }
 }
 
 /** Runs a file system call; ENOENT becomes `absent` when one is given, anything else a store failure. */

@@ -13,7 +13,7 @@ import type { Readable } from 'node:stream';
 import { mapLimit } from '../../shared/concurrency.ts';
 import { digestHex } from '../../shared/digest.ts';
 import { LarderError } from '../../shared/errors.ts';
-import { type ByteRange, type EntryInfo, newestFirst, type PutOutcome, type Store } from './store.ts';
+import { type ByteRange, clientGone, type EntryInfo, newestFirst, type PutOutcome, type Store } from './store.ts';
 
 // The distributed store: any number of stateless servers on one bucket. Blobs stream
 // through lib-storage's Upload (multipart with a bounded part size and queue; a body
@@ -101,6 +101,7 @@ export class S3Store implements Store {
       const cause = (err as { cause?: unknown }).cause;
       if (cause instanceof LarderError) throw cause;
       if (body.errored instanceof LarderError) throw body.errored;
+      if (body.errored && (body.errored === err || body.errored === cause)) throw clientGone(err); // the client went away: not the store's failure
       throw storeFailure(err);
     }
     return 'created';

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { LarderError } from '../../shared/errors.ts';
 
 // The one storage port. Every backend implements it and passes the contract suite in
 // test/server/storage/contract.ts. Namespaces, keys and digests reach a store already
@@ -42,6 +43,11 @@ export interface Store {
   /** entries whose key starts with prefix, newest first */
   listEntries(ns: string, prefix: string, limit: number): Promise<EntryInfo[]>;
   close(): Promise<void>;
+}
+
+/** A blob body that broke off because the client went away: the client's doing, not the store's. */
+export function clientGone(err: unknown): LarderError {
+  return new LarderError('LARDER_INCOMPLETE_BODY', 'the upload ended early: the client went away', { cause: err });
 }
 
 /** Newest first; equal times fall back to the key so the order is stable. */

@@ -27,4 +27,7 @@ t.test('a full store disk: the save gives up in seconds with LARDER_STORE_FULL a
   t.ok(seconds < 30, `gave up in ${seconds.toFixed(1)} s (a minute or more before)`);
   const lookup = await fetch(`${server.url}/v1/ns/default/entries/k`);
   t.equal(lookup.status, 404, 'no entry was published');
+  const ready = await fetch(`${server.url}/readyz`);
+  t.equal(ready.status, 507, 'not ready while its disk is full');
+  t.match(await ready.json(), { code: 'LARDER_STORE_FULL' });
 });

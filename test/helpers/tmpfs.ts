@@ -5,9 +5,9 @@ import { tempDir } from './tmp.ts';
  * A real, small file system (tmpfs) for fault tests: fill it and writes fail with
  * ENOSPC. Needs root (CI runs as root); elsewhere the caller skips with the reason.
  */
-export function mountTmpfs(t: { teardown: (fn: () => void) => void }, bytes: number): string {
+export function mountTmpfs(t: { teardown: (fn: () => void) => void }, bytes: number, { readOnly = false } = {}): string {
   const dir = tempDir(t, 'tmpfs');
-  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${bytes}`, 'tmpfs', dir]);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${bytes}${readOnly ? ',ro' : ''}`, 'tmpfs', dir]);
   t.teardown(() => execFileSync('umount', ['-l', dir]));
   return dir;
 }

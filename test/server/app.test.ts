@@ -54,4 +54,6 @@ t.test('an upload cut off by the client stores nothing and leaves no temp file',
   t.equal(head.statusCode, 404, 'the blob does not exist');
   await head.body.dump();
   t.same(readdirSync(join(storeDir, 'tmp')), [], 'the partial temp file is gone');
+  const metrics = await (await request(`${url}/metrics`)).body.text();
+  t.notMatch(metrics, /larder_store_errors_total\{/, 'a client that went away is not a store error');
 });

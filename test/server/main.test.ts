@@ -9,6 +9,7 @@ import { runLarder } from '../helpers/cli.ts';
 import { S3_BUCKET, s3Skip, s3StoreOptions } from '../helpers/s3.ts';
 import { spawnServer } from '../helpers/server-process.ts';
 import { tempDir } from '../helpers/tmp.ts';
+import { mountTmpfs, tmpfsSkip } from '../helpers/tmpfs.ts';
 import { buildSampleTree, snapshotTree } from '../helpers/trees.ts';
 
 t.test('larder-server starts on the disk store, says how it runs, and stops on SIGTERM', async (t) => {
@@ -27,6 +28,16 @@ t.test('a usage error exits 2 with the reason', async (t) => {
   await t.rejects(spawnServer(t, ['--port', 'eighty']), /exited with 2[\s\S]*LARDER_USAGE/);
   await t.rejects(spawnServer(t, ['--host', '0.0.0.0']), /refusing to listen on 0.0.0.0 without tokens/);
   await t.rejects(spawnServer(t, ['--tokens', '/nonexistent/tokens.json']), /--tokens \/nonexistent\/tokens.json: ENOENT/);
+});
+
+t.test('a port in use and a store it cannot write: one line each, no stack trace', async (t) => {
+  const taken = await spawnServer(t, ['--store', tempDir(t, 'first')]);
+  const port = new URL(taken.url).port;
+  await t.rejects(spawnServer(t, ['--store', tempDir(t, 'second'), '--port', port]), new RegExp(`exited with 2[\\s\\S]*LARDER_USAGE: 127\\.0\\.0\\.1:${port} is in use \\(EADDRINUSE\\); stop what listens there or choose another --port\\n$`));
+  if (tmpfsSkip) return;
+  const readOnly = mountTmpfs(t, 1024 * 1024, { readOnly: true });
+  const failed = spawnServer(t, ['--store', join(readOnly, 'data')]);
+  await t.rejects(failed, /exited with 1[\s\S]*LARDER_PATH_UNWRITABLE: cannot write .*\(EROFS\); check its owner and permissions\n$/);
 });
 
 t.test('over TLS with a tokens file: the CLI restores and saves through it', async (t) => {
