@@ -6,7 +6,7 @@ import { LarderError } from '../shared/errors.ts';
 
 export type StoreConfig =
   | { kind: 'fs'; root: string }
-  | { kind: 's3'; bucket: string; prefix: string; endpoint: string | undefined; region: string; forcePathStyle: boolean };
+  | { kind: 's3'; bucket: string; prefix: string; endpoint: string | undefined; region: string; forcePathStyle: boolean; abortUploadsAfterMs: number };
 
 export interface ServerConfig {
   host: string;
@@ -33,6 +33,10 @@ export const SERVER_USAGE = `larder-server: the larder build cache server
   --s3-endpoint URL      S3 endpoint: a VPC endpoint or any S3-compatible server (LARDER_S3_ENDPOINT)
   --s3-region REGION     (LARDER_S3_REGION, else AWS_REGION; default us-east-1)
   --s3-force-path-style  path-style URLs, for most S3-compatible servers (LARDER_S3_FORCE_PATH_STYLE=1)
+  --s3-abort-uploads-after SECONDS
+                         abort multipart uploads under the prefix older than this, left by a server
+                         that crashed mid-upload; at start and hourly (LARDER_S3_ABORT_UPLOADS_AFTER;
+                         default 86400)
                          credentials come from the standard AWS chain (env, profile, instance role)
   --tokens FILE          tokens and their grants, as hashes (LARDER_TOKENS_FILE); see README "Security"
   --token TOKEN          one admin token, for a one-person server (LARDER_TOKEN)
@@ -60,6 +64,7 @@ export function parseServerConfig(argv: string[], env: NodeJS.ProcessEnv): Serve
       's3-endpoint': { type: 'string' },
       's3-region': { type: 'string' },
       's3-force-path-style': { type: 'boolean' },
+      's3-abort-uploads-after': { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -74,6 +79,7 @@ export function parseServerConfig(argv: string[], env: NodeJS.ProcessEnv): Serve
         endpoint: values['s3-endpoint'] ?? (env.LARDER_S3_ENDPOINT || undefined),
         region: values['s3-region'] ?? (env.LARDER_S3_REGION || env.AWS_REGION || 'us-east-1'),
         forcePathStyle: values['s3-force-path-style'] ?? ['1', 'true'].includes(env.LARDER_S3_FORCE_PATH_STYLE ?? ''),
+        abortUploadsAfterMs: wholeNumber('--s3-abort-uploads-after', values['s3-abort-uploads-after'] ?? env.LARDER_S3_ABORT_UPLOADS_AFTER ?? '86400', 1, 365 * 86_400) * 1000,
       }
     : { kind: 'fs', root: storeText };
   if (/^[a-z0-9]+:\/\//i.test(storeText) && store.kind === 'fs') throw new LarderError('LARDER_USAGE', `--store ${storeText}: give a folder or s3://bucket/prefix`);

@@ -4,6 +4,8 @@ import { checkTokensFile, TokenTable, type TokensFile } from './access.ts';
 import { buildApp } from './app.ts';
 import { parseServerConfig, SERVER_USAGE, type ServerConfig } from './config.ts';
 import { openStore } from './storage/open.ts';
+import type { Store } from './storage/store.ts';
+import type { FastifyInstance } from 'fastify';
 
 // The only file that listens. Everything it needs is parsed here, once.
 
@@ -18,6 +20,7 @@ async function main(): Promise<void> {
   const tls = config.tls && { cert: readConfigFile(config.tls.certFile, '--tls-cert'), key: readConfigFile(config.tls.keyFile, '--tls-key') };
   const app = await buildApp({ store, tokens, tls, limits: { maxBlobBytes: config.maxBlobBytes }, logger: { level: config.logLevel } });
   const address = await app.listen({ host: config.host, port: config.port });
+  sweepNowAndHourly(app, store);
   const access = tokens ? 'bearer tokens required' : 'no tokens: OPEN to anyone who can reach it, so loopback only';
   console.error(`larder-server listening on ${address} (${store.description}; ${access})`);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -26,6 +29,19 @@ async function main(): Promise<void> {
       void app.close().then(() => process.exit(0));
     });
   }
+}
+
+/** The store's housekeeping, at start and every hour; a failure is logged, never fatal. */
+function sweepNowAndHourly(app: FastifyInstance, store: Store): void {
+  if (!store.sweep) return;
+  const sweep = (): void => {
+    store.sweep?.().then(
+      (done) => done && app.log.warn(`store sweep: ${done}`),
+      (err: unknown) => app.log.error({ err }, 'store sweep failed'),
+    );
+  };
+  sweep();
+  setInterval(sweep, 3_600_000).unref();
 }
 
 function readConfigFile(path: string, flag: string): Buffer {

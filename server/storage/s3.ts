@@ -1,8 +1,10 @@
 import {
+  AbortMultipartUploadCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
@@ -35,6 +37,8 @@ export interface S3StoreOptions {
   queueSize?: number;
   /** keys per listing page (S3's maximum is 1000) */
   pageSize?: number;
+  /** sweep() aborts multipart uploads under the prefix older than this (default 24 h) */
+  abortUploadsAfterMs?: number;
   maxAttempts?: number;
 }
 
@@ -177,6 +181,29 @@ export class S3Store implements Store {
     }
     await flush();
     return removed;
+  }
+
+  /**
+   * Aborts multipart uploads under our prefix that are older than abortUploadsAfterMs:
+   * a server that crashed (or lost the gateway) mid-upload leaves its upload pending,
+   * and its parts cost storage forever. Safe with any number of servers doing the same:
+   * an abort is idempotent, and no live upload is that old.
+   */
+  async sweep(): Promise<string | undefined> {
+    const cutoff = Date.now() - (this.#options.abortUploadsAfterMs ?? 86_400_000);
+    let aborted = 0;
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    do {
+      const page = await this.#send(() => this.#s3.send(new ListMultipartUploadsCommand({ Bucket: this.#options.bucket, Prefix: this.#options.prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker })));
+      for (const upload of page.Uploads ?? []) {
+        if (!upload.Key || !upload.UploadId || (upload.Initiated?.getTime() ?? 0) > cutoff) continue;
+        await this.#send(() => this.#s3.send(new AbortMultipartUploadCommand({ Bucket: this.#options.bucket, Key: upload.Key, UploadId: upload.UploadId })), true);
+        aborted++;
+      }
+      [keyMarker, uploadIdMarker] = page.IsTruncated ? [page.NextKeyMarker, page.NextUploadIdMarker] : [undefined, undefined];
+    } while (keyMarker !== undefined);
+    return aborted > 0 ? `aborted ${aborted} multipart upload(s) left unfinished` : undefined;
   }
 
   async close(): Promise<void> {

@@ -42,6 +42,8 @@ export interface Store {
   deleteEntry(ns: string, key: string): Promise<boolean>;
   /** entries whose key starts with prefix, newest first */
   listEntries(ns: string, prefix: string, limit: number): Promise<EntryInfo[]>;
+  /** housekeeping a store needs now and then (S3: abort multipart uploads a crash left); returns what it did, for the log */
+  sweep?(): Promise<string | undefined>;
   close(): Promise<void>;
 }
 
