@@ -41,11 +41,23 @@ fi
 if ! command -v chromium >/dev/null; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "[chromium] installing Debian's chromium (apt)" >&2
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core; } >/dev/null 2>&1
+    { apt-get update -qq -o DPkg::Lock::Timeout=300 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 --no-install-recommends chromium fonts-dejavu-core; } >/dev/null 2>&1
   fi
   if ! command -v chromium >/dev/null; then
     echo "DASHBOARD TESTS SKIPPED: no chromium (needs root and apt to install it)" >&2
     if [ "${CI:-}" = true ]; then echo "0 passed, 1 failed (CI needs the dashboard tests)"; exit 1; fi
+  fi
+fi
+
+# Extraction on a case-insensitive file system is tested on a FUSE mount that folds names.
+if [ ! -f /usr/lib/python3/dist-packages/fusepy.py ] || ! command -v fusermount3 >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "[fuse] installing python3-fusepy and fuse3 (apt)" >&2
+    { apt-get update -qq -o DPkg::Lock::Timeout=300 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 --no-install-recommends python3-fusepy fuse3; } >/dev/null 2>&1
+  fi
+  if [ ! -f /usr/lib/python3/dist-packages/fusepy.py ]; then
+    echo "CASE-FOLDING TESTS SKIPPED: no python3-fusepy (needs root and apt to install it)" >&2
+    if [ "${CI:-}" = true ]; then echo "0 passed, 1 failed (CI needs the case-folding tests)"; exit 1; fi
   fi
 fi
 

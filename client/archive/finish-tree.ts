@@ -21,15 +21,25 @@ export function finishTree(root: string, results: readonly ExtractResult[]): voi
     create(rel, () => linkSync(join(root, target), join(root, rel)));
   }
 
-  const linkNames = new Set<string>();
+  // Whether a name lies below a link is asked of the file system, not of the names: a
+  // case-insensitive or normalising one (macOS, Windows) resolves `hooks/x` through a
+  // link named `HOOKS`. Folders already seen to be real folders are not asked twice.
+  const realFolders = new Set<string>(['']);
   for (const { rel, target, mtime } of symlinks) {
-    for (let dir = parentOf(rel); dir !== ''; dir = parentOf(dir)) {
-      if (linkNames.has(dir)) throw unsafe(`${rel} lies below the symbolic link ${dir}`);
+    // Top down, before anything is created: mkdir -p would follow a link.
+    const parent = parentOf(rel);
+    const folders = parent === '' ? [] : parent.split('/').map((_, i, all) => all.slice(0, i + 1).join('/'));
+    for (const dir of folders) {
+      if (realFolders.has(dir)) continue;
+      const st = lstatOrUndefined(join(root, dir));
+      if (!st) break; // from here down, makeParent creates real folders
+      if (!st.isDirectory()) throw unsafe(`${JSON.stringify(rel)} lies below the symbolic link ${JSON.stringify(dir)}`);
+      realFolders.add(dir);
     }
     makeParent(root, rel);
+    for (const dir of folders) realFolders.add(dir);
     create(rel, () => symlinkSync(target, join(root, rel)));
     lutimesSync(join(root, rel), mtime, mtime);
-    linkNames.add(rel);
   }
 
   for (const { rel, mode, mtime } of dirs) {

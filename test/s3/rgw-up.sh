@@ -16,8 +16,8 @@ fail() { say "$*"; for f in "$D"/log/*.log; do [ -f "$f" ] && { echo "== $f" >&2
 if ! command -v radosgw >/dev/null || ! command -v ceph-mon >/dev/null || ! command -v ceph-osd >/dev/null; then
   say "installing ceph-mon ceph-osd radosgw (apt)"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
-  apt-get install -y -qq --no-install-recommends ceph-mon ceph-osd radosgw curl >/dev/null
+  apt-get update -qq -o DPkg::Lock::Timeout=300 >/dev/null
+  apt-get install -y -qq -o DPkg::Lock::Timeout=300 --no-install-recommends ceph-mon ceph-osd radosgw curl >/dev/null
 fi
 
 rm -rf "$D"; mkdir -p "$D"/{run,log,mon.a,osd.0}
