@@ -16,7 +16,7 @@ export function finishTree(root: string, results: readonly ExtractResult[]): voi
 
   for (const { rel, target } of hardlinks) {
     const targetStat = lstatOrUndefined(join(root, target));
-    if (!targetStat?.isFile()) throw unsafe(`hard link ${rel} points to ${target}, which is not a file in the archive`);
+    if (!targetStat?.isFile()) throw unsafe(`hard link ${JSON.stringify(rel)} points to ${JSON.stringify(target)}, which is not a file in the archive`);
     makeParent(root, rel);
     create(rel, () => linkSync(join(root, target), join(root, rel)));
   }
@@ -53,7 +53,7 @@ function create(rel: string, make: () => void): void {
     make();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EEXIST' || code === 'ENOTDIR') throw unsafe(`${rel} appears twice in the archive`);
+    if (code === 'EEXIST' || code === 'ENOTDIR') throw unsafe(`${JSON.stringify(rel)} appears twice in the archive`);
     throw err;
   }
 }
@@ -66,7 +66,7 @@ function makeParent(root: string, rel: string): void {
   try {
     mkdirSync(join(root, parent), { recursive: true, mode: 0o755 });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') throw unsafe(`${parent} is both a folder and a file in the archive`);
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') throw unsafe(`${JSON.stringify(parent)} is both a folder and a file in the archive`);
     throw err;
   }
 }

@@ -97,6 +97,8 @@ export class TarExtractor {
       throw unsafe('archive ends in the middle of an entry');
     }
     if (this.#carry.length > 0) throw unsafe('archive ends with a partial block');
+    if (this.#state.kind !== 'end') throw unsafe('archive has no end-of-archive block: it was cut short');
+    if (this.#limits !== NO_LIMITS && this.#entries !== this.#limits.maxEntries) throw unsafe(`the part holds ${this.#entries} members, but its manifest declares ${this.#limits.maxEntries}`);
     if (this.#times && this.#entries !== this.#times.length) throw unsafe(`the part holds ${this.#entries} members, but its manifest gives times for ${this.#times.length}`);
     return this.#result;
   }
@@ -166,7 +168,12 @@ export class TarExtractor {
 
   /** node-tar's reading of any header, pending pax and GNU long names applied. */
   #decode(block: Buffer): { type: string; size: number; path: string; linkpath: string | undefined; mode: number; mtime: number } {
-    const header = new Header(block, 0, this.#ex, this.#gex);
+    let header: Header;
+    try {
+      header = new Header(block, 0, this.#ex, this.#gex);
+    } catch (err) {
+      throw unsafe(`corrupt tar header: ${(err as Error).message}`);
+    }
     if (!header.cksumValid) throw unsafe('corrupt tar header (bad checksum)');
     return {
       type: header.type,
@@ -176,7 +183,7 @@ export class TarExtractor {
       path: this.#ex?.path ?? this.#gex?.path ?? header.path ?? '',
       linkpath: this.#ex?.linkpath ?? this.#gex?.linkpath ?? header.linkpath,
       mode: header.mode ?? 0o644,
-      mtime: (header.mtime?.getTime() ?? 0) / 1000,
+      mtime: finiteTime(header.mtime),
     };
   }
 
@@ -184,6 +191,9 @@ export class TarExtractor {
   #finishBody(state: State): void {
     let pad = 0;
     if (state.kind === 'file') {
+      // The file is no longer ours to close, whatever closeWith meets: abort() must not
+      // close its descriptor again (workers share one table; it may be another's by then).
+      this.#state = { kind: 'header' };
       closeWith(state.fd, state.mode, state.mtime);
       pad = state.pad;
     } else if (state.kind === 'meta') {
@@ -202,7 +212,7 @@ export class TarExtractor {
       return openSync(join(this.#root, rel), 'wx', mode | 0o600);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST' || code === 'EISDIR' || code === 'ENOTDIR') throw unsafe(`${rel} appears twice in the archive`);
+      if (code === 'EEXIST' || code === 'EISDIR' || code === 'ENOTDIR') throw unsafe(`${JSON.stringify(rel)} appears twice in the archive`);
       throw err;
     }
   }
@@ -218,11 +228,18 @@ export class TarExtractor {
       mkdirSync(join(this.#root, rel), { recursive: true, mode: 0o755 });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST' || code === 'ENOTDIR') throw unsafe(`${rel} is both a folder and a file in the archive`);
+      if (code === 'EEXIST' || code === 'ENOTDIR') throw unsafe(`${JSON.stringify(rel)} is both a folder and a file in the archive`);
       throw err;
     }
     for (let dir = rel; dir !== '' && !this.#madeDirs.has(dir); dir = dir.slice(0, Math.max(0, dir.lastIndexOf('/')))) this.#madeDirs.add(dir);
   }
+}
+
+/** A header's time in seconds; an invalid one (a pax mtime that is not a number) is refused. */
+function finiteTime(date: Date | undefined): number {
+  const seconds = (date?.getTime() ?? 0) / 1000;
+  if (!Number.isFinite(seconds)) throw unsafe('a member has an invalid time');
+  return seconds;
 }
 
 function writeAll(fd: number, data: Buffer): void {

@@ -48,6 +48,7 @@ export async function extractPart(compressed: Readable, part: PartRef, root: str
         },
       }),
     );
+    if (rawBytes !== part.rawSize) throw unsafe(`part ${part.digest} decompressed to ${rawBytes} bytes, but its manifest declares ${part.rawSize}`);
     return extractor.end();
   } catch (err) {
     extractor.abort();
@@ -55,8 +56,16 @@ export async function extractPart(compressed: Readable, part: PartRef, root: str
   }
 }
 
-/** Parts up to this compressed size are read whole, verified, then extracted (the fast path). */
+/**
+ * Parts up to this size, compressed and raw, are read whole, verified, then extracted
+ * (the fast path); anything bigger streams in 1 MiB chunks, so no entry, whatever it
+ * declares, makes a worker hold more than this twice over.
+ */
 export const IN_MEMORY_PART_LIMIT = 64 * 1024 * 1024;
+
+export function fitsInMemory(part: PartRef): boolean {
+  return part.size <= IN_MEMORY_PART_LIMIT && part.rawSize <= IN_MEMORY_PART_LIMIT;
+}
 
 /**
  * The fast path for a part held in memory: the digest is checked before a single byte
@@ -77,6 +86,8 @@ export function extractPartBuffer(compressed: Buffer, part: PartRef, root: strin
     if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw unsafe(`part ${part.digest} expands past its declared ${part.rawSize} bytes`);
     throw unsafe(`part ${part.digest} is not valid zstd: ${(err as Error).message}`);
   }
+  // A truncated frame decodes to less, and frames after the first are not decoded.
+  if (tar.length !== part.rawSize) throw unsafe(`part ${part.digest} decompressed to ${tar.length} bytes, but its manifest declares ${part.rawSize}`);
   const extractor = extractorFor(part, root);
   try {
     extractor.write(tar);

@@ -2,7 +2,7 @@ import { isLarderError, LarderError } from '../../shared/errors.ts';
 import type { PartRef } from '../../shared/manifest.ts';
 import type { ExtractResult } from '../archive/tar-read.ts';
 import { CacheClient } from '../transport/transfer.ts';
-import { extractPart, extractPartBuffer, IN_MEMORY_PART_LIMIT, readPart } from '../archive/unpack.ts';
+import { extractPart, extractPartBuffer, fitsInMemory, readPart } from '../archive/unpack.ts';
 import type { PartJob, PartWorkerData } from './worker-pool.ts';
 
 // A restore's job in a part worker: download → verify → unzstd → write into staging.
@@ -19,7 +19,7 @@ export function startExtractJob(job: Extract<PartJob, { kind: 'extract' }>, data
   const c = (client ??= new CacheClient({ server: data.server, namespace: data.namespace, token: data.token, idleTimeoutMs: data.idleTimeoutMs, connectTimeoutMs: data.connectTimeoutMs }));
   const { part, root } = job;
   // A streamed part writes files as it goes, so a broken download cannot start over.
-  if (part.size > IN_MEMORY_PART_LIMIT) return async () => extractPart(await c.getBlob(part.digest), part, root).catch((err: unknown) => Promise.reject(downloadError(err, part)));
+  if (!fitsInMemory(part)) return async () => extractPart(await c.getBlob(part.digest), part, root).catch((err: unknown) => Promise.reject(downloadError(err, part)));
   const bytes = download(c, part);
   bytes.catch(() => {}); // reported in its turn, not as an unhandled rejection now
   return async () => extractPartBuffer(await bytes, part, root);

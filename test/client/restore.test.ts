@@ -1,12 +1,14 @@
-import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { zstdCompressSync } from 'node:zlib';
 import t from 'tap';
 import { request } from 'undici';
 import { sha256Digest } from '../../shared/digest.ts';
 import type { Manifest } from '../../shared/manifest.ts';
-import { runLarder } from '../helpers/cli.ts';
+import { watchRss } from '../../bench/measure.ts';
+import { LARDER_BIN, runLarder } from '../helpers/cli.ts';
 import { startServer } from '../helpers/server.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { buildSampleTree, snapshotTree } from '../helpers/trees.ts';
@@ -41,4 +43,26 @@ t.test('an entry of manifest version 1 (times inside the parts) still restores, 
   const restored = await runLarder(['restore', '--key', 'deps-v1', '--path', 'deps', '--json'], { cwd: target, env: { LARDER_SERVER: url } });
   t.match(JSON.parse(restored.stdout), { outcome: 'hit', match: 'exact' }, restored.stderr);
   t.same(snapshotTree(join(target, 'deps')), snapshotTree(src), 'content, modes, links and the times inside the parts');
+});
+
+t.test('a file over 2 GiB that compresses to almost nothing restores in bounded memory', async (t) => {
+  const { url } = await startServer(t);
+  const source = tempDir(t, 'huge-src');
+  mkdirSync(join(source, 'deps'));
+  const size = 2.25 * 1024 ** 3; // over writeSync's 2 GiB, and a declared raw size no buffer should take
+  execFileSync('truncate', ['-s', String(size), join(source, 'deps', 'zeros.bin')]);
+  const saved = await runLarder(['save', '--key', 'huge', '--path', 'deps', '--json'], { cwd: source, env: { LARDER_SERVER: url } });
+  t.match(JSON.parse(saved.stdout), { outcome: 'saved' }, saved.stderr);
+  t.ok(JSON.parse(saved.stdout).transferredBytes < 1e6, 'a few hundred kB on the wire');
+
+  const target = tempDir(t, 'huge-dst');
+  const child = spawn(process.execPath, [LARDER_BIN, 'restore', '--key', 'huge', '--path', 'deps', '--json'], { cwd: target, env: { PATH: process.env.PATH, HOME: target, LARDER_SERVER: url } });
+  const rss = watchRss(child);
+  let stdout = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d));
+  await once(child, 'exit');
+  const peak = rss.stop();
+  t.match(JSON.parse(stdout), { outcome: 'hit' });
+  t.equal(statSync(join(target, 'deps', 'zeros.bin')).size, size, 'restored whole');
+  t.ok(peak < 512 * 1024 ** 2, `peak RSS ${(peak / 1024 ** 2).toFixed(0)} MiB (3.9 GiB before, for a part declaring that much)`);
 });

@@ -16,6 +16,21 @@ export interface Member {
   size?: number;
 }
 
+const META_TYPES = new Set(['ExtendedHeader', 'GlobalExtendedHeader', 'NextFileHasLongPath', 'NextFileHasLongLinkpath']);
+
+/** Members a tar holds (pax and GNU long-name records are not members), up to its end or its last whole header. */
+export function memberCount(tar: Buffer): number {
+  let count = 0;
+  for (let off = 0; off + 512 <= tar.length; ) {
+    const block = tar.subarray(off, off + 512);
+    if (block.every((b) => b === 0)) break;
+    const header = new Header(block);
+    if (!META_TYPES.has(header.type)) count++;
+    off += 512 + Math.ceil((header.size ?? 0) / 512) * 512;
+  }
+  return count;
+}
+
 export function tarOf(members: Member[], { end = true } = {}): Buffer {
   const blocks: Buffer[] = [];
   for (const m of members) {
@@ -28,8 +43,8 @@ export function tarOf(members: Member[], { end = true } = {}): Buffer {
   return Buffer.concat(blocks);
 }
 
-/** A tar as a stored part: zstd-compressed, with the reference a manifest would hold. */
-export function asPart(tar: Buffer, rawSize = tar.length, entries = 1000): { bytes: Buffer; ref: PartRef } {
+/** A tar as a stored part: zstd-compressed, with the reference a manifest would hold (its real member count unless told). */
+export function asPart(tar: Buffer, rawSize = tar.length, entries = memberCount(tar)): { bytes: Buffer; ref: PartRef } {
   const bytes = zstdCompressSync(tar);
   return { bytes, ref: { digest: sha256Digest(bytes), size: bytes.length, rawSize, entries } };
 }

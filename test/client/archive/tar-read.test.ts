@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import t from 'tap';
 import { finishTree } from '../../../client/archive/finish-tree.ts';
 import { extractPart, extractPartBuffer } from '../../../client/archive/unpack.ts';
+import { sha256Digest } from '../../../shared/digest.ts';
 import { encodeTimes } from '../../../shared/times.ts';
 import { asPart, type Member, tarOf } from '../../helpers/tar-build.ts';
 import { tempDir } from '../../helpers/tmp.ts';
@@ -131,4 +132,29 @@ t.test('times beside a part are applied to its members in order, and must number
       await t.rejects(run(), { code: 'LARDER_UNSAFE_ARCHIVE' }, `${mode}: ${why} times than members is refused`);
     }
   }
+});
+
+t.test('a part must decode to exactly its declared raw size and members, and end as a tar ends', async (t) => {
+  const honest = tarOf([{ path: 'a.js', content: 'a'.repeat(3000) }, { path: 'b.js', content: 'b' }]);
+  for (const mode of ['streamed', 'buffered'] as const) {
+    // A truncated zstd frame, published with the digest of what was stored.
+    const part = asPart(honest);
+    const truncated = part.bytes.subarray(0, part.bytes.length - 6);
+    const ref = { ...part.ref, digest: sha256Digest(truncated), size: truncated.length };
+    const root = tempDir(t, 'frames');
+    const run = async () => (mode === 'buffered' ? extractPartBuffer(truncated, ref, root) : extractPart(Readable.from([truncated]), ref, root));
+    await t.rejects(run(), { code: 'LARDER_UNSAFE_ARCHIVE' }, `${mode}: a truncated frame`);
+    const noEnd = honest.subarray(0, honest.length - 1024);
+    await t.rejects((await extract(t, noEnd, undefined, mode)).run, { code: 'LARDER_UNSAFE_ARCHIVE', message: /no end-of-archive block/ }, `${mode}: no end blocks`);
+    await t.rejects((await extract(t, honest, undefined, mode, 3)).run, { code: 'LARDER_UNSAFE_ARCHIVE', message: /holds 2 members, but its manifest declares 3/ }, `${mode}: fewer members than declared`);
+    await t.rejects((await extract(t, honest, honest.length + 512, mode)).run, { code: 'LARDER_UNSAFE_ARCHIVE', message: /decompressed to \d+ bytes, but its manifest declares/ }, `${mode}: less output than declared`);
+  }
+});
+
+t.test('names in messages are quoted: a newline cannot start a line of its own (a CI workflow command)', async (t) => {
+  const evil = 'x\n::error title=owned::pwned';
+  const tar = tarOf([{ path: evil, content: 'a' }, { path: evil, content: 'b' }]);
+  const err = await (await extract(t, tar)).run.then(() => undefined, (e: Error) => e);
+  t.match(err, { code: 'LARDER_UNSAFE_ARCHIVE', message: /appears twice/ });
+  t.notMatch(err?.message ?? '', /\n/, 'no raw newline in the message');
 });
