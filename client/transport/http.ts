@@ -2,6 +2,7 @@ import type { Agent as HttpAgent, IncomingMessage } from 'node:http';
 import type { Agent as HttpsAgent } from 'node:https';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { LarderError } from '../../shared/errors.ts';
 
 // A small HTTP/1.1 client on node:http: keep-alive, one idle timeout covering connect,
 // headers and every gap in the body, and an abort signal. The npm undici package takes
@@ -57,14 +58,30 @@ export function send(req: HttpRequest, agents: ReturnType<typeof createAgents>):
   });
 }
 
+/** No answer of the protocol comes near this (a manifest is at most 4 MiB): a bigger one is refused as it arrives. */
+export const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
+
 export async function readText(res: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
-  for await (const chunk of res) chunks.push(chunk as Buffer);
+  let bytes = 0;
+  for await (const chunk of res) {
+    bytes += (chunk as Buffer).length;
+    if (bytes > MAX_ANSWER_BYTES) {
+      res.destroy();
+      throw new LarderError('LARDER_BAD_RESPONSE', `the server's answer is larger than ${MAX_ANSWER_BYTES / 1024 / 1024} MiB; no real answer is`);
+    }
+    chunks.push(chunk as Buffer);
+  }
   return Buffer.concat(chunks).toString('utf8');
 }
 
 export async function readJson<T>(res: IncomingMessage): Promise<T> {
-  return JSON.parse(await readText(res)) as T;
+  const text = await readText(res);
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new LarderError('LARDER_BAD_RESPONSE', `the server's answer is not JSON: ${JSON.stringify(text.slice(0, 100))}`);
+  }
 }
 
 /** Reads and drops a body, so its connection can be reused. */

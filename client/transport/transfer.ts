@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import { createAgents, drain, HttpTimeoutError, readJson, readText, send } from './http.ts';
 import { type ErrorCode, isErrorCode, LarderError } from '../../shared/errors.ts';
 import type { Manifest } from '../../shared/manifest.ts';
+import { KEY_PATTERN } from '../../shared/names.ts';
 import { blobPath, type ClientReport, type EntryListResponse, type EntrySummary, entryPath, type LookupResponse, type MissingResponse, type VerifyResponse } from '../../shared/protocol.ts';
 
 // Talks to a larder server. Every request has connect and idle timeouts and obeys the
@@ -68,7 +69,7 @@ export class CacheClient {
   /** probe: a save looking for the entry it builds on, which the server does not count as a hit or miss */
   async lookup(key: string, restoreKeys: string[], { probe = false } = {}): Promise<LookupResponse> {
     const res = await this.#call({ method: 'POST', path: `/v1/ns/${this.#ns}/lookup`, json: probe ? { key, restoreKeys, probe } : { key, restoreKeys } });
-    return readJson<LookupResponse>(res);
+    return checkedLookup(await readJson<LookupResponse>(res), key, restoreKeys);
   }
 
   /** Entries whose key starts with prefix, newest first. */
@@ -159,11 +160,11 @@ export class CacheClient {
         this.#answered = true;
         this.#options.onProgress?.();
         const status = res.statusCode ?? 0;
-        if (status < 400 || call.accept?.includes(status)) {
+        if (status < 300 || call.accept?.includes(status)) {
           this.#failuresInARow.delete(kind);
           return res;
         }
-        error = await errorOf(res);
+        error = status < 400 ? new LarderError('LARDER_BAD_RESPONSE', `server answered ${status} (a redirect); larder follows none: give --server the URL it points to`) : await errorOf(res);
         // Never reuse a connection after an error: the server may still be reading (or
         // ignoring) the rest of a body this request sent.
         res.socket?.destroy();
@@ -197,7 +198,8 @@ export class CacheClient {
     return send(
       {
         method: call.method,
-        url: new URL(call.path, this.#base),
+        // The server's own path is kept: behind a proxy at /larder/, the token goes there only.
+        url: new URL(`${this.#base.pathname.replace(/\/+$/, '')}${call.path}`, this.#base),
         headers,
         body,
         signal: this.#options.signal,
@@ -207,6 +209,22 @@ export class CacheClient {
       this.#agents,
     );
   }
+}
+
+/**
+ * A lookup answer is checked against the question: an exact hit is the key asked for, a
+ * prefix hit starts with a restore key asked for, every key is a valid key (one with a
+ * newline would write a second line into $GITHUB_OUTPUT), and the entry is that key's.
+ */
+function checkedLookup(found: LookupResponse, key: string, restoreKeys: string[]): LookupResponse {
+  const bad = (why: string): LarderError => new LarderError('LARDER_BAD_RESPONSE', `the server's lookup answer ${why}; not trusted`);
+  if (found.match === 'none') return found;
+  if (found.match !== 'exact' && found.match !== 'prefix') throw bad(`has match ${JSON.stringify(found.match)}`);
+  if (typeof found.key !== 'string' || !KEY_PATTERN.test(found.key)) throw bad(`names no valid key (${JSON.stringify(found.key).slice(0, 80)})`);
+  if (found.match === 'exact' && found.key !== key) throw bad(`is an exact hit for ${found.key}, not ${key}`);
+  if (found.match === 'prefix' && !restoreKeys.some((p) => found.key?.startsWith(p))) throw bad(`is a prefix hit for ${found.key}, which no restore key asked for covers`);
+  if (found.entry?.key !== found.key) throw bad(`holds an entry for ${JSON.stringify(found.entry?.key).slice(0, 80)}, not ${found.key}`);
+  return found;
 }
 
 /** The server's URL: http or https, nothing else ("localhost:7373" parses as a URL of scheme "localhost:"). */

@@ -89,3 +89,48 @@ t.test('uploads that keep failing open the breaker, even while blobs/missing kee
   await t.rejects(c.missing([digest]), { code: 'LARDER_UNREACHABLE', message: /stopped calling .* after 3 failures in a row \(PUT blobs\)/ });
   t.equal(server.count(), before, 'the open breaker made no request');
 });
+
+t.test('the client checks the server\'s answers against what it asked', async (t) => {
+  const entry = (key: string) => ({ version: 2, key, createdAt: '2026-01-01T00:00:00Z', codec: 'zstd', paths: [], inputs: {}, client: { version: '0', os: 'linux', arch: 'x64' } });
+  const lying: Array<[string, unknown]> = [
+    ['an exact hit for another key', { match: 'exact', key: 'other', entry: entry('other') }],
+    ['an exact hit whose entry names another key', { match: 'exact', key: 'k', entry: entry('other') }],
+    ['a prefix hit outside every restore key', { match: 'prefix', key: 'elsewhere-1', entry: entry('elsewhere-1') }],
+    ['a key with a newline (a second cache-hit line in GITHUB_OUTPUT)', { match: 'prefix', key: 'npm-\ncache-hit=true', entry: entry('npm-\ncache-hit=true') }],
+    ['a match that is no match', { match: 'maybe' }],
+  ];
+  for (const [what, body] of lying) {
+    const server = await scriptedServer(t, (_n, _req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body)));
+    await t.rejects(client(server.url).lookup('k', ['npm-']), { code: 'LARDER_BAD_RESPONSE' }, what);
+  }
+  const honest = await scriptedServer(t, (_n, _req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ match: 'prefix', key: 'npm-1', entry: entry('npm-1') })));
+  t.match(await client(honest.url).lookup('k', ['npm-']), { match: 'prefix', key: 'npm-1' }, 'an honest prefix hit passes');
+});
+
+t.test('an answer bigger than any real one is refused before it is held', async (t) => {
+  const server = await scriptedServer(t, (_n, _req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    const chunk = Buffer.alloc(1024 * 1024, 0x20);
+    let sent = 0;
+    const more = (): void => {
+      while (sent < 64 && res.write(chunk)) sent++;
+      if (sent < 64) res.once('drain', more);
+      else res.end('{}');
+    };
+    more();
+  });
+  await t.rejects(client(server.url).lookup('k', []), { code: 'LARDER_BAD_RESPONSE', message: /larger than 16 MiB/ });
+});
+
+t.test('a redirect is not success, and a server URL keeps its path', async (t) => {
+  const redirect = await scriptedServer(t, (_n, _req, res) => res.writeHead(302, { location: 'http://elsewhere.example/' }).end());
+  await t.rejects(client(redirect.url).lookup('k', []), { code: 'LARDER_BAD_RESPONSE', message: /302/ });
+  const paths: string[] = [];
+  const prefixed = await scriptedServer(t, (_n, req, res) => {
+    paths.push(req.url ?? '');
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{"match":"none"}');
+  });
+  await client(`${prefixed.url}/larder/`).lookup('k', []);
+  await client(`${prefixed.url}/cache`).lookup('k', []);
+  t.same(paths, ['/larder/v1/ns/team/lookup', '/cache/v1/ns/team/lookup'], 'the token goes to the path it was given for');
+});
