@@ -46,8 +46,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     keepAliveTimeout: 65_000,
     return503OnClosing: true,
     routerOptions: { maxParamLength: 512 },
-    // Refuse what the schemas don't name; Fastify's default quietly strips it.
-    ajv: { customOptions: { removeAdditional: false } },
+    // Refuse what the schemas don't name (Fastify's default quietly strips it), and coerce
+    // nothing: a JSON number is finite; the string "Infinity" coerced was not, and broke
+    // the stats. The one number in a query string is parsed by its route.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
   }) as unknown as FastifyInstance; // the HTTPS variant serves the same routes
   const deps: RouteDeps = { store: options.store, stats: new Stats(), limits: { ...DEFAULT_LIMITS, ...options.limits } };
   const { metrics } = deps.stats;

@@ -124,7 +124,7 @@ export const entryListQuerySchema = {
   additionalProperties: false,
   properties: {
     prefix: { type: 'string', pattern: KEY_PREFIX_PATTERN.source, default: '' },
-    limit: { type: 'integer', minimum: 1, maximum: MAX_LIST_LIMIT, default: 100 },
+    limit: { type: 'string', pattern: '^[1-9][0-9]{0,3}$', default: '100' },
   },
 } as const;
 

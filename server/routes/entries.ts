@@ -64,13 +64,15 @@ export async function entryRoutes(app: FastifyInstance, { store, stats, limits }
     return reply.code(204).send();
   });
 
-  app.get<{ Querystring: { prefix: string; limit: number } }>(
+  app.get<{ Querystring: { prefix: string; limit: string } }>(
     '/v1/ns/:ns/entries',
     { schema: { querystring: entryListQuerySchema } },
     async (request): Promise<EntryListResponse> => {
       const ns = namespaceOf(request);
       request.access.requireRead(ns);
-      const { prefix, limit } = request.query;
+      const { prefix } = request.query;
+      const limit = Number(request.query.limit);
+      if (limit > MAX_LIST_LIMIT) throw new LarderError('LARDER_BAD_REQUEST', `limit is at most ${MAX_LIST_LIMIT}`);
       // Only what this token may read is listed.
       const entries = (await store.listEntries(ns, prefix, MAX_LIST_LIMIT)).filter((e) => request.access.canRead(ns, e.key)).slice(0, limit);
       return { entries: entries.map((e) => ({ key: e.key, createdAt: e.createdAt.toISOString(), size: e.size })) };

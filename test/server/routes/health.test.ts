@@ -10,6 +10,8 @@ t.test('healthz is up; readyz checks the store', async (t) => {
   const notReady = await app.inject({ url: '/readyz' });
   t.equal(notReady.statusCode, 503);
   t.equal(notReady.json().code, 'LARDER_STORE_UNAVAILABLE');
+  t.notMatch(notReady.body, storeDir, 'it does not say where the store is');
+  t.same((await app.inject({ url: '/readyz' })).json().store, undefined);
   t.equal((await app.inject({ url: '/healthz' })).statusCode, 200, 'liveness does not depend on the store');
 });
 
