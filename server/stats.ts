@@ -9,6 +9,9 @@ const zero = (): Counters => ({
 
 const HISTORY_MINUTES = 24 * 60;
 const MISSED_KEYS_KEPT = 10_000;
+/** Namespaces counted one by one; any past these (lookups name namespaces freely) share one line. */
+export const NAMESPACES_TRACKED = 10_000;
+export const OTHER_NAMESPACES = '(other)';
 
 /** Per-namespace counters since the process started; /v1/stats and /metrics read them. */
 export class Stats {
@@ -17,11 +20,22 @@ export class Stats {
   readonly #byNamespace = new Map<string, Counters>();
   readonly #history: StatsResponse['history'] = [];
   readonly #missesByKey = new Map<string, number>();
+  readonly #maxNamespaces: number;
+
+  constructor(maxNamespaces = NAMESPACES_TRACKED) {
+    this.#maxNamespaces = maxNamespaces;
+  }
 
   #of(ns: string): Counters {
-    let counters = this.#byNamespace.get(ns);
-    if (!counters) this.#byNamespace.set(ns, (counters = zero()));
+    const name = this.#tracked(ns);
+    let counters = this.#byNamespace.get(name);
+    if (!counters) this.#byNamespace.set(name, (counters = zero()));
     return counters;
+  }
+
+  /** The namespace's own name while there is room, else the shared line (metrics labels too). */
+  #tracked(ns: string): string {
+    return this.#byNamespace.has(ns) || this.#byNamespace.size < this.#maxNamespaces ? ns : OTHER_NAMESPACES;
   }
 
   lookup(ns: string, match: MatchKind): void {
@@ -29,7 +43,7 @@ export class Stats {
     c.lookups++;
     if (match === 'none') c.miss++;
     else c[match]++;
-    this.metrics.lookup(ns, match);
+    this.metrics.lookup(this.#tracked(ns), match);
     this.#minute()[match === 'none' ? 'miss' : match]++;
   }
 
@@ -52,6 +66,7 @@ export class Stats {
 
   add(ns: string, field: 'bytesIn' | 'bytesOut' | 'blobsUploaded' | 'blobsPresent' | 'entriesPublished', amount = 1): void {
     this.#of(ns)[field] += amount;
+    ns = this.#tracked(ns);
     const m = this.metrics;
     if (field === 'bytesIn' || field === 'bytesOut') m.bytes.inc({ namespace: ns, direction: field === 'bytesIn' ? 'in' : 'out' }, amount);
     else if (field === 'entriesPublished') m.entries.inc({ namespace: ns }, amount);
@@ -59,7 +74,7 @@ export class Stats {
   }
 
   corruptBlobRemoved(ns: string): void {
-    this.metrics.corruptBlobs.inc({ namespace: ns });
+    this.metrics.corruptBlobs.inc({ namespace: this.#tracked(ns) });
   }
 
   clientReport(ns: string, report: ClientReport): void {
@@ -67,7 +82,7 @@ export class Stats {
     if (report.command === 'restore') c.clientRestores++;
     else c.clientSaves++;
     c.timeSavedSeconds += report.savedSeconds ?? 0;
-    this.metrics.timeSaved.inc({ namespace: ns }, report.savedSeconds ?? 0);
+    this.metrics.timeSaved.inc({ namespace: this.#tracked(ns) }, report.savedSeconds ?? 0);
   }
 
   snapshot(): StatsResponse {

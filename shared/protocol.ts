@@ -58,6 +58,8 @@ export interface ClientReport {
   seconds: number;
   /** restore hits: the recorded build time minus this restore's time */
   savedSeconds?: number;
+  /** restore hits: the entry restored; savedSeconds counts only up to that entry's recorded build time */
+  key?: string;
 }
 
 export const clientReportSchema = {
@@ -69,6 +71,7 @@ export const clientReportSchema = {
     outcome: { enum: ['hit', 'miss', 'saved', 'exists', 'skipped', 'error'] },
     seconds: { type: 'number', minimum: 0, maximum: 86_400 },
     savedSeconds: { type: 'number', minimum: 0, maximum: 31_536_000 },
+    key: { type: 'string', pattern: KEY_PATTERN.source },
   },
 } as const;
 

@@ -98,6 +98,7 @@ export async function publishReport(report: Report, options: ClientOptions, io: 
 async function tellServer(report: Report, options: ClientOptions): Promise<void> {
   const client = new CacheClient({ server: options.server, namespace: options.namespace, token: options.token, retries: 0, idleTimeoutMs: 2_000, signal: AbortSignal.timeout(3_000) });
   const outcome = report.outcome === 'hit' || report.outcome === 'miss' || report.outcome === 'saved' || report.outcome === 'exists' || report.outcome === 'skipped' ? report.outcome : 'error';
-  await client.report({ command: report.command, outcome, seconds: Math.min(report.seconds, 86_400), ...(report.savedSeconds === undefined ? {} : { savedSeconds: report.savedSeconds }) }).catch(() => {});
+  const saved = report.savedSeconds === undefined || report.matchedKey === undefined ? {} : { savedSeconds: report.savedSeconds, key: report.matchedKey };
+  await client.report({ command: report.command, outcome, seconds: Math.min(report.seconds, 86_400), ...saved }).catch(() => {});
   await client.close();
 }

@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { type ClientReport, clientReportSchema } from '../../shared/protocol.ts';
 import type { RouteDeps } from './deps.ts';
+import { parseStored } from './lookup.ts';
 import { namespaceOf } from './params.ts';
 
-export async function statsRoutes(app: FastifyInstance, { stats }: RouteDeps): Promise<void> {
+export async function statsRoutes(app: FastifyInstance, { stats, store }: RouteDeps): Promise<void> {
   app.get('/v1/stats', async (request) => {
     request.access.requireAdmin(); // it names every namespace
     return stats.snapshot();
@@ -12,7 +13,12 @@ export async function statsRoutes(app: FastifyInstance, { stats }: RouteDeps): P
   app.post<{ Body: ClientReport }>('/v1/ns/:ns/reports', { schema: { body: clientReportSchema } }, async (request, reply) => {
     const ns = namespaceOf(request);
     request.access.requireRead(ns);
-    stats.clientReport(ns, request.body);
+    // Time saved is what the entry's own build took, at most: a report cannot claim more,
+    // nor claim anything without naming an entry it may read.
+    const { key, savedSeconds, ...rest } = request.body;
+    const entry = key !== undefined && savedSeconds !== undefined && request.access.canRead(ns, key) ? await store.getEntry(ns, key) : undefined;
+    const built = entry ? parseStored(entry, key as string).client.buildSeconds : undefined;
+    stats.clientReport(ns, { ...rest, ...(built === undefined ? {} : { savedSeconds: Math.min(savedSeconds as number, built) }) });
     return reply.code(204).send();
   });
 
