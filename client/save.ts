@@ -143,6 +143,10 @@ export async function save(client: CacheClient, workers: PartWorkers, input: Sav
   await queue.finish();
   const paths: PathRecord[] = trees.map((tree) => ({ path: tree.path, files: tree.files, fileBytes: tree.fileBytes, parts: tree.refs }));
   phases.packAndUpload = secondsSince(mark);
+  if (paths.every((p) => p.parts.length === 0)) {
+    const error = new LarderError('LARDER_PATH_NOT_FOUND', `${present.join(', ')} ${present.length === 1 ? 'is' : 'are'} empty: nothing to save`);
+    return { ...done(), outcome: 'skipped', error: error.toJSON() };
+  }
 
   const manifest: Manifest = {
     version: MANIFEST_VERSION,

@@ -34,6 +34,8 @@ export async function entryRoutes(app: FastifyInstance, { store, stats, limits }
       request.access.requireWrite(ns, key);
       const manifest = request.body;
       checkManifestKey(manifest, key);
+      // An entry of nothing restores nothing, and only costs every listing its share.
+      if (manifestDigests(manifest).length === 0) throw new LarderError('LARDER_INVALID_MANIFEST', `entry ${key} has no parts; an entry must hold files`);
       // Published last and only when complete: every part must already be stored.
       const missing = await store.missingBlobs(ns, manifestDigests(manifest));
       if (missing.length > 0) {

@@ -146,3 +146,13 @@ t.test('a save recognises the parts of the entry it builds on by their tar bytes
   t.match(JSON.parse(restored.stdout), { outcome: 'hit' }, restored.stderr);
   t.same(snapshotTree(join(target, 'deps')), snapshotTree(join(third, 'deps')), 'and it restores whole, with its own times');
 });
+
+t.test('an empty folder is not saved: an entry of nothing would restore nothing', async (t) => {
+  const { url } = await startServer(t);
+  const project = tempDir(t, 'empty');
+  mkdirSync(join(project, 'deps'));
+  const saved = await runLarder(['save', '--key', 'empty', '--path', 'deps', '--json'], { cwd: project, env: { LARDER_SERVER: url } });
+  t.equal(saved.code, 0);
+  t.match(JSON.parse(saved.stdout), { outcome: 'skipped', error: { code: 'LARDER_PATH_NOT_FOUND', message: 'deps is empty: nothing to save' } });
+  t.equal((await fetch(`${url}/v1/ns/default/entries/empty`)).status, 404);
+});

@@ -21,7 +21,7 @@ t.test('time saved counts only up to the build time of an entry the report names
 
 t.test('past the namespaces it tracks, the rest share one line', async (t) => {
   const stats = new Stats(3);
-  for (let i = 0; i < 50; i++) stats.lookup(`ns-${i}`, 'miss');
+  for (let i = 0; i < 50; i++) stats.lookup(`ns-${i}`, 'none');
   const names = Object.keys(stats.snapshot().namespaces);
   t.same(names.sort(), [OTHER_NAMESPACES, 'ns-0', 'ns-1', 'ns-2'].sort());
   t.equal(stats.snapshot().namespaces[OTHER_NAMESPACES]?.lookups, 47);

@@ -37,6 +37,7 @@ t.test('publish refuses manifests that are malformed or name another key', async
     ['extra field', { ...good, extra: 1 }, 'LARDER_BAD_REQUEST'],
     ['bad digest', { ...good, paths: [{ ...good.paths[0], parts: [{ digest: 'sha256:zz', size: 1, rawSize: 1, entries: 1 }] }] }, 'LARDER_BAD_REQUEST'],
     ['no paths', { ...good, paths: [] }, 'LARDER_BAD_REQUEST'],
+    ['paths without a single part (an empty entry)', { ...good, paths: [{ ...good.paths[0], parts: [] }] }, 'LARDER_INVALID_MANIFEST'],
     ['negative size', { ...good, paths: [{ ...good.paths[0], files: -1 }] }, 'LARDER_BAD_REQUEST'],
   ];
   for (const [name, body, code] of cases) {
