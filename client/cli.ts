@@ -1,6 +1,7 @@
 import { isLarderError } from '../shared/errors.ts';
 import type { Io } from './commands/context.ts';
 import type { ClientOptions } from './options.ts';
+import { LARDER_VERSION } from '../shared/version.ts';
 import { CLIENT_USAGE, parseClientArgs } from './options.ts';
 
 // The larder command. Usage errors exit 2; cache failures are warnings (exit 0) unless --strict.
@@ -22,6 +23,10 @@ export async function main(argv: string[], io: Io, cwd: string): Promise<number>
     const parsed = parseClientArgs(argv, io.env, cwd);
     if (parsed === 'help') {
       io.out(`${CLIENT_USAGE}\n`);
+      return 0;
+    }
+    if (parsed === 'version') {
+      io.out(`larder ${LARDER_VERSION}\n`);
       return 0;
     }
     const load = COMMANDS[parsed.command];

@@ -59,6 +59,7 @@ usage:
   larder delete   KEY          remove an entry (a token that may write that key)
 
 options:
+  --version             print larder's version
   --server URL          larder server (LARDER_SERVER; default ${DEFAULT_SERVER})
   --namespace NS, -n    cache namespace, usually the repository (LARDER_NAMESPACE; default "default")
   --token TOKEN         bearer token (LARDER_TOKEN)
@@ -92,7 +93,7 @@ export function cacheDirOf(env: NodeJS.ProcessEnv): string {
   return env.LARDER_CACHE_DIR || join(env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache'), 'larder');
 }
 
-export function parseClientArgs(argv: string[], env: NodeJS.ProcessEnv, cwd: string): { command: string; options: ClientOptions } | 'help' {
+export function parseClientArgs(argv: string[], env: NodeJS.ProcessEnv, cwd: string): { command: string; options: ClientOptions } | 'help' | 'version' {
   const dashDash = argv.indexOf('--');
   const own = dashDash < 0 ? argv : argv.slice(0, dashDash);
   const command = dashDash < 0 ? [] : argv.slice(dashDash + 1);
@@ -122,9 +123,11 @@ export function parseClientArgs(argv: string[], env: NodeJS.ProcessEnv, cwd: str
       concurrency: { type: 'string' },
       level: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean' },
     },
   });
   const { values, positionals } = parsed;
+  if (values.version) return 'version';
   if (values.help || positionals.length === 0) return 'help';
   const [name, ...extra] = positionals;
   const takes = name === 'ls' || name === 'delete' ? 1 : 0;

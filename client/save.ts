@@ -9,7 +9,7 @@ import { resolveUserPath } from './folders/paths.ts';
 import { type Report, secondsSince } from './report.ts';
 import type { CacheClient } from './transport/transfer.ts';
 import { type TreeEntry, walkEntries } from './archive/tree.ts';
-import { LARDER_VERSION } from './version.ts';
+import { LARDER_VERSION } from '../shared/version.ts';
 import type { PartWorkers } from './workers/worker-pool.ts';
 
 // save: walk each path → parts as they close → tar + zstd + sha256 in worker threads

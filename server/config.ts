@@ -45,9 +45,10 @@ export const SERVER_USAGE = `larder-server: the larder build cache server
                          serve HTTPS with this PEM certificate and key (LARDER_TLS_CERT, LARDER_TLS_KEY)
   --max-blob-size BYTES  largest part accepted (LARDER_MAX_BLOB_SIZE; default 4 GiB)
   --log-level LEVEL      fatal|error|warn|info|debug (LARDER_LOG_LEVEL; default info)
+  --version              print the version
   --help`;
 
-export function parseServerConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig | 'help' {
+export function parseServerConfig(argv: string[], env: NodeJS.ProcessEnv): ServerConfig | 'help' | 'version' {
   const { values } = parseCommandLine({
     args: argv,
     strict: true,
@@ -66,8 +67,10 @@ export function parseServerConfig(argv: string[], env: NodeJS.ProcessEnv): Serve
       's3-force-path-style': { type: 'boolean' },
       's3-abort-uploads-after': { type: 'string' },
       help: { type: 'boolean' },
+      version: { type: 'boolean' },
     },
   });
+  if (values.version) return 'version';
   if (values.help) return 'help';
   const port = wholeNumber('--port', values.port ?? env.LARDER_PORT ?? String(DEFAULT_PORT), 0, 65535);
   const maxBlobBytes = wholeNumber('--max-blob-size', values['max-blob-size'] ?? env.LARDER_MAX_BLOB_SIZE ?? String(4 * 1024 ** 3), 1, Number.MAX_SAFE_INTEGER);

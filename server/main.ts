@@ -3,6 +3,7 @@ import { fromSystemError, isLarderError, LarderError } from '../shared/errors.ts
 import { checkTokensFile, TokenTable, type TokensFile } from './access.ts';
 import { buildApp } from './app.ts';
 import { parseServerConfig, SERVER_USAGE, type ServerConfig } from './config.ts';
+import { LARDER_VERSION } from '../shared/version.ts';
 import { openStore } from './storage/open.ts';
 import type { Store } from './storage/store.ts';
 import type { FastifyInstance } from 'fastify';
@@ -13,6 +14,10 @@ async function main(): Promise<void> {
   const config = parseServerConfig(process.argv.slice(2), process.env);
   if (config === 'help') {
     console.log(SERVER_USAGE);
+    return;
+  }
+  if (config === 'version') {
+    console.log(`larder-server ${LARDER_VERSION}`);
     return;
   }
   const tokens = loadTokens(config);

@@ -35,9 +35,16 @@ export interface Keys {
   restoreKeys: string[];
 }
 
-export async function expandKeys(options: ClientOptions, env: NodeJS.ProcessEnv): Promise<Keys> {
-  const context = { cwd: options.cwd, env, runtime: detectRuntime() };
+export async function expandKeys(options: ClientOptions, io: Io): Promise<Keys> {
+  const context = { cwd: options.cwd, env: io.env, runtime: detectRuntime() };
   const key = await expandTemplate(options.keyTemplate ?? '', context);
+  // A hash of no file is a constant: the key would never change when the lockfile does.
+  const empty = Object.entries(key.hashedFiles).filter(([, files]) => files.length === 0).map(([placeholder]) => placeholder);
+  if (empty.length > 0) {
+    const message = `${empty.join(', ')} matched no file in ${options.cwd}, so the key does not change when those files do; run from the project folder or fix the glob`;
+    if (options.strict) throw new LarderError('LARDER_USAGE', message);
+    io.err(`larder: warning: ${message}`);
+  }
   const restoreKeys: string[] = [];
   for (const template of options.restoreKeyTemplates) restoreKeys.push((await expandTemplate(template, context, { prefix: true })).key);
   return { key, restoreKeys };

@@ -3,7 +3,7 @@ import { expandKeys, type Io } from './context.ts';
 
 /** Prints the key; with --explain, every placeholder's value and the files each hash covers. */
 export async function keyCommand(options: ClientOptions, io: Io): Promise<{ exitCode: number }> {
-  const { key, restoreKeys } = await expandKeys(options, io.env);
+  const { key, restoreKeys } = await expandKeys(options, io);
   if (options.json) {
     io.out(`${JSON.stringify({ key: key.key, restoreKeys, inputs: key.inputs, hashedFiles: key.hashedFiles })}\n`);
     return { exitCode: 0 };

@@ -4,7 +4,7 @@ import { restore } from '../restore.ts';
 import { expandKeys, failureReport, type Io, progressLine, publishReport, withClient } from './context.ts';
 
 export async function restoreCommand(options: ClientOptions, io: Io): Promise<{ exitCode: number; report: Report }> {
-  const { key, restoreKeys: prefixes } = await expandKeys(options, io.env);
+  const { key, restoreKeys: prefixes } = await expandKeys(options, io);
   if (options.exactBecause) io.err(`larder restore: ${options.exactBecause}`);
   const restoreKeys = options.exact ? [] : prefixes;
   let report: Report;

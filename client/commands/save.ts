@@ -5,7 +5,7 @@ import { expandKeys, failureReport, type Io, progressLine, publishReport, withCl
 
 /** buildSeconds: how long the command that built the paths took, when larder ran it. */
 export async function saveCommand(options: ClientOptions, io: Io, buildSeconds?: number): Promise<{ exitCode: number; report: Report }> {
-  const { key, restoreKeys } = await expandKeys(options, io.env);
+  const { key, restoreKeys } = await expandKeys(options, io);
   let report: Report;
   try {
     report = await withClient(options, (client, workers) =>

@@ -271,3 +271,18 @@ t.test('time saved, the EMF line and the step summary', async (t) => {
   t.match(stats.namespaces.acme, { clientRestores: 2, clientSaves: 1 });
   t.ok((stats.namespaces.acme?.timeSavedSeconds ?? 0) > 1, 'the server adds up the time saved');
 });
+
+t.test('--version, and a {hash:} glob that matches nothing: a warning, an error with --strict', async (t) => {
+  const cwd = project(t);
+  const version = await runLarder(['--version'], { cwd });
+  t.equal(version.code, 0);
+  t.match(version.stdout, /^larder \d+\.\d+\.\d+\n$/);
+  const env = { LARDER_SERVER: 'http://127.0.0.1:1' };
+  const args = ['restore', '--key', 'deps-{hash:no-such.lock}', '--path', 'deps', '--connect-timeout', '1'];
+  const warned = await runLarder(args, { cwd, env });
+  t.equal(warned.code, 0);
+  t.match(warned.stderr, /larder: warning: \{hash:no-such\.lock\} matched no file in .*, so the key does not change when those files do/);
+  const strict = await runLarder([...args, '--strict'], { cwd, env });
+  t.equal(strict.code, 2, 'with --strict it is a usage error');
+  t.match(strict.stderr, /LARDER_USAGE: \{hash:no-such\.lock\} matched no file/);
+});

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { request } from 'undici';
 import { TokenTable } from '../../server/access.ts';
@@ -22,6 +23,11 @@ t.test('larder-server starts on the disk store, says how it runs, and stops on S
   server.child.kill('SIGTERM');
   const [code] = await once(server.child, 'exit');
   t.equal(code, 0, 'a graceful exit');
+});
+
+t.test('--version prints the version', async (t) => {
+  const printed = execFileSync(process.execPath, [fileURLToPath(new URL('../../bin/larder-server.js', import.meta.url)), '--version']).toString();
+  t.match(printed, /^larder-server \d+\.\d+\.\d+\n$/);
 });
 
 t.test('a usage error exits 2 with the reason', async (t) => {
