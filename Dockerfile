@@ -23,5 +23,5 @@ RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME /data
 EXPOSE 7373
-HEALTHCHECK --interval=30s --timeout=3s CMD node -e "fetch('http://127.0.0.1:7373/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
+HEALTHCHECK --interval=30s --timeout=3s CMD ["node", "bin/healthcheck.js"]
 ENTRYPOINT ["node", "bin/larder-server.js"]
