@@ -182,7 +182,8 @@ async function baseEntry(client: CacheClient, input: SaveInput): Promise<{ exact
     return found.match === 'exact' ? { exact: found.entry, base: found.entry } : { base: found.entry };
   } catch (err) {
     if (!isLarderError(err, 'LARDER_BAD_REQUEST')) throw err;
-    // a server from before probes: no base; an existing key is saved already
+    // A server from before probes: no base. An existing key is saved already; its parts
+    // are not checked (that server's blobs/missing takes no sizes), hence no paths.
     const entry = await client.getEntry(input.key);
     return entry ? { exact: { ...entry, paths: [] } } : {};
   }

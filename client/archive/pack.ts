@@ -44,7 +44,7 @@ export function compressedPartStream(root: string, entries: readonly TreeEntry[]
 export const IN_MEMORY_RAW_LIMIT = 64 * 1024 * 1024;
 
 /**
- * Packs a part: in memory with one zstd call when it is small enough (every ~8 MiB
+ * Packs a part: in memory with one zstd call when it is small enough (every ~4 MiB
  * part), streaming otherwise (one big file makes one big part). A part in memory
  * whose tar bytes are among `known` (raw digests of an entry this save builds on) is
  * not compressed at all: hashing the tar costs a fraction of compressing it.

@@ -38,7 +38,7 @@ export async function extractPart(compressed: Readable, part: PartRef, root: str
       new Writable({
         write(chunk: Buffer, _encoding, callback) {
           rawBytes += chunk.length;
-          if (rawBytes > part.rawSize) return callback(unsafe(`part ${part.digest} expands past its declared ${part.rawSize} bytes`));
+          if (rawBytes > part.rawSize) return callback(wrongRawSize(part, rawBytes));
           try {
             extractor.write(chunk);
             callback();
@@ -48,7 +48,7 @@ export async function extractPart(compressed: Readable, part: PartRef, root: str
         },
       }),
     );
-    if (rawBytes !== part.rawSize) throw unsafe(`part ${part.digest} decompressed to ${rawBytes} bytes, but its manifest declares ${part.rawSize}`);
+    if (rawBytes !== part.rawSize) throw wrongRawSize(part, rawBytes);
     return extractor.end();
   } catch (err) {
     extractor.abort();
@@ -83,11 +83,10 @@ export function extractPartBuffer(compressed: Buffer, part: PartRef, root: strin
     const rawSize = Math.max(64, part.rawSize);
     tar = zstdDecompressSync(compressed, { maxOutputLength: rawSize, chunkSize: rawSize });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw unsafe(`part ${part.digest} expands past its declared ${part.rawSize} bytes`);
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw wrongRawSize(part, Number.POSITIVE_INFINITY);
     throw unsafe(`part ${part.digest} is not valid zstd: ${(err as Error).message}`);
   }
-  // A truncated frame decodes to less, and frames after the first are not decoded.
-  if (tar.length !== part.rawSize) throw unsafe(`part ${part.digest} decompressed to ${tar.length} bytes, but its manifest declares ${part.rawSize}`);
+  if (tar.length !== part.rawSize) throw wrongRawSize(part, tar.length);
   const extractor = extractorFor(part, root);
   try {
     extractor.write(tar);
@@ -96,6 +95,14 @@ export function extractPartBuffer(compressed: Buffer, part: PartRef, root: strin
     extractor.abort();
     throw err;
   }
+}
+
+/**
+ * A part decodes to exactly its declared raw size: more is a bomb (stopped as soon as it
+ * shows), less a truncated frame or frames left undecoded.
+ */
+function wrongRawSize(part: PartRef, bytes: number): LarderError {
+  return unsafe(bytes > part.rawSize ? `part ${part.digest} expands past its declared ${part.rawSize} bytes` : `part ${part.digest} decompressed to ${bytes} bytes, but its manifest declares ${part.rawSize}`);
 }
 
 /** Reads a download whole, refusing more bytes than the part has. */

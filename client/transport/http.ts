@@ -4,8 +4,8 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { LarderError } from '../../shared/errors.ts';
 
-// A small HTTP/1.1 client on node:http: keep-alive, one idle timeout covering connect,
-// headers and every gap in the body, and an abort signal. The npm undici package takes
+// A small HTTP/1.1 client on node:http: keep-alive, a connect timeout, an idle timeout
+// covering the wait for headers and every gap in the body, and an abort signal. The npm undici package takes
 // ~130 ms to import, paid by every CLI run and every worker thread. node:http is taken
 // with getBuiltinModule: an ESM import of it copies every export, and one of them is a
 // getter that loads Node's own undici (~30 ms of CPU).

@@ -31,8 +31,8 @@ export interface TransferOptions {
 }
 
 const BREAKER_THRESHOLD = 3;
-export const DEFAULT_RESPONSE_TIMEOUT_MS = 8_000;
-export const DEFAULT_CONNECT_TIMEOUT_MS = 3_000;
+const DEFAULT_RESPONSE_TIMEOUT_MS = 8_000;
+const DEFAULT_CONNECT_TIMEOUT_MS = 3_000;
 const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
 
 type Body = Buffer | Readable;
@@ -94,12 +94,6 @@ export class CacheClient {
     const res = await this.#call({ method: 'DELETE', path: entryPath(this.#ns, key), accept: [404] });
     await drain(res);
     return res.statusCode === 204;
-  }
-
-  async hasEntry(key: string): Promise<boolean> {
-    const res = await this.#call({ method: 'GET', path: entryPath(this.#ns, key), accept: [404] });
-    await drain(res);
-    return res.statusCode === 200;
   }
 
   /** With sizes (one per digest), a blob stored with another size counts as missing too. */

@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import { mapLimit } from '../../shared/concurrency.ts';
 import { digestHex } from '../../shared/digest.ts';
 import { fromSystemError, LarderError } from '../../shared/errors.ts';
-import { type ByteRange, clientGone, type EntryInfo, newestFirst, type PutOutcome, type Store } from './store.ts';
+import { type ByteRange, clientGone, type EntryInfo, missingOf, newestFirst, type PutOutcome, type Store } from './store.ts';
 
 // The embedded default: blobs and manifests as files. Every write goes to a temp file
 // on the same file system, is fsynced, then renamed (blobs) or hard-linked (manifests,
@@ -48,7 +48,7 @@ export class FsStore implements Store {
 
   async missingBlobs(ns: string, digests: readonly string[], sizes?: readonly number[]): Promise<string[]> {
     const stored = await mapLimit(digests, STAT_CONCURRENCY, (d) => this.statBlob(ns, d));
-    return digests.filter((_, i) => stored[i] === undefined || (sizes !== undefined && stored[i] !== sizes[i]));
+    return missingOf(digests, stored, sizes);
   }
 
   async putBlob(ns: string, digest: string, body: Readable, size: number): Promise<PutOutcome> {

@@ -15,7 +15,7 @@ import type { Readable } from 'node:stream';
 import { mapLimit } from '../../shared/concurrency.ts';
 import { digestHex } from '../../shared/digest.ts';
 import { LarderError } from '../../shared/errors.ts';
-import { type ByteRange, clientGone, type EntryInfo, newestFirst, type PutOutcome, type Store } from './store.ts';
+import { type ByteRange, clientGone, type EntryInfo, missingOf, newestFirst, type PutOutcome, type Store } from './store.ts';
 
 // The distributed store: any number of stateless servers on one bucket. Blobs stream
 // through lib-storage's Upload (multipart with a bounded part size and queue; a body
@@ -78,7 +78,7 @@ export class S3Store implements Store {
 
   async missingBlobs(ns: string, digests: readonly string[], sizes?: readonly number[]): Promise<string[]> {
     const stored = await mapLimit(digests, HEAD_CONCURRENCY, (d) => this.statBlob(ns, d));
-    return digests.filter((_, i) => stored[i] === undefined || (sizes !== undefined && stored[i] !== sizes[i]));
+    return missingOf(digests, stored, sizes);
   }
 
   async putBlob(ns: string, digest: string, body: Readable, size: number): Promise<PutOutcome> {

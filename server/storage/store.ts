@@ -47,6 +47,11 @@ export interface Store {
   close(): Promise<void>;
 }
 
+/** Which digests are missing, given the sizes stored (undefined: absent) and, optionally, the sizes expected. */
+export function missingOf(digests: readonly string[], stored: ReadonlyArray<number | undefined>, sizes?: readonly number[]): string[] {
+  return digests.filter((_, i) => stored[i] === undefined || (sizes !== undefined && stored[i] !== sizes[i]));
+}
+
 /** A blob body that broke off because the client went away: the client's doing, not the store's. */
 export function clientGone(err: unknown): LarderError {
   return new LarderError('LARDER_INCOMPLETE_BODY', 'the upload ended early: the client went away', { cause: err });
