@@ -2,8 +2,9 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseCommandLine, wholeNumber } from '../shared/args.ts';
 import { LarderError } from '../shared/errors.ts';
-import { checkNamespace } from '../shared/names.ts';
+import { checkKeyPrefix, checkNamespace } from '../shared/names.ts';
 import { presetNamed } from './presets.ts';
+import type { OidcSource } from './transport/ci-token.ts';
 
 // The client's configuration, parsed once from flags and LARDER_* variables (flags win).
 // A preset fills in paths, key and restore keys; explicit flags replace its choices.
@@ -14,10 +15,18 @@ export interface ClientOptions {
   token: string | undefined;
   keyTemplate: string | undefined;
   restoreKeyTemplates: string[];
+  /** the trust tier's prefix, put before the key and every restore key: main-, pr-7- */
+  keyPrefix: string;
+  /** a trusted tier to fall back to (main-): the same key there counts as an exact hit, then its restore keys */
+  fallbackPrefix: string | undefined;
   /** restore only an exact hit: --exact, or `larder run` of a command that rebuilds the folders from scratch */
   exact: boolean;
   /** why exact was chosen for the user, said once in the output */
   exactBecause: string | undefined;
+  /** restore entries an untrusted token published (the server passes them over otherwise) */
+  allowUntrusted: boolean;
+  /** use the job's OIDC token (GitHub Actions) for this audience instead of a static token */
+  oidc: OidcSource | undefined;
   paths: string[];
   strict: boolean;
   json: boolean;
@@ -63,13 +72,22 @@ options:
   --server URL          larder server (LARDER_SERVER; default ${DEFAULT_SERVER})
   --namespace NS, -n    cache namespace, usually the repository (LARDER_NAMESPACE; default "default")
   --token TOKEN         bearer token (LARDER_TOKEN)
+  --oidc-audience AUD   use the job's GitHub Actions OIDC token for this audience instead
+                        (LARDER_OIDC_AUDIENCE; needs \`permissions: id-token: write\`)
   --preset NAME         npm | pip | maven: paths, key and restore key in one
   --key TEMPLATE        e.g. npm-{os}-{arch}-node{node}-{hash:package-lock.json}
                         placeholders: {os} {arch} {libc} {node} {python} {java} {root}
                         {env:NAME} {hash:GLOB,GLOB…}
   --restore-key PREFIX  fall back to the newest entry whose key starts with PREFIX (repeatable)
+  --key-prefix PREFIX   a trust tier's prefix before the key and each restore key: main-, pr-7-
+                        (LARDER_KEY_PREFIX)
+  --fallback-prefix PREFIX
+                        then try the trusted tier: the same key under PREFIX is an exact hit,
+                        then its restore keys (LARDER_FALLBACK_PREFIX; e.g. main-)
   --exact               restore only an exact hit, ignoring restore keys (for installs such as
                         npm ci that delete the folder first; larder run does this by itself)
+  --allow-untrusted     restore entries that a token marked untrusted published (any job holding
+                        it could have written them; passed over otherwise) (LARDER_ALLOW_UNTRUSTED=1)
   --path PATH           folder to save or restore (repeatable; ~ is your home)
   --strict              exit non-zero when the cache fails (default: warn and go on)
   --json                print the outcome as JSON on stdout
@@ -87,6 +105,14 @@ options:
   --explain             with key: show every input and its value
   --emf                 print a CloudWatch Embedded Metric Format line (namespace: --emf-namespace,
                         LARDER_EMF_NAMESPACE; default Larder)`;
+
+function optionalPrefix(prefix: string | undefined): string | undefined {
+  return prefix === undefined ? undefined : checkKeyPrefix(prefix);
+}
+
+function oidcSource(audience: string | undefined, env: NodeJS.ProcessEnv): OidcSource | undefined {
+  return audience === undefined ? undefined : { audience, requestUrl: env.ACTIONS_ID_TOKEN_REQUEST_URL || undefined, requestToken: env.ACTIONS_ID_TOKEN_REQUEST_TOKEN || undefined };
+}
 
 /** LARDER_CACHE_DIR, else $XDG_CACHE_HOME/larder, else ~/.cache/larder. */
 export function cacheDirOf(env: NodeJS.ProcessEnv): string {
@@ -108,7 +134,11 @@ export function parseClientArgs(argv: string[], env: NodeJS.ProcessEnv, cwd: str
       preset: { type: 'string' },
       key: { type: 'string' },
       'restore-key': { type: 'string', multiple: true },
+      'key-prefix': { type: 'string' },
+      'fallback-prefix': { type: 'string' },
       exact: { type: 'boolean' },
+      'allow-untrusted': { type: 'boolean' },
+      'oidc-audience': { type: 'string' },
       path: { type: 'string', multiple: true },
       strict: { type: 'boolean' },
       json: { type: 'boolean' },
@@ -143,8 +173,12 @@ export function parseClientArgs(argv: string[], env: NodeJS.ProcessEnv, cwd: str
     token: values.token ?? (env.LARDER_TOKEN || undefined),
     keyTemplate: values.key ?? preset?.key,
     restoreKeyTemplates: values['restore-key'] ?? preset?.restoreKeys ?? [],
+    keyPrefix: checkKeyPrefix(values['key-prefix'] ?? env.LARDER_KEY_PREFIX ?? ''),
+    fallbackPrefix: optionalPrefix(values['fallback-prefix'] ?? (env.LARDER_FALLBACK_PREFIX || undefined)),
     exact: (values.exact ?? false) || rebuilt,
     exactBecause: rebuilt ? `${command.join(' ')} deletes ${(preset?.paths ?? []).join(', ')} before it installs, so only an exact hit is restored` : undefined,
+    allowUntrusted: values['allow-untrusted'] ?? env.LARDER_ALLOW_UNTRUSTED === '1',
+    oidc: oidcSource(values['oidc-audience'] ?? (env.LARDER_OIDC_AUDIENCE || undefined), env),
     paths: values.path ?? preset?.paths ?? [],
     strict: values.strict ?? false,
     json: values.json ?? false,

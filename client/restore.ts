@@ -17,6 +17,10 @@ import type { PartWorkers } from './workers/worker-pool.ts';
 export interface RestoreInput {
   key: string;
   restoreKeys: string[];
+  /** restore keys that are this key in a trusted tier (--fallback-prefix): a hit on one is exact */
+  sameInputs?: string[];
+  /** take entries an untrusted token published */
+  allowUntrusted?: boolean;
   /** only these paths are restored, whatever else the entry holds */
   paths: string[];
   cwd: string;
@@ -37,8 +41,11 @@ export async function restore(client: CacheClient, workers: PartWorkers, input: 
 
   let mark = performance.now();
   workers.warm('extract');
-  const found = await client.lookup(input.key, input.restoreKeys);
+  const answer = await client.lookup(input.key, input.restoreKeys, { allowUntrusted: input.allowUntrusted === true });
+  // The same inputs' entry in the trusted tier is as good as our own.
+  const found = answer.match === 'prefix' && answer.key !== undefined && input.sameInputs?.includes(answer.key) ? { ...answer, match: 'exact' as const } : answer;
   phases.lookup = secondsSince(mark);
+  for (const key of found.passedOver ?? []) input.log(`larder restore: passed over ${key}: a token marked untrusted published it, so any job holding that token could have written it (--allow-untrusted takes it)`);
   if (found.match === 'none' || !found.entry) return done();
   const entry = checkEntry(found.entry);
 

@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { TokenTable } from './access.ts';
-import { installAuth } from './auth.ts';
+import type { TokenTable } from './auth/access.ts';
+import { installAuth } from './auth/hook.ts';
 import { installErrorHandlers } from './errors.ts';
 import { closeConnectionsOnShutdown } from './shutdown.ts';
 import { dashboardRoutes } from './dashboard/route.ts';

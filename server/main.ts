@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fromSystemError, isLarderError, LarderError } from '../shared/errors.ts';
-import { checkTokensFile, TokenTable, type TokensFile } from './access.ts';
+import { checkTokensFile, TokenTable, type TokensFile } from './auth/access.ts';
 import { buildApp } from './app.ts';
 import { parseServerConfig, SERVER_USAGE, type ServerConfig } from './config.ts';
 import { LARDER_VERSION } from '../shared/version.ts';

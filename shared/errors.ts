@@ -22,6 +22,8 @@ export const ERRORS = {
   LARDER_MISSING_BLOBS: 422,
   LARDER_INTERNAL: 500,
   LARDER_STORE_UNAVAILABLE: 503,
+  // an OIDC token's issuer could not be asked for its keys: the token can be neither taken nor refused
+  LARDER_ISSUER_UNREACHABLE: 503,
   // the store's disk (or quota) is full: retrying will not help until space is freed
   LARDER_STORE_FULL: 507,
   // Client-side failures; the status is what a server would have answered, for symmetry.

@@ -48,6 +48,15 @@ export interface Manifest {
   inputs: Record<string, string>;
   /** buildSeconds: how long the command that built the paths took (larder run), for "time saved" */
   client: { version: string; os: string; arch: string; buildSeconds?: number };
+  /** who published it: set by the server from the token, whatever a client sends */
+  publisher?: Publisher;
+}
+
+export interface Publisher {
+  /** the token's name, or the OIDC rule's with the pull request number */
+  name: string;
+  /** published with a token that jobs which do not trust each other share: lookups pass it over unless asked */
+  untrusted?: boolean;
 }
 
 export const MAX_PATHS = 64;
@@ -105,6 +114,12 @@ export const manifestSchema = {
         arch: { type: 'string', maxLength: 64 },
         buildSeconds: { type: 'number', minimum: 0, maximum: 31_536_000 },
       },
+    },
+    publisher: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['name'],
+      properties: { name: { type: 'string', maxLength: 256 }, untrusted: { type: 'boolean' } },
     },
   },
 } as const;

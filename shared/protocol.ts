@@ -17,12 +17,16 @@ export interface LookupRequest {
   restoreKeys?: string[];
   /** a save looking for the entry it builds on: answered the same, not counted as a hit or miss */
   probe?: boolean;
+  /** take entries an untrusted token published too (they are passed over otherwise) */
+  allowUntrusted?: boolean;
 }
 
 export interface LookupResponse {
   match: MatchKind;
   key?: string;
   entry?: Manifest;
+  /** entries that matched but were passed over, because an untrusted token published them */
+  passedOver?: string[];
 }
 
 export interface MissingRequest {
@@ -109,6 +113,7 @@ export const lookupRequestSchema = {
     key: { type: 'string', pattern: KEY_PATTERN.source },
     restoreKeys: { type: 'array', maxItems: MAX_RESTORE_KEYS, items: { type: 'string', pattern: KEY_PREFIX_PATTERN.source, minLength: 1 } },
     probe: { type: 'boolean' },
+    allowUntrusted: { type: 'boolean' },
   },
 } as const;
 

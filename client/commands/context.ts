@@ -1,10 +1,12 @@
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fromSystemError, isLarderError, LarderError } from '../../shared/errors.ts';
+import { checkKey, checkKeyPrefix } from '../../shared/names.ts';
 import { type ExpandedKey, expandTemplate } from '../key.ts';
 import type { ClientOptions } from '../options.ts';
 import { describe, emfLine, githubOutputs, type Report, stepSummary } from '../report.ts';
 import { detectRuntime } from '../runtime.ts';
+import { bearerToken } from '../transport/ci-token.ts';
 import { CacheClient } from '../transport/transfer.ts';
 import { Watchdog } from '../transport/watchdog.ts';
 import { PartWorkers } from '../workers/worker-pool.ts';
@@ -32,7 +34,10 @@ export function progressLine(io: Io, command: string): ((done: number, total: nu
 
 export interface Keys {
   key: ExpandedKey;
+  /** the tier's restore keys, then (with --fallback-prefix) the same key and restore keys in the trusted tier */
   restoreKeys: string[];
+  /** restore keys that name exactly this key in the trusted tier: a hit on one is exact */
+  sameInputs: string[];
 }
 
 export async function expandKeys(options: ClientOptions, io: Io): Promise<Keys> {
@@ -45,9 +50,16 @@ export async function expandKeys(options: ClientOptions, io: Io): Promise<Keys> 
     if (options.strict) throw new LarderError('LARDER_USAGE', message);
     io.err(`larder: warning: ${message}`);
   }
-  const restoreKeys: string[] = [];
-  for (const template of options.restoreKeyTemplates) restoreKeys.push((await expandTemplate(template, context, { prefix: true })).key);
-  return { key, restoreKeys };
+  const prefixes: string[] = [];
+  for (const template of options.restoreKeyTemplates) prefixes.push((await expandTemplate(template, context, { prefix: true })).key);
+  // Trust tiers: the key and restore keys live under the tier's prefix; a trusted tier to
+  // fall back to is tried after, its entry of these very inputs first.
+  const tiered = { ...key, key: checkKey(options.keyPrefix + key.key) };
+  const own = prefixes.map((p) => checkKeyPrefix(options.keyPrefix + p));
+  const fallback = options.fallbackPrefix;
+  if (fallback === undefined || fallback === options.keyPrefix) return { key: tiered, restoreKeys: own, sameInputs: [] };
+  const same = checkKey(fallback + key.key);
+  return { key: tiered, restoreKeys: [same, ...own, ...prefixes.map((p) => checkKeyPrefix(fallback + p))], sameInputs: [same] };
 }
 
 /**
@@ -61,9 +73,10 @@ export async function withClient<T>(options: ClientOptions, fn: (client: CacheCl
   let watchdog: Watchdog | undefined;
   const tick = (): void => watchdog?.tick();
   // The client checks the server's URL: a bad one fails here, before any timer runs.
-  const client = new CacheClient({ server: options.server, namespace: options.namespace, token: options.token, signal, onProgress: tick, ...timeouts });
+  const token = await bearerToken(options.token, options.oidc);
+  const client = new CacheClient({ server: options.server, namespace: options.namespace, token, signal, onProgress: tick, ...timeouts });
   // One worker per core does the CPU work; --concurrency parts are in flight around them.
-  const workers = new PartWorkers(Math.min(options.concurrency, availableParallelism()), { server: options.server, namespace: options.namespace, token: options.token, ...timeouts }, tick);
+  const workers = new PartWorkers(Math.min(options.concurrency, availableParallelism()), { server: options.server, namespace: options.namespace, token, ...timeouts }, tick);
   watchdog = new Watchdog(options.stallTimeoutMs);
   let timer: NodeJS.Timeout | undefined;
   const overall = new Promise<never>((_, reject) => {
@@ -103,7 +116,8 @@ export async function publishReport(report: Report, options: ClientOptions, io: 
 
 /** Best effort, quick: the server's stats are worth a try, never a wait. */
 async function tellServer(report: Report, options: ClientOptions): Promise<void> {
-  const client = new CacheClient({ server: options.server, namespace: options.namespace, token: options.token, retries: 0, idleTimeoutMs: 2_000, signal: AbortSignal.timeout(3_000) });
+  const token = await bearerToken(options.token, options.oidc).catch(() => undefined);
+  const client = new CacheClient({ server: options.server, namespace: options.namespace, token, retries: 0, idleTimeoutMs: 2_000, signal: AbortSignal.timeout(3_000) });
   const outcome = report.outcome === 'hit' || report.outcome === 'miss' || report.outcome === 'saved' || report.outcome === 'exists' || report.outcome === 'skipped' ? report.outcome : 'error';
   const saved = report.savedSeconds === undefined || report.matchedKey === undefined ? {} : { savedSeconds: report.savedSeconds, key: report.matchedKey };
   await client.report({ command: report.command, outcome, seconds: Math.min(report.seconds, 86_400), ...saved }).catch(() => {});

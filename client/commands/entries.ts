@@ -1,3 +1,4 @@
+import { bearerToken } from '../transport/ci-token.ts';
 import { isLarderError, LarderError } from '../../shared/errors.ts';
 import { mapLimit } from '../../shared/concurrency.ts';
 import { checkKey, checkKeyPrefix } from '../../shared/names.ts';
@@ -58,7 +59,7 @@ export async function deleteCommand(options: ClientOptions, io: Io): Promise<{ e
 }
 
 async function operate(name: string, options: ClientOptions, io: Io, work: (client: CacheClient) => Promise<void>): Promise<{ exitCode: number }> {
-  const client = new CacheClient({ server: options.server, namespace: options.namespace, token: options.token, signal: AbortSignal.timeout(options.timeoutMs) });
+  const client = new CacheClient({ server: options.server, namespace: options.namespace, token: await bearerToken(options.token, options.oidc), signal: AbortSignal.timeout(options.timeoutMs) });
   try {
     await work(client);
     return { exitCode: 0 };

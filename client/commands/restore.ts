@@ -4,13 +4,13 @@ import { restore } from '../restore.ts';
 import { expandKeys, failureReport, type Io, progressLine, publishReport, withClient } from './context.ts';
 
 export async function restoreCommand(options: ClientOptions, io: Io): Promise<{ exitCode: number; report: Report }> {
-  const { key, restoreKeys: prefixes } = await expandKeys(options, io);
+  const { key, restoreKeys: prefixes, sameInputs } = await expandKeys(options, io);
   if (options.exactBecause) io.err(`larder restore: ${options.exactBecause}`);
-  const restoreKeys = options.exact ? [] : prefixes;
+  const restoreKeys = options.exact ? sameInputs : prefixes;
   let report: Report;
   try {
     report = await withClient(options, (client, workers) =>
-      restore(client, workers, { key: key.key, restoreKeys, paths: options.paths, cwd: options.cwd, home: options.home, cacheDir: options.cacheDir, concurrency: options.concurrency, log: io.err, progress: progressLine(io, 'restore') }),
+      restore(client, workers, { key: key.key, restoreKeys, sameInputs, allowUntrusted: options.allowUntrusted, paths: options.paths, cwd: options.cwd, home: options.home, cacheDir: options.cacheDir, concurrency: options.concurrency, log: io.err, progress: progressLine(io, 'restore') }),
     );
   } catch (err) {
     report = failureReport('restore', key.key, err);

@@ -66,9 +66,14 @@ export class CacheClient {
     this.#base = serverUrl(options.server);
   }
 
-  /** probe: a save looking for the entry it builds on, which the server does not count as a hit or miss */
-  async lookup(key: string, restoreKeys: string[], { probe = false } = {}): Promise<LookupResponse> {
-    const res = await this.#call({ method: 'POST', path: `/v1/ns/${this.#ns}/lookup`, json: probe ? { key, restoreKeys, probe } : { key, restoreKeys } });
+  /**
+   * probe: a save looking for the entry it builds on, which the server does not count as a
+   * hit or miss; allowUntrusted: take entries an untrusted token published (a probe may: it
+   * only reuses parts by digest, never restores them)
+   */
+  async lookup(key: string, restoreKeys: string[], { probe = false, allowUntrusted = probe }: { probe?: boolean; allowUntrusted?: boolean } = {}): Promise<LookupResponse> {
+    const json = { key, restoreKeys, ...(probe ? { probe } : {}), ...(allowUntrusted ? { allowUntrusted } : {}) };
+    const res = await this.#call({ method: 'POST', path: `/v1/ns/${this.#ns}/lookup`, json });
     return checkedLookup(await readJson<LookupResponse>(res), key, restoreKeys);
   }
 
@@ -212,6 +217,7 @@ export class CacheClient {
  */
 function checkedLookup(found: LookupResponse, key: string, restoreKeys: string[]): LookupResponse {
   const bad = (why: string): LarderError => new LarderError('LARDER_BAD_RESPONSE', `the server's lookup answer ${why}; not trusted`);
+  if (found.passedOver !== undefined && (!Array.isArray(found.passedOver) || !found.passedOver.every((k) => typeof k === 'string' && KEY_PATTERN.test(k)))) throw bad('names passed-over entries that are not keys');
   if (found.match === 'none') return found;
   if (found.match !== 'exact' && found.match !== 'prefix') throw bad(`has match ${JSON.stringify(found.match)}`);
   if (typeof found.key !== 'string' || !KEY_PATTERN.test(found.key)) throw bad(`names no valid key (${JSON.stringify(found.key).slice(0, 80)})`);

@@ -32,7 +32,10 @@ export async function entryRoutes(app: FastifyInstance, { store, stats, limits }
       const ns = namespaceOf(request);
       const key = keyOf(request);
       request.access.requireWrite(ns, key);
-      const manifest = request.body;
+      // Who published it is the server's to say, from the token, never the client's.
+      const { publisher: _claimed, ...sent } = request.body;
+      const { access } = request;
+      const manifest: Manifest = { ...sent, publisher: access.untrusted ? { name: access.name, untrusted: true } : { name: access.name } };
       checkManifestKey(manifest, key);
       // An entry of nothing restores nothing, and only costs every listing its share.
       if (manifestDigests(manifest).length === 0) throw new LarderError('LARDER_INVALID_MANIFEST', `entry ${key} has no parts; an entry must hold files`);

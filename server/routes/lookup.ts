@@ -18,20 +18,38 @@ export async function lookupRoutes(app: FastifyInstance, { store, stats }: Route
   });
 }
 
+// Untrusted entries passed over per restore key before the next one is tried: bounds
+// the manifests one lookup reads when a tier is full of them.
+const MAX_PASSED_OVER = 8;
+
 /**
  * The exact key first; then each restore key in order, taking its newest entry that the
- * caller may read, so no crafted restore key reaches into another trust tier.
+ * caller may read, so no crafted restore key reaches into another trust tier. Entries an
+ * untrusted token published are passed over (and named) unless the caller allows them:
+ * any job holding that token could have written them.
  */
-export async function lookup(store: Store, ns: string, { key, restoreKeys = [] }: LookupRequest, mayRead: (key: string) => boolean = () => true): Promise<LookupResponse> {
-  const exact = await store.getEntry(ns, key);
-  if (exact) return { match: 'exact', key, entry: parseStored(exact, key) };
+export async function lookup(store: Store, ns: string, { key, restoreKeys = [], allowUntrusted = false }: LookupRequest, mayRead: (key: string) => boolean = () => true): Promise<LookupResponse> {
+  const passedOver: string[] = [];
+  const take = (stored: Buffer | undefined, found: string): Manifest | undefined => {
+    if (!stored) return undefined;
+    const entry = parseStored(stored, found);
+    if (entry.publisher?.untrusted && !allowUntrusted) {
+      passedOver.push(found);
+      return undefined;
+    }
+    return entry;
+  };
+  const withPassedOver = (answer: LookupResponse): LookupResponse => (passedOver.length > 0 ? { ...answer, passedOver } : answer);
+  const exact = take(await store.getEntry(ns, key), key);
+  if (exact) return withPassedOver({ match: 'exact', key, entry: exact });
   for (const prefix of restoreKeys) {
-    const newest = (await store.listEntries(ns, prefix, MAX_LIST_LIMIT)).find((e) => mayRead(e.key));
-    if (!newest) continue;
-    const stored = await store.getEntry(ns, newest.key);
-    if (stored) return { match: 'prefix', key: newest.key, entry: parseStored(stored, newest.key) };
+    const readable = (await store.listEntries(ns, prefix, MAX_LIST_LIMIT)).filter((e) => mayRead(e.key) && e.key !== key);
+    for (const candidate of readable.slice(0, MAX_PASSED_OVER)) {
+      const entry = take(await store.getEntry(ns, candidate.key), candidate.key);
+      if (entry) return withPassedOver({ match: 'prefix', key: candidate.key, entry });
+    }
   }
-  return { match: 'none' };
+  return withPassedOver({ match: 'none' });
 }
 
 export function parseStored(stored: Buffer, key: string): Manifest {

@@ -13,9 +13,9 @@ export async function injectableApp(t: { teardown: (fn: () => void | Promise<voi
   return { app, storeDir };
 }
 
-export async function putBlob(app: FastifyInstance, ns: string, data: Buffer): Promise<string> {
+export async function putBlob(app: FastifyInstance, ns: string, data: Buffer, headers: Record<string, string> = {}): Promise<string> {
   const digest = sha256Digest(data);
-  const res = await app.inject({ method: 'PUT', url: `/v1/ns/${ns}/blobs/${digest}`, headers: { 'content-type': 'application/octet-stream' }, payload: data });
+  const res = await app.inject({ method: 'PUT', url: `/v1/ns/${ns}/blobs/${digest}`, headers: { ...headers, 'content-type': 'application/octet-stream' }, payload: data });
   if (res.statusCode !== 201 && res.statusCode !== 200) throw new Error(`put blob: ${res.statusCode} ${res.body}`);
   return digest;
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { request } from 'undici';
 import { sha256Digest } from '../../shared/digest.ts';
-import { TokenTable } from '../../server/access.ts';
+import { TokenTable } from '../../server/auth/access.ts';
 import { startServer } from '../helpers/server.ts';
 
 t.test('a real listening server serves the routes over HTTP', async (t) => {

@@ -71,7 +71,7 @@ t.test('reports, /v1/stats, /metrics and the dashboard agree', { skip: chromiumS
 });
 
 t.test('with tokens, the page asks for an admin token instead of showing data', { skip: chromiumSkip }, async (t) => {
-  const { TokenTable } = await import('../../server/access.ts');
+  const { TokenTable } = await import('../../server/auth/access.ts');
   const { url } = await startServer(t, { tokens: new TokenTable({ tokens: [{ name: 'admin', sha256: TokenTable.hash('a'), admin: true }] }) });
   const page = await request(`${url}/`);
   t.equal(page.statusCode, 200, 'the page itself is open');

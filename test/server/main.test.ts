@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { request } from 'undici';
-import { TokenTable } from '../../server/access.ts';
+import { TokenTable } from '../../server/auth/access.ts';
 import { runLarder } from '../helpers/cli.ts';
 import { S3_BUCKET, s3Skip, s3StoreOptions } from '../helpers/s3.ts';
 import { spawnServer } from '../helpers/server-process.ts';

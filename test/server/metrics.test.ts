@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import t from 'tap';
-import { TokenTable } from '../../server/access.ts';
+import { TokenTable } from '../../server/auth/access.ts';
 import { injectableApp, manifestFor, putBlob } from '../helpers/app.ts';
 
 /** One sample's value from Prometheus text, or 0 when the series does not exist. */

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { TokenTable } from '../../../server/access.ts';
+import { TokenTable } from '../../../server/auth/access.ts';
 import { runLarder } from '../../helpers/cli.ts';
 import { spawnServer } from '../../helpers/server-process.ts';
 import { tempDir } from '../../helpers/tmp.ts';

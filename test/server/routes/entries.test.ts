@@ -13,7 +13,7 @@ t.test('publish: 201, then 409 for the same key; GET returns the first', async (
   t.equal(second.json().code, 'LARDER_ENTRY_EXISTS');
   const got = await app.inject({ url: '/v1/ns/team/entries/npm-linux-abc' });
   t.equal(got.statusCode, 200);
-  t.same(got.json(), manifest);
+  t.same(got.json(), { ...manifest, publisher: { name: 'open server' } }, 'as published, and who published it');
 });
 
 t.test('publish with a part that is not stored: 422 naming it, nothing published', async (t) => {

@@ -45,3 +45,32 @@ t.test('lookup validates its body', async (t) => {
     t.equal(res.json().code, 'LARDER_BAD_REQUEST');
   }
 });
+
+t.test('entries an untrusted token published are passed over (and named) unless asked for; the publisher is the server\'s to say', async (t) => {
+  const { TokenTable } = await import('../../../server/auth/access.ts');
+  const tokens = new TokenTable({
+    tokens: [
+      { name: 'ci-main', sha256: TokenTable.hash('t-main'), grants: [{ namespaces: 'acme', access: 'read-write', keyPrefixes: ['main-'] }] },
+      { name: 'ci-pull-requests', sha256: TokenTable.hash('t-pr'), untrusted: true, grants: [{ namespaces: 'acme', access: 'read', keyPrefixes: ['main-'] }, { namespaces: 'acme', access: 'read-write', keyPrefixes: ['pr-'] }] },
+    ],
+  });
+  const { app } = await injectableApp(t, { tokens });
+  const as = (token: string) => ({ authorization: `Bearer ${token}` });
+  const digest = await putBlob(app, 'acme', Buffer.from('p'), as('t-main'));
+  const publish = async (token: string, key: string, extra: object = {}) => (await app.inject({ method: 'PUT', url: `/v1/ns/acme/entries/${key}`, headers: as(token), payload: { ...manifestFor(key, [digest]), ...extra } })).statusCode;
+  t.equal(await publish('t-main', 'main-npm-1'), 201);
+  // One pull request publishes another's exact key before it runs, claiming to be main.
+  t.equal(await publish('t-pr', 'pr-npm-victim', { publisher: { name: 'ci-main' } }), 201);
+  const lookup = async (body: object) => (await app.inject({ method: 'POST', url: '/v1/ns/acme/lookup', headers: as('t-pr'), payload: body })).json();
+
+  const victim = await lookup({ key: 'pr-npm-victim', restoreKeys: ['pr-npm-', 'main-npm-'] });
+  t.equal(victim.match, 'prefix', "the planted exact hit is passed over: the victim's install runs");
+  t.equal(victim.key, 'main-npm-1', 'and it starts from the trusted tier');
+  t.same(victim.passedOver, ['pr-npm-victim'], 'naming what it passed over');
+  t.same(victim.entry.publisher, { name: 'ci-main' });
+
+  const asked = await lookup({ key: 'pr-npm-victim', allowUntrusted: true });
+  t.equal(asked.match, 'exact', 'a job that asks for untrusted entries gets them');
+  t.same(asked.entry.publisher, { name: 'ci-pull-requests', untrusted: true }, 'the server names the publisher, whatever the client claimed');
+  t.same(await lookup({ key: 'pr-npm-other', restoreKeys: ['pr-npm-'] }), { match: 'none', passedOver: ['pr-npm-victim'] });
+});

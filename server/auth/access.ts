@@ -1,10 +1,13 @@
 import { createHash } from 'node:crypto';
-import { LarderError } from '../shared/errors.ts';
-import { KEY_PREFIX_PATTERN } from '../shared/names.ts';
+import { LarderError } from '../../shared/errors.ts';
+import { KEY_PREFIX_PATTERN } from '../../shared/names.ts';
+import { checkOidcRules, type OidcRule } from './oidc-rules.ts';
 
 // Who may do what. A tokens file stores only SHA-256 hashes of tokens; each token has
 // grants per namespace pattern, read or read-write, optionally limited to key
 // prefixes (trust tiers: a pull-request token reads `main-` and writes only `pr-`).
+// A token many mutually untrusting jobs share is marked untrusted: what it publishes
+// is passed over by lookups unless a job asks for it (see lookup.ts).
 // Callers validate namespaces and keys first, then ask an Access.
 
 export interface Grant {
@@ -20,14 +23,18 @@ export interface TokenRecord {
   /** hex SHA-256 of the token */
   sha256: string;
   admin?: boolean;
+  /** held by jobs that do not trust each other (every pull request): its entries are passed over unless asked for */
+  untrusted?: boolean;
   grants?: Grant[];
 }
 
 export interface TokensFile {
   tokens: TokenRecord[];
+  /** identities proven by an OIDC issuer's signed token (GitHub Actions), see oidc.ts */
+  oidc?: OidcRule[];
 }
 
-interface CompiledGrant {
+export interface CompiledGrant {
   namespace: RegExp;
   write: boolean;
   keyPrefixes: string[] | undefined;
@@ -36,12 +43,14 @@ interface CompiledGrant {
 export class Access {
   readonly name: string;
   readonly admin: boolean;
+  readonly untrusted: boolean;
   readonly #grants: CompiledGrant[];
 
-  constructor(name: string, admin: boolean, grants: CompiledGrant[]) {
+  constructor(name: string, admin: boolean, grants: CompiledGrant[], untrusted = false) {
     this.name = name;
     this.admin = admin;
     this.#grants = grants;
+    this.untrusted = untrusted;
   }
 
   /** Everything allowed: a server without tokens (loopback only) or an admin token. */
@@ -83,15 +92,12 @@ function forbidden(name: string, what: string, ns: string, key: string | undefin
 /** Tokens by the hash of their value. */
 export class TokenTable {
   readonly #byHash = new Map<string, Access>();
+  readonly oidcRules: OidcRule[];
 
   constructor(file: TokensFile) {
+    this.oidcRules = file.oidc ?? [];
     for (const token of file.tokens) {
-      const grants = (token.grants ?? []).map((g) => ({
-        namespace: new RegExp(`^${g.namespaces.split('*').map(escapeRegExp).join('[a-z0-9._-]*')}$`),
-        write: g.access === 'read-write',
-        keyPrefixes: g.keyPrefixes,
-      }));
-      this.#byHash.set(token.sha256, new Access(token.name, token.admin === true, grants));
+      this.#byHash.set(token.sha256, new Access(token.name, token.admin === true, (token.grants ?? []).map((g) => compileGrant(g)), token.untrusted === true));
     }
   }
 
@@ -120,14 +126,36 @@ export function checkTokensFile(value: unknown): TokensFile {
     if (seen.has(token.sha256)) fail(`${where}: the same token appears twice`);
     seen.add(token.sha256);
     if (token.admin !== undefined && typeof token.admin !== 'boolean') fail(`${where}: admin must be true or false`);
-    for (const grant of token.grants ?? []) {
-      if (typeof grant.namespaces !== 'string' || !/^[a-z0-9._*-]{1,64}$/.test(grant.namespaces)) fail(`${where}: namespaces must be a namespace or a pattern with *`);
-      if (grant.access !== 'read' && grant.access !== 'read-write') fail(`${where}: access must be "read" or "read-write"`);
-      if (grant.keyPrefixes !== undefined && (!Array.isArray(grant.keyPrefixes) || grant.keyPrefixes.some((p) => typeof p !== 'string' || !KEY_PREFIX_PATTERN.test(p)))) fail(`${where}: keyPrefixes must be key prefixes`);
-    }
+    if (token.untrusted !== undefined && typeof token.untrusted !== 'boolean') fail(`${where}: untrusted must be true or false`);
+    const problem = grantProblem(token.grants ?? [], false);
+    if (problem) fail(`${where}: ${problem}`);
     if (!token.admin && (token.grants ?? []).length === 0) fail(`${where}: grants nothing`);
   }
-  return { tokens };
+  const oidc = (value as TokensFile).oidc;
+  return oidc === undefined ? { tokens } : { tokens, oidc: checkOidcRules(oidc, fail) };
+}
+
+/** A grant ready to check; `{pr}` in its key prefixes becomes the pull request's number. */
+export function compileGrant(grant: Grant, pr?: string): CompiledGrant {
+  return {
+    namespace: new RegExp(`^${grant.namespaces.split('*').map(escapeRegExp).join('[a-z0-9._-]*')}$`),
+    write: grant.access === 'read-write',
+    keyPrefixes: grant.keyPrefixes?.map((p) => p.replaceAll('{pr}', pr ?? '{pr}')),
+  };
+}
+
+/** Problems with a list of grants, for the tokens file's checks; `{pr}` allowed where templates are. */
+export function grantProblem(grants: unknown, templates: boolean): string | undefined {
+  if (!Array.isArray(grants)) return 'grants must be a list';
+  for (const grant of grants as Grant[]) {
+    if (typeof grant?.namespaces !== 'string' || !/^[a-z0-9._*-]{1,64}$/.test(grant.namespaces)) return 'namespaces must be a namespace or a pattern with *';
+    if (grant.access !== 'read' && grant.access !== 'read-write') return 'access must be "read" or "read-write"';
+    const prefixes = grant.keyPrefixes;
+    if (prefixes === undefined) continue;
+    const valid = (p: unknown) => typeof p === 'string' && KEY_PREFIX_PATTERN.test(templates ? p.replaceAll('{pr}', '1') : p);
+    if (!Array.isArray(prefixes) || !prefixes.every(valid)) return templates ? 'keyPrefixes must be key prefixes (with {pr} for the pull request number)' : 'keyPrefixes must be key prefixes';
+  }
+  return undefined;
 }
 
 function escapeRegExp(text: string): string {

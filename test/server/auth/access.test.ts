@@ -1,5 +1,5 @@
 import t from 'tap';
-import { checkTokensFile, TokenTable } from '../../server/access.ts';
+import { checkTokensFile, TokenTable } from '../../../server/auth/access.ts';
 
 const hash = TokenTable.hash('x');
 

@@ -1,13 +1,16 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { LarderError } from '../shared/errors.ts';
+import { LarderError } from '../../shared/errors.ts';
 import { Access, type TokenTable } from './access.ts';
+import { OidcVerifier } from './oidc.ts';
 
 // Authentication: every request but the probes carries `Authorization: Bearer <token>`
-// when the server has tokens; an unknown or missing token is 401. What the token may
-// do (403) is decided by each route, after it has validated the namespace and key.
+// when the server has tokens; an unknown or missing token is 401. A token shaped like a
+// JWT is an OIDC token, checked against the tokens file's OIDC rules; any other is
+// looked up by its hash. What the token may do (403) is decided by each route, after it
+// has validated the namespace and key.
 
 const OPEN_ROUTES = new Set(['/healthz', '/readyz', '/']); // '/' is the dashboard page, which holds no data
-const OPEN = Access.all('(no tokens: loopback only)');
+const OPEN = Access.all('open server');
 const ANONYMOUS = new Access('(anonymous)', false, []);
 
 declare module 'fastify' {
@@ -17,13 +20,14 @@ declare module 'fastify' {
 }
 
 export function installAuth(app: FastifyInstance, tokens: TokenTable | undefined): void {
+  const oidc = tokens?.oidcRules.length ? new OidcVerifier(tokens.oidcRules) : undefined;
   app.decorateRequest('access', null as unknown as Access);
   app.addHook('onRequest', async (request: FastifyRequest) => {
     request.access = tokens ? ANONYMOUS : OPEN;
     if (!tokens || OPEN_ROUTES.has(request.routeOptions.url ?? '')) return;
     const token = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '')?.[1];
     if (!token) throw new LarderError('LARDER_UNAUTHORIZED', 'this server needs Authorization: Bearer <token>');
-    const access = tokens.find(token);
+    const access = oidc && OidcVerifier.looksLikeJwt(token) ? await oidc.access(token) : tokens.find(token);
     if (!access) throw new LarderError('LARDER_UNAUTHORIZED', 'the token is not known to this server');
     request.access = access;
   });

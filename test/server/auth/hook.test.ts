@@ -1,7 +1,7 @@
 import t from 'tap';
-import { TokenTable } from '../../server/access.ts';
-import { sha256Digest } from '../../shared/digest.ts';
-import { injectableApp, manifestFor } from '../helpers/app.ts';
+import { TokenTable } from '../../../server/auth/access.ts';
+import { sha256Digest } from '../../../shared/digest.ts';
+import { injectableApp, manifestFor } from '../../helpers/app.ts';
 
 // Trust tiers: `main` (trusted branch) reads and writes main-*; `pr` (pull requests)
 // reads main-* and writes only pr-*; `reader` only reads; `other` belongs elsewhere.
