@@ -5,7 +5,8 @@ import type { Readable } from 'node:stream';
 import { mapLimit } from '../../shared/concurrency.ts';
 import { digestHex } from '../../shared/digest.ts';
 import { fromSystemError, LarderError } from '../../shared/errors.ts';
-import { type ByteRange, clientGone, type EntryInfo, missingOf, newestFirst, type PutOutcome, type Store } from './store.ts';
+import { EntryIndex } from './fs-entry-index.ts';
+import { type ByteRange, clientGone, type EntryInfo, missingOf, type PutOutcome, type Store } from './store.ts';
 
 // The embedded default: blobs and manifests as files. Every write goes to a temp file
 // on the same file system, is fsynced, then renamed (blobs) or hard-linked (manifests,
@@ -20,6 +21,7 @@ export class FsStore implements Store {
   readonly description: string;
   readonly #root: string;
   readonly #tmp: string;
+  readonly #indexes = new Map<string, EntryIndex>();
 
   constructor(root: string) {
     this.#root = root;
@@ -88,6 +90,7 @@ export class FsStore implements Store {
     const tmp = await this.#writeTemp(manifest);
     try {
       await link(tmp, final);
+      this.#index(ns).changed(key);
       return 'created';
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') return 'exists';
@@ -98,20 +101,22 @@ export class FsStore implements Store {
   }
 
   async deleteEntry(ns: string, key: string): Promise<boolean> {
-    return (await fsCall(() => unlink(this.#entryFile(ns, key)).then(() => true), false)) ?? false;
+    const deleted = (await fsCall(() => unlink(this.#entryFile(ns, key)).then(() => true), false)) ?? false;
+    this.#index(ns).changed(key);
+    return deleted;
   }
 
   async listEntries(ns: string, prefix: string, limit: number): Promise<EntryInfo[]> {
-    const dir = join(this.#nsDir(ns), 'entries');
-    const names = (await fsCall(() => readdir(dir), [])) ?? [];
-    const keys = names.filter((n) => n.endsWith('.json') && n.startsWith(prefix)).map((n) => n.slice(0, -'.json'.length));
-    const stats = await mapLimit(keys, STAT_CONCURRENCY, (k) => fsCall(() => stat(join(dir, `${k}.json`)), undefined));
-    const infos: EntryInfo[] = [];
-    keys.forEach((key, i) => {
-      const s = stats[i];
-      if (s) infos.push({ key, createdAt: s.mtime, size: s.size });
-    });
-    return infos.sort(newestFirst).slice(0, limit);
+    return this.#index(ns).list(prefix, limit);
+  }
+
+  #index(ns: string): EntryIndex {
+    let index = this.#indexes.get(ns);
+    if (!index) {
+      index = new EntryIndex(join(this.#nsDir(ns), 'entries'));
+      this.#indexes.set(ns, index);
+    }
+    return index;
   }
 
   async close(): Promise<void> {}
