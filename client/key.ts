@@ -1,4 +1,5 @@
-import { globSync, readFileSync } from 'node:fs';
+import { matchFiles } from './match-files.ts';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import xxhash from 'xxhash-wasm';
 import { LarderError } from '../shared/errors.ts';
@@ -24,8 +25,6 @@ export interface ExpandedKey {
 }
 
 const PLACEHOLDER = /\{([a-z]+)(?::([^{}]*))?\}/g;
-// Trees that lockfile globs must never descend into: huge, and never inputs.
-const NEVER_HASHED_DIRS = new Set(['node_modules', '.git', '.venv']);
 
 let hasherPromise: ReturnType<typeof xxhash> | undefined;
 
@@ -92,21 +91,6 @@ function valueOf(
     default:
       throw new LarderError('LARDER_USAGE', `unknown placeholder {${name}}; known: os arch libc node python java root env:NAME hash:GLOBS`);
   }
-}
-
-/** Files (not folders) matching any glob, relative to cwd, sorted so the hash is stable. */
-export function matchFiles(globs: string[], cwd: string): string[] {
-  const found = globSync(globs, {
-    cwd,
-    withFileTypes: true,
-    exclude: (entry) => NEVER_HASHED_DIRS.has(entry.name) && entry.isDirectory(),
-  });
-  const files = found.filter((d) => d.isFile()).map((d) => toPosix(resolve(d.parentPath, d.name), resolve(cwd)));
-  return [...new Set(files)].sort();
-}
-
-function toPosix(abs: string, root: string): string {
-  return abs.slice(root.length + 1).split('\\').join('/');
 }
 
 /** Environment values may hold anything; keys may not. */

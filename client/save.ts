@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { isLarderError, LarderError } from '../shared/errors.ts';
 import { type Manifest, MANIFEST_VERSION, type PartRef, type PathRecord } from '../shared/manifest.ts';
 import { compressedPartStream } from './archive/pack.ts';
+import { loadZstd } from './archive/zstd.ts';
 import { BiggestFirst } from './biggest-first.ts';
 import { streamParts, tarBytesOf } from './archive/parts.ts';
 import { readFolderState, rememberFolder, unchangedSince } from './folders/folder-state.ts';
@@ -59,6 +60,9 @@ export async function save(client: CacheClient, workers: PartWorkers, input: Sav
   const done = (): Report => ({ ...report, seconds: secondsSince(started) });
 
   workers.warm('pack');
+  // A part too big for memory is compressed again here as it uploads.
+  const codec = loadZstd();
+  codec.catch(() => {}); // awaited before the first upload
   const { exact, base } = await baseEntry(client, input);
   if (exact) {
     // Saved already; but a part found corrupt (and removed) or lost leaves the entry
@@ -106,6 +110,7 @@ export async function save(client: CacheClient, workers: PartWorkers, input: Sav
     if (await stored(part.ref)) return part.ref;
     const buffered = part.bytes;
     // A streaming part too big to keep is packed again, here, as it uploads.
+    if (!buffered) await codec;
     await client.putBlob(part.ref.digest, part.ref.size, buffered ? () => buffered : () => compressedPartStream(root, entries, input.level));
     report.transferredBytes += part.ref.size;
     return part.ref;

@@ -1,14 +1,13 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { constants, createZstdCompress, zstdCompressSync } from 'node:zlib';
 import { finishDigest, sha256Digest } from '../../shared/digest.ts';
 import type { PartRef } from '../../shared/manifest.ts';
 import { encodeTimes } from '../../shared/times.ts';
 import { tarBytesOf } from './parts.ts';
 import { type TarMemory, tarBuffer, tarChunks } from './tar-write.ts';
 import type { TreeEntry } from './tree.ts';
-import { STREAM_CHUNK_BYTES } from './zstd-chunks.ts';
+import { zstd } from './zstd.ts';
 
 // One part: tar → zstd → sha256, with its members' times beside it and the sha256 of its
 // tar bytes (rawDigest). A part up to 64 MiB raw (every ordinary part) is built
@@ -35,9 +34,9 @@ interface RawCounter {
 
 export function compressedPartStream(root: string, entries: readonly TreeEntry[], level: number, counter: RawCounter = { rawBytes: 0 }): Readable {
   const tar = Readable.from(counted(tarChunks(root, entries), counter), { objectMode: false });
-  const zstd = createZstdCompress({ chunkSize: STREAM_CHUNK_BYTES, params: { [constants.ZSTD_c_compressionLevel]: level } });
-  tar.once('error', (err) => zstd.destroy(err));
-  return tar.pipe(zstd);
+  const compress = zstd().compressStream(level);
+  tar.once('error', (err) => compress.destroy(err));
+  return tar.pipe(compress);
 }
 
 /** Parts up to this raw size are built in memory and compressed in one call (the fast path). */
@@ -65,7 +64,7 @@ export async function packPart(root: string, entries: readonly TreeEntry[], leve
   const tar = tarBuffer(root, entries, memory);
   const rawDigest = sha256Digest(tar);
   if (known?.has(rawDigest)) return { known: { rawDigest, times: timesOf(entries) } };
-  const compressed = zstdCompressSync(tar, { params: { [constants.ZSTD_c_compressionLevel]: level } });
+  const compressed = zstd().compress(tar, level);
   // Always kept: the raw size bounds it, and the streaming compressor would not
   // reproduce these exact bytes (another framing, another digest).
   return {

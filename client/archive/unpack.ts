@@ -1,14 +1,13 @@
 import type { Readable } from 'node:stream';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createZstdDecompress, zstdDecompressSync } from 'node:zlib';
 import { sha256Digest, VerifyingStream } from '../../shared/digest.ts';
 import { LarderError } from '../../shared/errors.ts';
 import type { PartRef } from '../../shared/manifest.ts';
 import { decodeTimes } from '../../shared/times.ts';
 import { unsafe } from './safe-path.ts';
 import { type ExtractLimits, type ExtractResult, TarExtractor } from './tar-read.ts';
-import { STREAM_CHUNK_BYTES } from './zstd-chunks.ts';
+import { zstd, ZstdOutputTooLarge } from './zstd.ts';
 
 // One part into a staging folder: verify sha256 → unzstd → write files, never past the
 // raw size and member count its manifest declares. An ordinary part (up to 64 MiB
@@ -34,7 +33,7 @@ export async function extractPart(compressed: Readable, part: PartRef, root: str
     await pipeline(
       compressed,
       new VerifyingStream(part.digest, part.size, 'LARDER_INTEGRITY'),
-      createZstdDecompress({ chunkSize: STREAM_CHUNK_BYTES }),
+      zstd().decompressStream(),
       new Writable({
         write(chunk: Buffer, _encoding, callback) {
           rawBytes += chunk.length;
@@ -78,12 +77,9 @@ export function extractPartBuffer(compressed: Buffer, part: PartRef, root: strin
   }
   let tar: Buffer;
   try {
-    // One output chunk of the declared size: Node's default 16 KiB chunks cost ~40 %
-    // more in copies; a larger output still stops at maxOutputLength.
-    const rawSize = Math.max(64, part.rawSize);
-    tar = zstdDecompressSync(compressed, { maxOutputLength: rawSize, chunkSize: rawSize });
+    tar = zstd().decompress(compressed, part.rawSize);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw wrongRawSize(part, Number.POSITIVE_INFINITY);
+    if (err instanceof ZstdOutputTooLarge) throw wrongRawSize(part, Number.POSITIVE_INFINITY);
     throw unsafe(`part ${part.digest} is not valid zstd: ${(err as Error).message}`);
   }
   if (tar.length !== part.rawSize) throw wrongRawSize(part, tar.length);

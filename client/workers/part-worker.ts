@@ -1,6 +1,7 @@
 import { dirname } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { fromSystemError, isLarderError } from '../../shared/errors.ts';
+import { loadZstd } from '../archive/zstd.ts';
 import { once } from '../once.ts';
 import type { ExtractResult } from '../archive/tar-read.ts';
 import type { KnowMessage, PackResult, PartJob, PartWorkerData, WorkerReply } from './worker-pool.ts';
@@ -14,8 +15,9 @@ import type { KnowMessage, PackResult, PartJob, PartWorkerData, WorkerReply } fr
 
 const data = workerData as PartWorkerData;
 const known = new Set(data.known);
-const loadPacker = once(() => import('./pack-job.ts'));
-const loadExtractor = once(() => import('./extract-job.ts'));
+// zstd first: on Node 20 the portable codec compiles its wasm (client/archive/zstd.ts).
+const loadPacker = once(async () => (await Promise.all([import('./pack-job.ts'), loadZstd()]))[0]);
+const loadExtractor = once(async () => (await Promise.all([import('./extract-job.ts'), loadZstd()]))[0]);
 // A preload that fails is reported by the first job, which awaits the same import.
 if (data.preload === 'pack') loadPacker().catch(() => {});
 if (data.preload === 'extract') loadExtractor().catch(() => {});

@@ -45,7 +45,14 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
-const WORKER_URL = new URL('./part-worker.ts', import.meta.url);
+// Where the worker's code is. From the sources, the .ts beside this file; in the client
+// package (one folder of bundled files), part-worker.js beside the chunk this code is
+// in; in the single executable, an asset inside it (client/package/sea.ts).
+declare const __LARDER_SEA__: boolean | undefined;
+const WORKER: { code: string | URL; eval: boolean } =
+  typeof __LARDER_SEA__ === 'boolean'
+    ? { code: (process.getBuiltinModule('node:sea') as { getAsset(name: string, encoding: string): string }).getAsset('part-worker.js', 'utf8'), eval: true }
+    : { code: new URL(import.meta.url.endsWith('.ts') ? './part-worker.ts' : './part-worker.js', import.meta.url), eval: false };
 /** Jobs a worker may hold at once, by kind: packing is all CPU, nothing to overlap. */
 const DEPTH: Record<PartJob['kind'], number> = { pack: 1, extract: 2 };
 
@@ -140,7 +147,7 @@ export class PartWorkers {
   }
 
   #spawn(preload: PartJob['kind']): Worker {
-    const worker = new Worker(WORKER_URL, { workerData: { ...this.#data, preload } satisfies PartWorkerData });
+    const worker = new Worker(WORKER.code, { eval: WORKER.eval, workerData: { ...this.#data, preload } satisfies PartWorkerData });
     worker.on('message', (reply: WorkerReply) => {
       const jobs = this.#busy.get(worker) ?? [];
       const at = jobs.findIndex((p) => p.job.id === reply.id);

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { expandTemplate, matchFiles } from '../../client/key.ts';
+import { expandTemplate } from '../../client/key.ts';
 import type { RuntimeFacts } from '../../client/runtime.ts';
 import { detectRuntime } from '../../client/runtime.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -58,14 +58,6 @@ t.test('bad templates are usage errors', async (t) => {
   await t.rejects(expandTemplate('k-{os', context), { code: 'LARDER_USAGE' });
   await t.rejects(expandTemplate('k/{os}', context), { code: 'LARDER_INVALID_KEY' });
   t.equal((await expandTemplate('npm-{os}-', context, { prefix: true })).key, 'npm-linux-');
-});
-
-t.test('matchFiles returns files only, relative and sorted', async (t) => {
-  const cwd = tempDir(t);
-  mkdirSync(join(cwd, 'b.lock'));
-  writeFileSync(join(cwd, 'a.lock'), '');
-  writeFileSync(join(cwd, 'c.lock'), '');
-  t.same(matchFiles(['*.lock'], cwd), ['a.lock', 'c.lock']);
 });
 
 t.test('the real runtime reports this machine', async (t) => {
