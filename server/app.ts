@@ -5,6 +5,7 @@ import { installErrorHandlers } from './errors.ts';
 import { closeConnectionsOnShutdown } from './shutdown.ts';
 import { dashboardRoutes } from './dashboard/route.ts';
 import { blobRoutes } from './routes/blobs.ts';
+import { clientFileRoutes } from './routes/client-files.ts';
 import type { Limits, RouteDeps } from './routes/deps.ts';
 import { entryRoutes } from './routes/entries.ts';
 import { healthRoutes } from './routes/health.ts';
@@ -23,6 +24,8 @@ export interface AppOptions {
   shutdownGraceMs?: number;
   /** serve HTTPS with this certificate and key (PEM) */
   tls?: { cert: Buffer; key: Buffer };
+  /** where the client package and executables this server serves at /client/ are */
+  clientFiles?: string;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -65,6 +68,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(blobRoutes, deps);
   await app.register(statsRoutes, deps);
   await app.register(dashboardRoutes);
+  await app.register(clientFileRoutes, { dir: options.clientFiles });
   closeConnectionsOnShutdown(app, options.shutdownGraceMs ?? 30_000);
   app.addHook('onClose', async () => options.store.close());
   return app;

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { parseCommandLine, wholeNumber } from '../shared/args.ts';
 import { LarderError } from '../shared/errors.ts';
 
@@ -20,6 +21,8 @@ export interface ServerConfig {
   /** a single admin token, for a one-person server */
   token: string | undefined;
   logLevel: string;
+  /** the client files served at /client/ */
+  clientFiles: string;
 }
 
 export const DEFAULT_PORT = 7373;
@@ -44,6 +47,8 @@ export const SERVER_USAGE = `larder-server: the larder build cache server
   --tls-cert FILE --tls-key FILE
                          serve HTTPS with this PEM certificate and key (LARDER_TLS_CERT, LARDER_TLS_KEY)
   --max-blob-size BYTES  largest part accepted (LARDER_MAX_BLOB_SIZE; default 4 GiB)
+  --client-files DIR     the client package and executables to serve at /client/ (LARDER_CLIENT_FILES;
+                         default: dist/ beside the server, where npm run build:client puts them)
   --log-level LEVEL      fatal|error|warn|info|debug (LARDER_LOG_LEVEL; default info)
   --version              print the version
   --help`;
@@ -62,6 +67,7 @@ export function parseServerConfig(argv: string[], env: NodeJS.ProcessEnv): Serve
       'tls-key': { type: 'string' },
       'max-blob-size': { type: 'string' },
       'log-level': { type: 'string' },
+      'client-files': { type: 'string' },
       's3-endpoint': { type: 'string' },
       's3-region': { type: 'string' },
       's3-force-path-style': { type: 'boolean' },
@@ -98,7 +104,8 @@ export function parseServerConfig(argv: string[], env: NodeJS.ProcessEnv): Serve
   const keyFile = values['tls-key'] ?? (env.LARDER_TLS_KEY || undefined);
   if (Boolean(certFile) !== Boolean(keyFile)) throw new LarderError('LARDER_USAGE', 'TLS needs both --tls-cert and --tls-key');
   const tls = certFile && keyFile ? { certFile, keyFile } : undefined;
-  return { host, port, store, maxBlobBytes, tokensFile, token, tls, logLevel };
+  const clientFiles = values['client-files'] ?? (env.LARDER_CLIENT_FILES || fileURLToPath(new URL('../dist/', import.meta.url)));
+  return { host, port, store, maxBlobBytes, tokensFile, token, tls, logLevel, clientFiles };
 }
 
 /** s3://bucket/some/prefix → bucket and a prefix that is '' or ends in '/'. */

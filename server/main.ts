@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   const tokens = loadTokens(config);
   const store = await openStore(config.store);
   const tls = config.tls && { cert: readConfigFile(config.tls.certFile, '--tls-cert'), key: readConfigFile(config.tls.keyFile, '--tls-key') };
-  const app = await buildApp({ store, tokens, tls, limits: { maxBlobBytes: config.maxBlobBytes }, logger: { level: config.logLevel } });
+  const app = await buildApp({ store, tokens, tls, limits: { maxBlobBytes: config.maxBlobBytes }, logger: { level: config.logLevel }, clientFiles: config.clientFiles });
   const address = await app.listen({ host: config.host, port: config.port });
   sweepNowAndHourly(app, store);
   const access = tokens ? 'bearer tokens required' : 'no tokens: OPEN to anyone who can reach it, so loopback only';

@@ -9,7 +9,8 @@ import { OidcVerifier } from './oidc.ts';
 // looked up by its hash. What the token may do (403) is decided by each route, after it
 // has validated the namespace and key.
 
-const OPEN_ROUTES = new Set(['/healthz', '/readyz', '/']); // '/' is the dashboard page, which holds no data
+// '/' is the dashboard page, which holds no data; /client/ serves the public client
+const OPEN_ROUTES = new Set(['/healthz', '/readyz', '/', '/client/', '/client/:name']);
 const OPEN = Access.all('open server');
 const ANONYMOUS = new Access('(anonymous)', false, []);
 

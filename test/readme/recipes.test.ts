@@ -5,7 +5,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import { parse } from 'yaml';
+import { buildClientPackage } from '../../client/package/build.ts';
 import { checkTokensFile, TokenTable } from '../../server/auth/access.ts';
+import { nodeOfMajor } from '../helpers/node-versions.ts';
 import { githubClaims, type Issuer, startIssuer } from '../helpers/oidc-issuer.ts';
 import { startServer } from '../helpers/server.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -15,9 +17,11 @@ import { tempDir } from '../helpers/tmp.ts';
 // `npm ci`. Three builds: lockfile v1 (a miss), v2 with one more dependency (the
 // lockfile changed), v2 again (an exact hit). Each build's `npm test` fails unless
 // node_modules holds every dependency of its lockfile, so a stale tree cannot pass.
-// Only the step that installs larder itself is left out (it clones from the network);
-// the recipes' larder checkout is this one. The server runs with the README's own tokens
-// file; GitHub's OIDC issuer and each job's token endpoint are a real local issuer.
+// Every step runs, the client's install from the server included: the server serves the
+// package built from this checkout, and `npm i -g` goes to the runner's own prefix. The
+// CodeBuild runtime's Node version is the one its buildspec names. The server runs with
+// the README's own tokens file; GitHub's OIDC issuer and each job's token endpoint are a
+// real local issuer.
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const README = readFileSync(join(REPO, 'README.md'), 'utf8');
@@ -56,14 +60,10 @@ const TOKENS = { admin: 't-admin', main: 't-codebuild-main', pr: 't-codebuild-pr
 
 type Event = { push: 'main' } | { pullRequest: number };
 
-/**
- * Runs one shell line as a CI runner would; the recipe's larder checkout is this
- * repository. Asynchronously: the server under test lives in this process.
- */
+/** Runs one shell line as a CI runner would. Asynchronously: the server under test lives in this process. */
 function shell(line: string, cwd: string, env: NodeJS.ProcessEnv): Promise<{ code: number; output: string }> {
-  const command = line.replaceAll('/opt/larder/', REPO).replaceAll('/tmp/larder/', REPO);
   return new Promise((resolve) => {
-    const child = spawn('bash', ['-eo', 'pipefail', '-c', command], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', ['-eo', 'pipefail', '-c', line], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = `$ ${line}\n`;
     child.stdout.on('data', (d: Buffer) => (output += d));
     child.stderr.on('data', (d: Buffer) => (output += d));
@@ -71,17 +71,22 @@ function shell(line: string, cwd: string, env: NodeJS.ProcessEnv): Promise<{ cod
   });
 }
 
-function codeBuild(spec: { env: { variables: Record<string, string>; 'secrets-manager': Record<string, string> }; phases: Record<string, { commands?: string[] }> }): Recipe {
+type Buildspec = { env: { variables: Record<string, string>; 'secrets-manager': Record<string, string> }; phases: Record<string, { commands?: string[]; 'runtime-versions'?: Record<string, number> }> };
+
+function codeBuild(spec: Buildspec): Recipe {
   return {
     name: 'CodeBuild buildspec',
     // the secret it names holds the trusted-branch token
     env: () => ({ ...spec.env.variables, ...Object.fromEntries(Object.keys(spec.env['secrets-manager']).map((name) => [name, TOKENS.main])) }),
     async build(project, env) {
       let log = '';
-      // install only clones larder; this repository stands in for it
-      for (const phase of ['pre_build', 'build', 'post_build']) {
+      // runtime-versions: that Node first on PATH
+      const major = spec.phases.install?.['runtime-versions']?.nodejs;
+      const runtime = major === undefined ? env : { ...env, PATH: `${dirname(nodeOfMajor(major))}:${env.PATH}` };
+      log += (await shell('node --version', project, runtime)).output; // the runtime the buildspec asked for
+      for (const phase of ['install', 'pre_build', 'build', 'post_build']) {
         for (const line of spec.phases[phase]?.commands ?? []) {
-          const { code, output } = await shell(line, project, env);
+          const { code, output } = await shell(line, project, runtime);
           log += output;
           if (code !== 0) throw new Error(`${phase} failed (exit ${code}):\n${log}`);
         }
@@ -120,7 +125,7 @@ function githubActions(name: string, steps: Step[], env: Recipe['env']): Recipe 
       let log = '';
       const outputs: Record<string, Record<string, string>> = {};
       for (const [i, step] of steps.entries()) {
-        if (step.uses || step.name === 'Install larder' || !step.run) continue;
+        if (step.uses || !step.run) continue;
         if (step.if && !condition(step.if, outputs)) {
           log += `(skipped: ${step.run})\n`;
           continue;
@@ -148,7 +153,7 @@ function condition(expression: string, outputs: Record<string, Record<string, st
 type Job = { permissions: Record<string, string>; jobs: { test: { env: Record<string, string>; steps: Step[] } } };
 
 function recipes(): Recipe[] {
-  const [buildspec, job, split] = yamlBlocks() as [Parameters<typeof codeBuild>[0], Job, { steps: Step[] }];
+  const [buildspec, job, split] = yamlBlocks() as [Buildspec, Job, { steps: Step[] }];
   const jobEnv = (event: Event, issuer: Issuer) => githubEnv(job.jobs.test.env, event, issuer);
   // The split steps are the same job's: they run with its env.
   return [codeBuild(buildspec), githubActions('GitHub Actions job', job.jobs.test.steps, jobEnv), githubActions('GitHub Actions steps with cache-hit', split.steps, jobEnv)];
@@ -174,7 +179,9 @@ t.test('the README holds the three CI recipes this test runs', async (t) => {
 /** A server with the README's tokens file, and the lockfiles v1 and v2 made once, as a developer commits them. */
 async function setup(t: Tap): Promise<{ url: string; issuer: Issuer; locks: Record<string, string>; npmCache: string }> {
   const issuer = await startIssuer(t);
-  const { url } = await startServer(t, { tokens: readmeTokens(issuer) });
+  const clientFiles = tempDir(t, 'client-files');
+  await buildClientPackage(clientFiles);
+  const { url } = await startServer(t, { tokens: readmeTokens(issuer), clientFiles });
   const npmCache = tempDir(t, 'npm-cache');
   const locks: Record<string, string> = {};
   for (const [name, deps] of Object.entries({ V1, V2 })) {
@@ -195,11 +202,16 @@ async function build(t: Tap, recipe: Recipe, setupDone: Awaited<ReturnType<typeo
   mkdirSync(project);
   writeFileSync(join(project, 'package.json'), packageJson(version === 'V1' ? V1 : V2));
   writeFileSync(join(project, 'package-lock.json'), setupDone.locks[version] as string);
-  const env = { ...npmEnv(process.env, setupDone.npmCache, runner), ...recipe.env(event, setupDone.issuer), LARDER_SERVER: setupDone.url, RUNNER_TEMP: runner, CI: 'true' };
+  // `npm i -g` of the recipe installs into this runner's own prefix, on its PATH.
+  const machine = npmEnv(process.env, setupDone.npmCache, runner);
+  const global = join(runner, 'npm-global');
+  const env = { ...machine, ...recipe.env(event, setupDone.issuer), npm_config_prefix: global, PATH: `${join(global, 'bin')}:${machine.PATH}`, LARDER_SERVER: setupDone.url, RUNNER_TEMP: runner, CI: 'true' };
   const log = await recipe.build(project, env);
   t.ok(existsSync(join(project, 'node_modules/is-number')), `${version}: is-number is installed`);
   t.equal(existsSync(join(project, 'node_modules/ms')), version === 'V2', `${version}: ms is there exactly when the lockfile has it`);
-  return log;
+  t.ok(existsSync(join(global, 'bin', 'larder')), 'the client was installed from the server');
+  // What the build did, without the client's own install (npm says "added 1 package" there too).
+  return log.split(/^(?=\$ )/m).filter((step) => !step.includes('/client/larder.tgz')).join('');
 }
 
 async function entryKeys(url: string): Promise<string[]> {
@@ -213,6 +225,7 @@ for (const recipe of recipes()) {
     const run = (version: 'V1' | 'V2') => build(t, recipe, ready, version, { push: 'main' });
 
     const first = await run('V1');
+    if (recipe.name === 'CodeBuild buildspec') t.match(first, /\$ node --version\nv20\./, 'on the Node 20 its buildspec names');
     t.match(first, /added \d+ package/, 'v1, a miss: npm ci ran');
     t.match(first, /larder save: saved main-npm-/, 'and the tree was saved in the trusted tier');
 
@@ -254,7 +267,7 @@ t.test('GitHub Actions job: each pull request in its own tier, starting from mai
   writeFileSync(join(project, 'node_modules/evil/index.js'), 'planted');
   writeFileSync(join(project, 'package-lock.json'), ready.locks.V2 as string);
   const env = { ...npmEnv(process.env, ready.npmCache, project), ...job.env({ pullRequest: 8 }, ready.issuer), LARDER_SERVER: ready.url, LARDER_KEY_PREFIX: 'pr-9-' };
-  const planted = await shell(`node ${REPO}bin/larder.js save --preset npm`, project, env);
+  const planted = await shell(`node ${REPO}bin/larder.js save --preset npm`, project, env); // the attacker's own client
   t.match(planted.output, /LARDER_FORBIDDEN: server: token github-pr #8 may not (read|write) key pr-9-npm-/, 'refused: its token is pull request 8\'s');
   t.same((await entryKeys(ready.url)).map((k) => k.replace(/-[0-9a-f]{16}$/, '')), ['main-npm-linux-x64-node22', 'pr-7-npm-linux-x64-node22', 'pr-8-npm-linux-x64-node22'].map((k) => k.replace('x64', process.arch).replace('node22', `node${process.versions.node.split('.')[0]}`)), 'one entry per tier');
 });
