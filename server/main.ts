@@ -53,7 +53,9 @@ function readConfigFile(path: string, flag: string): Buffer {
   try {
     return readFileSync(path);
   } catch (err) {
-    throw new LarderError('LARDER_USAGE', `${flag} ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    const code = (err as NodeJS.ErrnoException).code;
+    const hint = code === 'ENOENT' && flag === '--tokens' ? ': no such file; write one (docs/tokens.example.json shows the format, the hashes are SHA-256 of each token), or leave --tokens out to serve loopback only, open' : code === 'ENOENT' ? ': no such file' : '';
+    throw new LarderError('LARDER_USAGE', `${flag} ${path}: ${code ?? (err as Error).message}${hint}`);
   }
 }
 

@@ -33,7 +33,7 @@ t.test('--version prints the version', async (t) => {
 t.test('a usage error exits 2 with the reason', async (t) => {
   await t.rejects(spawnServer(t, ['--port', 'eighty']), /exited with 2[\s\S]*LARDER_USAGE/);
   await t.rejects(spawnServer(t, ['--host', '0.0.0.0']), /refusing to listen on 0.0.0.0 without tokens/);
-  await t.rejects(spawnServer(t, ['--tokens', '/nonexistent/tokens.json']), /--tokens \/nonexistent\/tokens.json: ENOENT/);
+  await t.rejects(spawnServer(t, ['--tokens', '/nonexistent/tokens.json']), /--tokens \/nonexistent\/tokens.json: ENOENT: no such file; write one \(docs\/tokens.example.json shows the format/);
 });
 
 t.test('a port in use and a store it cannot write: one line each, no stack trace', async (t) => {
@@ -83,4 +83,50 @@ t.test('two server processes on one bucket serve the same cache', { skip: s3Skip
   t.same(snapshotTree(join(second, 'deps')), snapshotTree(join(first, 'deps')));
   const again = await runLarder(['save', ...key, '--json'], { cwd: second, env: { LARDER_SERVER: b?.url } });
   t.match(JSON.parse(again.stdout), { outcome: 'exists' }, 'the other server knows the entry');
+});
+
+t.test('npm start stops when its PID gets SIGTERM or SIGINT', async (t) => {
+  const repo = fileURLToPath(new URL('../../', import.meta.url));
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    const { spawn } = await import('node:child_process');
+    const npm = spawn('npm', ['start', '--silent', '--', '--port', '0', '--store', tempDir(t, 'npm-start')], { cwd: repo, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    npm.stderr.on('data', (d: Buffer) => (stderr += d));
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`npm start did not start:\n${stderr}`)), 20_000);
+      npm.stderr.on('data', () => {
+        const found = /listening on (http:\/\/\S+)/.exec(stderr)?.[1];
+        if (found) {
+          clearTimeout(timer);
+          resolve(found);
+        }
+      });
+    });
+    npm.kill(signal);
+    await once(npm, 'exit');
+    // The server itself is gone too, not orphaned: its port refuses connections.
+    let refused = false;
+    for (let i = 0; i < 50 && !refused; i++) {
+      refused = await fetch(`${url}/healthz`).then(() => false, () => true);
+      if (!refused) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    t.ok(refused, `${signal} to npm's PID stopped the server`);
+  }
+});
+
+t.test('one log line per request; health probes only at debug', async (t) => {
+  const store = tempDir(t, 'logs');
+  const logLines = async (level: string) => {
+    const server = await spawnServer(t, ['--store', store, '--log-level', level]);
+    let stdout = '';
+    server.child.stdout?.on('data', (d: Buffer) => (stdout += d));
+    for (const path of ['/healthz', '/readyz', '/v1/stats']) await (await fetch(`${server.url}${path}`)).arrayBuffer();
+    server.child.kill('SIGTERM');
+    await once(server.child, 'exit');
+    return stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; url?: string });
+  };
+  const info = await logLines('info');
+  t.same(info.filter((l) => l.url).map((l) => [l.msg, l.url]), [['request', '/v1/stats']], 'at info: the stats request, no probe');
+  const debug = await logLines('debug');
+  t.same(debug.filter((l) => l.url).map((l) => [l.msg, l.url]), [['probe', '/healthz'], ['probe', '/readyz'], ['request', '/v1/stats']], 'at debug: the probes too');
 });

@@ -30,3 +30,13 @@ t.test('tokens files are checked; the token itself is never stored', async (t) =
   ];
   for (const [file, message] of bad) t.throws(() => checkTokensFile(file), { code: 'LARDER_USAGE', message }, JSON.stringify(file).slice(0, 80));
 });
+
+t.test('the example tokens file in docs/ is one the server takes', async (t) => {
+  const { readFileSync } = await import('node:fs');
+  const example = JSON.parse(readFileSync(new URL('../../../docs/tokens.example.json', import.meta.url), 'utf8')) as unknown;
+  const file = checkTokensFile(example);
+  t.equal(file.tokens.length, 4);
+  t.equal(file.oidc?.length, 2);
+  const table = new TokenTable(file);
+  t.equal(table.find(''), undefined, 'its placeholder hashes match no token');
+});
