@@ -15,7 +15,8 @@ COPY client ./client
 RUN node client/package/build.ts && node client/package/sea.ts
 
 FROM node:22-bookworm-slim
-# Listening beyond loopback needs tokens: mount a tokens file (README "Security").
+# Listening beyond loopback needs tokens: mount a tokens file (docs/security.md;
+# docs/tokens.example.json shows the format).
 ENV NODE_ENV=production \
     LARDER_HOST=0.0.0.0 \
     LARDER_PORT=7373 \

@@ -41,7 +41,7 @@ export const SERVER_USAGE = `larder-server: the larder build cache server
                          that crashed mid-upload; at start and hourly (LARDER_S3_ABORT_UPLOADS_AFTER;
                          default 86400)
                          credentials come from the standard AWS chain (env, profile, instance role)
-  --tokens FILE          tokens and their grants, as hashes (LARDER_TOKENS_FILE); see README "Security"
+  --tokens FILE          tokens and their grants, as hashes (LARDER_TOKENS_FILE); see docs/security.md
   --token TOKEN          one admin token, for a one-person server (LARDER_TOKEN)
                          without either, the server is open and listens on loopback only
   --tls-cert FILE --tls-key FILE
