@@ -7,13 +7,15 @@ import { deltaSaves } from './delta.ts';
 import { LARDER, larder, log } from './larder.ts';
 import { inTurn, median, quiet, type Row, sh, timed } from './measure.ts';
 import { serverMemory } from './server-memory.ts';
+import { startupRows } from './startup.ts';
 import { type BenchServer, startServer } from './server.ts';
 
 // npm run bench: builds (or reuses) the corpora, then measures every scenario against
 // its baseline in the same run, prints medians and ratios, and writes the results as
 // JSON. Ratios, not seconds, are what carry from one machine or run to another.
 //   LARDER_BENCH_RUNS (default 3), LARDER_BENCH_CACHE (default ~/.cache/larder-bench),
-//   LARDER_BENCH_ONLY=name,name (corpora), LARDER_BENCH_MEMORY_GB (default 1; 0 skips)
+//   LARDER_BENCH_ONLY=name,name (corpora, and 'startup' for the start-up rows),
+//   LARDER_BENCH_MEMORY_GB (default 1; 0 skips)
 
 const RUNS = Number(process.env.LARDER_BENCH_RUNS ?? 3);
 const CACHE = process.env.LARDER_BENCH_CACHE ?? join(homedir(), '.cache/larder-bench');
@@ -24,7 +26,8 @@ const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
 
 
 async function main(): Promise<void> {
-  const corpora = buildCorpora(CACHE, log).filter((c) => !ONLY || ONLY.includes(c.name));
+  const all = buildCorpora(CACHE, log);
+  const corpora = all.filter((c) => !ONLY || ONLY.includes(c.name));
   const work = join(CACHE, `work-${Date.now()}`);
   mkdirSync(work, { recursive: true });
   const rows: Row[] = [];
@@ -41,6 +44,8 @@ async function main(): Promise<void> {
       extra.deltaSave = delta.detail;
     }
     if (large) rows.push(await keyComputation(large));
+    const source = all.find((c) => c.name === 'npm-large');
+    if (source && (!ONLY || ONLY.includes('startup'))) rows.push(...(await startupRows(CACHE, source.project, work, Math.max(RUNS, 5))));
     if (MEMORY_GB > 0) {
       log(`server memory: 4 clients upload ${MEMORY_GB} GB each`);
       const memory = await serverMemory(join(work, 'store-memory'), 4, MEMORY_GB * 1024 ** 3);
@@ -151,9 +156,10 @@ function report(rows: Row[], corpora: Corpus[], extra: Record<string, unknown>):
   process.stdout.write(`corpora: ${corporaTable}\nruns: ${RUNS}, cores: ${availableParallelism()}, node ${process.version}\n`);
   mkdirSync(RESULTS, { recursive: true });
   const record = { date: new Date().toISOString(), runs: RUNS, cores: availableParallelism(), node: process.version, corpora, results, ...extra, table };
-  const file = join(RESULTS, `${record.date.slice(0, 10)}.json`);
+  // A partial run (LARDER_BENCH_ONLY) is named for what it ran, and leaves latest.json to full runs.
+  const file = join(RESULTS, `${record.date.slice(0, 10)}${ONLY ? `-${ONLY.join('+')}` : ''}.json`);
   writeFileSync(file, `${JSON.stringify(record, null, 2)}\n`);
-  writeFileSync(join(RESULTS, 'latest.json'), `${JSON.stringify(record, null, 2)}\n`);
+  if (!ONLY) writeFileSync(join(RESULTS, 'latest.json'), `${JSON.stringify(record, null, 2)}\n`);
   process.stdout.write(`results written to ${file}\n`);
 }
 

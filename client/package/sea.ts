@@ -35,13 +35,18 @@ export async function buildExecutable(out = join(REPO, 'dist')): Promise<string>
   await build({ ...common, entryPoints: [join(REPO, 'client/workers/part-worker.ts')], outfile: join(WORK, 'part-worker.js') });
   const config = join(WORK, 'sea-config.json');
   writeFileSync(config, JSON.stringify({ main: join(WORK, 'larder.cjs'), output: join(WORK, 'sea-prep.blob'), disableExperimentalSEAWarning: true, useCodeCache: true, assets: { 'part-worker.js': join(WORK, 'part-worker.js') } }));
-  execFileSync(process.execPath, ['--experimental-sea-config', config], { stdio: 'inherit' });
+  execFileSync(process.execPath, ['--experimental-sea-config', config], { stdio: ['ignore', 'ignore', 'inherit'] });
   const output = join(out, executableName());
   rmSync(output, { force: true });
   copyFileSync(process.execPath, output);
   chmodSync(output, 0o755);
   const postject = join(REPO, 'node_modules', 'postject', 'dist', 'cli.js');
-  execFileSync(process.execPath, [postject, output, 'NODE_SEA_BLOB', join(WORK, 'sea-prep.blob'), '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  // postject warns about ELF note sections it leaves alone; only a failure is worth showing.
+  try {
+    execFileSync(process.execPath, [postject, output, 'NODE_SEA_BLOB', join(WORK, 'sea-prep.blob'), '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'], { stdio: 'pipe' });
+  } catch (err) {
+    throw new Error(`postject failed: ${String((err as { stderr?: Buffer }).stderr ?? err)}`);
+  }
   return output;
 }
 
