@@ -18,6 +18,8 @@ export interface Report {
   parts: number;
   /** compressed bytes moved over the wire */
   transferredBytes: number;
+  /** restore: paths that already held the entry, untouched, and were left as they were */
+  upToDate?: number;
   /** save: parts the server already had */
   partsReused?: number;
   /** save: of those, parts recognised by their tar bytes in the base entry, so never compressed */
@@ -35,7 +37,8 @@ export function describe(record: Report): string {
   const rate = record.seconds > 0 && record.fileBytes > 0 ? `, ${mb(record.fileBytes / record.seconds)}/s` : '';
   switch (record.outcome) {
     case 'hit':
-      return `larder restore: ${record.match} hit ${record.matchedKey} (${size}, ${mb(record.transferredBytes)} downloaded) in ${time}${rate}`;
+      if (record.upToDate && record.upToDate === record.paths.length) return `larder restore: ${record.match} hit ${record.matchedKey}: already up to date (${record.files.toLocaleString('en-US')} files unchanged, nothing downloaded) in ${time}`;
+      return `larder restore: ${record.match} hit ${record.matchedKey} (${size}, ${mb(record.transferredBytes)} downloaded${record.upToDate ? `; ${record.upToDate} path(s) already up to date` : ''}) in ${time}${rate}`;
     case 'miss':
       return `larder restore: miss for ${record.key} in ${time}`;
     case 'saved':

@@ -2,7 +2,7 @@ import { isLarderError, LarderError } from '../shared/errors.ts';
 import { type Manifest, type PartRef, type PathRecord, READABLE_MANIFEST_VERSIONS } from '../shared/manifest.ts';
 import { mapLimit } from '../shared/concurrency.ts';
 import { finishTree } from './archive/finish-tree.ts';
-import { rememberFolder } from './folders/folder-state.ts';
+import { readFolderState, rememberFolder, unchangedSince } from './folders/folder-state.ts';
 import { resolveUserPath } from './folders/paths.ts';
 import { type Report, secondsSince } from './report.ts';
 import { createStaging, discardStaging, removeTrees, type Staging, swapIntoPlace } from './folders/staging.ts';
@@ -54,13 +54,20 @@ export async function restore(client: CacheClient, workers: PartWorkers, input: 
   if (wanted.length === 0) return done();
   checkCaps(wanted);
 
+  // A folder that still holds this very entry, untouched since it was restored or saved,
+  // is left as it is: switching back to a branch costs one lstat per file, not a download.
+  mark = performance.now();
+  const stale = wanted.filter((p) => !holdsAlready(input, p.path, found.key as string));
+  phases.check = secondsSince(mark);
+  report.upToDate = wanted.length - stale.length;
+
   mark = performance.now();
   const stagings: Staging[] = [];
   let replaced: string[];
   try {
-    for (const path of wanted) stagings.push(createStaging(resolveUserPath(path.path, input.cwd, input.home), input.log));
+    for (const path of stale) stagings.push(createStaging(resolveUserPath(path.path, input.cwd, input.home), input.log));
     // Biggest parts first, so no big part is left running alone at the end.
-    const tasks = wanted.flatMap((path, pathIndex) => path.parts.map((part) => ({ pathIndex, part }))).sort((a, b) => b.part.rawSize - a.part.rawSize);
+    const tasks = stale.flatMap((path, pathIndex) => path.parts.map((part) => ({ pathIndex, part }))).sort((a, b) => b.part.rawSize - a.part.rawSize);
     let finished = 0;
     const results = await mapLimit(tasks, input.concurrency, async ({ pathIndex, part }) => {
       const result = await workers.extract(part, (stagings[pathIndex] as Staging).dir).catch((err: unknown) => healed(client, part, err));
@@ -95,6 +102,12 @@ export async function restore(client: CacheClient, workers: PartWorkers, input: 
   const final = done();
   const built = entry.client.buildSeconds;
   return built === undefined ? final : { ...final, savedSeconds: Math.max(0, built - final.seconds) };
+}
+
+/** Does the folder still hold this entry, with nothing in it changed since? */
+function holdsAlready(input: RestoreInput, path: string, key: string): boolean {
+  const state = readFolderState(input.cacheDir, resolveUserPath(path, input.cwd, input.home));
+  return state?.key === key && unchangedSince(state);
 }
 
 /**

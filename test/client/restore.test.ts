@@ -66,3 +66,37 @@ t.test('a file over 2 GiB that compresses to almost nothing restores in bounded 
   t.equal(statSync(join(target, 'deps', 'zeros.bin')).size, size, 'restored whole');
   t.ok(peak < 512 * 1024 ** 2, `peak RSS ${(peak / 1024 ** 2).toFixed(0)} MiB (3.9 GiB before, for a part declaring that much)`);
 });
+
+t.test('a restore of the entry a folder already holds, untouched, is a no-op; a touched folder is restored again', async (t) => {
+  const { url, app } = await startServer(t);
+  const project = tempDir(t, 'up-to-date');
+  buildSampleTree(join(project, 'deps'));
+  const env = { LARDER_SERVER: url, LARDER_CACHE_DIR: join(project, '.larder-cache') };
+  const json = async (args: string[]) => {
+    const res = await runLarder([...args, '--json', '--strict'], { cwd: project, env });
+    t.equal(res.code, 0, res.stderr);
+    return { report: JSON.parse(res.stdout) as { outcome: string; upToDate?: number; transferredBytes: number; files: number }, stderr: res.stderr };
+  };
+  await json(['save', '--key', 'deps-a', '--path', 'deps']);
+  const bytesOut = async () => ((await app.inject({ url: '/v1/stats' })).json() as { namespaces: Record<string, { bytesOut: number }> }).namespaces.default?.bytesOut ?? 0;
+  const before = { ino: statSync(join(project, 'deps')).ino, out: await bytesOut(), tree: snapshotTree(join(project, 'deps')) };
+
+  const again = await json(['restore', '--key', 'deps-a', '--path', 'deps']);
+  t.match(again.stderr, /exact hit deps-a: already up to date \(\d+ files unchanged, nothing downloaded\)/);
+  t.match(again.report, { outcome: 'hit', upToDate: 1, transferredBytes: 0 });
+  t.equal(statSync(join(project, 'deps')).ino, before.ino, 'the folder was left in place');
+  t.equal(await bytesOut(), before.out, 'no part was downloaded');
+
+  // One byte rewritten (same size): the folder no longer holds the entry as it was.
+  const { writeFileSync, readFileSync } = await import('node:fs');
+  const file = join(project, 'deps', before.tree.find((e) => e.type === 'file')?.rel ?? '');
+  const content = readFileSync(file);
+  content[0] = (content[0] ?? 0) ^ 1;
+  writeFileSync(file, content);
+  const touched = await json(['restore', '--key', 'deps-a', '--path', 'deps']);
+  t.match(touched.report, { outcome: 'hit', upToDate: 0 });
+  t.ok(touched.report.transferredBytes > 0 && (await bytesOut()) > before.out, 'restored again, downloading');
+  t.same(snapshotTree(join(project, 'deps')), before.tree, 'as saved');
+  const settled = await json(['restore', '--key', 'deps-a', '--path', 'deps']);
+  t.match(settled.report, { upToDate: 1, transferredBytes: 0 }, 'and up to date after that');
+});
