@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { runProcess } from '../helpers/cli.ts';
 import { startServer } from '../helpers/server.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
@@ -36,15 +37,7 @@ t.test('every flag of larder and larder-server is documented', async (t) => {
   for (const flag of flags('larder-server.js')) t.match(read('docs/server.md'), `\`${flag}`, `docs/server.md: ${flag}`);
 });
 
-function sh(line: string, cwd: string, env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
-  return new Promise((done) => {
-    const child = spawn('bash', ['-c', line], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d));
-    child.stderr.on('data', (d: Buffer) => (out += d));
-    child.once('close', (code) => done({ code, out }));
-  });
-}
+const sh = (line: string, cwd: string, env: NodeJS.ProcessEnv) => runProcess('bash', ['-c', line], { cwd, env });
 
 /** A ```sh block's commands, continuation lines joined. */
 function shellLines(page: string, index = 0): string[] {

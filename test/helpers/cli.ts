@@ -21,3 +21,14 @@ export function runLarder(args: string[], options: { cwd: string; env?: NodeJS.P
     child.once('close', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+/** Runs any command to its end (asynchronously), with stdout and stderr as one text, as a terminal shows them. */
+export function runProcess(command: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d));
+    child.stderr.on('data', (d: Buffer) => (out += d));
+    child.once('close', (code) => resolve({ code, out }));
+  });
+}

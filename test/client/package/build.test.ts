@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import t from 'tap';
 import { buildClientPackage } from '../../../client/package/build.ts';
+import { runProcess as run } from '../../helpers/cli.ts';
 import { startServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { nodeOfMajor, versionOf } from '../../helpers/node-versions.ts';
@@ -14,15 +14,6 @@ import { buildSampleTree, snapshotTree } from '../../helpers/trees.ts';
 // the pinned 22, and 24. What one saves, another restores, byte for byte, including a
 // part too big for memory (the streaming codecs).
 
-function run(command: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d));
-    child.stderr.on('data', (d: Buffer) => (out += d));
-    child.once('close', (code) => resolve({ code, out }));
-  });
-}
 
 t.test('the package installs with npm i -g, small and dependency-free, and works on Node 20, 22 and 24', async (t) => {
   const out = tempDir(t, 'package');

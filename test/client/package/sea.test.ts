@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { buildExecutable } from '../../../client/package/sea.ts';
+import { runProcess as run } from '../../helpers/cli.ts';
 import { startServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { buildSampleTree, snapshotTree } from '../../helpers/trees.ts';
@@ -11,15 +11,6 @@ import { buildSampleTree, snapshotTree } from '../../helpers/trees.ts';
 // only. It saves, restores (its part workers run from an asset inside it) and runs a
 // command, as on a Maven or pip image.
 
-function run(command: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d));
-    child.stderr.on('data', (d: Buffer) => (out += d));
-    child.once('close', (code) => resolve({ code, out }));
-  });
-}
 
 t.test('the executable saves, restores and runs with no node on PATH', async (t) => {
   const larder = await buildExecutable(tempDir(t, 'executable'));

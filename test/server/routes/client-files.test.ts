@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { buildClientPackage } from '../../../client/package/build.ts';
 import { TokenTable } from '../../../server/auth/access.ts';
+import { runProcess } from '../../helpers/cli.ts';
 import { spawnServer } from '../../helpers/server-process.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 
@@ -34,13 +34,7 @@ t.test('the server serves the client it was built with, without a token, and npm
   t.equal((await fetch(`${server.url}/v1/ns/acme/entries`)).status, 401, 'the cache itself still needs a token');
 
   const prefix = tempDir(t, 'prefix');
-  const installed = await new Promise<{ code: number | null; out: string }>((resolve) => {
-    const child = spawn('npm', ['i', '-g', '--prefix', prefix, '--no-audit', '--no-fund', `${server.url}/client/larder.tgz`], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d));
-    child.stderr.on('data', (d: Buffer) => (out += d));
-    child.once('close', (code) => resolve({ code, out }));
-  });
+  const installed = await runProcess('npm', ['i', '-g', '--prefix', prefix, '--no-audit', '--no-fund', `${server.url}/client/larder.tgz`], { cwd: dist, env: process.env });
   t.equal(installed.code, 0, installed.out);
   t.match(readFileSync(join(prefix, 'bin', 'larder'), 'utf8'), /^#!\/usr\/bin\/env node/, 'larder is installed from the server');
 });
