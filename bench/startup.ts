@@ -67,7 +67,7 @@ export async function startupRows(cache: string, largeProject: string, work: str
       const run = async (args: string[], cwd: string, namespace: string) => {
         const cacheDir = mkdtempSync(join(tmpdir(), 'larder-bench-client-'));
         try {
-          return await timed(command[0] as string, [...command.slice(1), ...args, '--strict'], { cwd, env: { LARDER_SERVER: server.url, LARDER_NAMESPACE: namespace, LARDER_CACHE_DIR: cacheDir } });
+          return await timed(command[0] as string, [...command.slice(1), ...args, '--strict'], { cwd, env: { LARDER_SERVER: server.url, LARDER_NAMESPACE: namespace, LARDER_CACHE_DIR: cacheDir, LARDER_LOCAL_CACHE: '0' } });
         } finally {
           rmSync(cacheDir, { recursive: true, force: true });
         }

@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   key: async () => (await import('./commands/key.ts')).keyCommand,
   ls: async () => (await import('./commands/entries.ts')).lsCommand,
   delete: async () => (await import('./commands/entries.ts')).deleteCommand,
+  cache: async () => (await import('./commands/cache.ts')).cacheCommand,
 };
 
 export async function main(argv: string[], io: Io, cwd: string): Promise<number> {

@@ -42,8 +42,12 @@ export interface ClientOptions {
   level: number;
   cwd: string;
   home: string;
-  /** where larder keeps what it knows of folders (and, later, parts): LARDER_CACHE_DIR */
+  /** where larder keeps what it knows of folders, and the local part cache: LARDER_CACHE_DIR */
   cacheDir: string;
+  /** keep parts and manifests on this machine (LARDER_LOCAL_CACHE; on unless CI=true) */
+  localCache: boolean;
+  /** the local part cache's cap in bytes (LARDER_LOCAL_CACHE_MAX) */
+  localCacheMaxBytes: number;
   githubOutput: string | undefined;
   githubStepSummary: string | undefined;
   /** print a CloudWatch Embedded Metric Format line, in this CloudWatch namespace */
@@ -66,6 +70,8 @@ usage:
   larder key      --preset NAME | --key TEMPLATE [--explain]
   larder ls       [PREFIX]     entries (newest first): key, age, files, size
   larder delete   KEY          remove an entry (a token that may write that key)
+  larder cache    info | prune [--max-size SIZE]
+                               the local part cache: what it holds; evict down to its cap
 
 options:
   --version             print larder's version
@@ -100,11 +106,19 @@ options:
                         never answered is not asked again (LARDER_RESPONSE_TIMEOUT; default 8)
   --connect-timeout SECONDS
                         a connection not made within this long fails (LARDER_CONNECT_TIMEOUT; default 3)
+  --max-size SIZE       with cache prune: evict down to SIZE (bytes, or 500M, 2G; 0 empties it)
   --concurrency N       parts in flight at once (default 4)
   --level N             zstd level for save, 1-19 (default 3)
   --explain             with key: show every input and its value
   --emf                 print a CloudWatch Embedded Metric Format line (namespace: --emf-namespace,
                         LARDER_EMF_NAMESPACE; default Larder)`;
+
+/** 5368709120, 500M, 2G (powers of 1024). */
+export function byteSize(flag: string, text: string): number {
+  const match = /^(\d+)([KMGT]?)i?B?$/i.exec(text.trim());
+  if (!match) throw new LarderError('LARDER_USAGE', `${flag} ${text}: expected a size such as 500M or 5G`);
+  return Number(match[1]) * 1024 ** ' KMGT'.indexOf((match[2] || ' ').toUpperCase());
+}
 
 function optionalPrefix(prefix: string | undefined): string | undefined {
   return prefix === undefined ? undefined : checkKeyPrefix(prefix);
@@ -151,6 +165,7 @@ export function parseClientArgs(argv: string[], env: NodeJS.ProcessEnv, cwd: str
       'response-timeout': { type: 'string' },
       'connect-timeout': { type: 'string' },
       concurrency: { type: 'string' },
+      'max-size': { type: 'string' },
       level: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean' },
@@ -160,9 +175,9 @@ export function parseClientArgs(argv: string[], env: NodeJS.ProcessEnv, cwd: str
   if (values.version) return 'version';
   if (values.help || positionals.length === 0) return 'help';
   const [name, ...extra] = positionals;
-  const takes = name === 'ls' || name === 'delete' ? 1 : 0;
+  const takes = name === 'ls' || name === 'delete' || name === 'cache' ? 1 : 0;
   if (extra.length > takes) throw new LarderError('LARDER_USAGE', `unexpected ${extra.slice(takes).join(' ')}; put a command to run after --`);
-  if (!['save', 'restore', 'run', 'key', 'ls', 'delete'].includes(name ?? '')) throw new LarderError('LARDER_USAGE', `unknown command ${JSON.stringify(name)}; see larder --help`);
+  if (!['save', 'restore', 'run', 'key', 'ls', 'delete', 'cache'].includes(name ?? '')) throw new LarderError('LARDER_USAGE', `unknown command ${JSON.stringify(name)}; see larder --help`);
   if (name === 'delete' && extra.length === 0) throw new LarderError('LARDER_USAGE', 'larder delete needs the KEY to delete');
   if (name === 'run' && command.length === 0) throw new LarderError('LARDER_USAGE', 'larder run needs a command after --');
   const preset = values.preset === undefined ? undefined : presetNamed(values.preset);
@@ -193,12 +208,20 @@ export function parseClientArgs(argv: string[], env: NodeJS.ProcessEnv, cwd: str
     cwd,
     home: env.HOME || homedir(),
     cacheDir: cacheDirOf(env),
+    // Runners are fresh machines: a local cache there only costs disk. Developers switch branches.
+    localCache: env.LARDER_LOCAL_CACHE === undefined || env.LARDER_LOCAL_CACHE === '' ? env.CI !== 'true' : env.LARDER_LOCAL_CACHE === '1',
+    localCacheMaxBytes: byteSize('LARDER_LOCAL_CACHE_MAX', env.LARDER_LOCAL_CACHE_MAX || '5G'),
     githubOutput: env.GITHUB_OUTPUT || undefined,
     githubStepSummary: env.GITHUB_STEP_SUMMARY || undefined,
     emfNamespace: values.emf || values['emf-namespace'] ? (values['emf-namespace'] ?? env.LARDER_EMF_NAMESPACE ?? 'Larder') : undefined,
     command,
     argument: extra[0],
   };
+  if (name === 'cache') {
+    if (extra[0] !== 'info' && extra[0] !== 'prune') throw new LarderError('LARDER_USAGE', 'larder cache needs info or prune');
+    if (values['max-size'] !== undefined) options.localCacheMaxBytes = byteSize('--max-size', values['max-size']);
+    return { command: name, options };
+  }
   if (name === 'ls' || name === 'delete') return { command: name, options };
   if (!options.keyTemplate) throw new LarderError('LARDER_USAGE', `larder ${name} needs --key TEMPLATE or --preset NAME`);
   if (name !== 'key' && options.paths.length === 0) throw new LarderError('LARDER_USAGE', `larder ${name} needs --path PATH or --preset NAME`);

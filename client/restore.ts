@@ -3,6 +3,9 @@ import { type Manifest, type PartRef, type PathRecord, READABLE_MANIFEST_VERSION
 import { mapLimit } from '../shared/concurrency.ts';
 import { finishTree } from './archive/finish-tree.ts';
 import { readFolderState, rememberFolder, unchangedSince } from './folders/folder-state.ts';
+import { localLookup, rememberEntry } from './local/entry-cache.ts';
+import { hasLocalPart, partsDir } from './local/part-cache.ts';
+import type { LookupResponse } from '../shared/protocol.ts';
 import { resolveUserPath } from './folders/paths.ts';
 import { type Report, secondsSince } from './report.ts';
 import { createStaging, discardStaging, removeTrees, type Staging, swapIntoPlace } from './folders/staging.ts';
@@ -19,6 +22,8 @@ export interface RestoreInput {
   restoreKeys: string[];
   /** restore keys that are this key in a trusted tier (--fallback-prefix): a hit on one is exact */
   sameInputs?: string[];
+  /** keep manifests on this machine, and fall back to them when the server is unreachable */
+  localCache?: { server: string; namespace: string };
   /** take entries an untrusted token published */
   allowUntrusted?: boolean;
   /** only these paths are restored, whatever else the entry holds */
@@ -41,7 +46,7 @@ export async function restore(client: CacheClient, workers: PartWorkers, input: 
 
   let mark = performance.now();
   workers.warm('extract');
-  const answer = await client.lookup(input.key, input.restoreKeys, { allowUntrusted: input.allowUntrusted === true });
+  const answer = await lookupOrLocal(client, input);
   // The same inputs' entry in the trusted tier is as good as our own.
   const found = answer.match === 'prefix' && answer.key !== undefined && input.sameInputs?.includes(answer.key) ? { ...answer, match: 'exact' as const } : answer;
   phases.lookup = secondsSince(mark);
@@ -90,6 +95,7 @@ export async function restore(client: CacheClient, workers: PartWorkers, input: 
   removeTrees(replaced, input.log);
   phases.removeOld = secondsSince(mark);
   for (const staging of stagings) rememberFolder(input, staging.target, { key: found.key ?? input.key, by: 'restore', match: found.match });
+  if (input.localCache) rememberEntry(input.cacheDir, input.localCache.server, input.localCache.namespace, entry);
   Object.assign(report, {
     outcome: 'hit',
     match: found.match,
@@ -102,6 +108,25 @@ export async function restore(client: CacheClient, workers: PartWorkers, input: 
   const final = done();
   const built = entry.client.buildSeconds;
   return built === undefined ? final : { ...final, savedSeconds: Math.max(0, built - final.seconds) };
+}
+
+/**
+ * The server's answer; with the local cache on and the server unreachable, the entry
+ * this machine last had for the key (or a restore key), when every part of it is here.
+ */
+async function lookupOrLocal(client: CacheClient, input: RestoreInput): Promise<LookupResponse> {
+  try {
+    return await client.lookup(input.key, input.restoreKeys, { allowUntrusted: input.allowUntrusted === true });
+  } catch (err) {
+    const offline = isLarderError(err, 'LARDER_UNREACHABLE') || isLarderError(err, 'LARDER_TIMEOUT');
+    if (!offline || !input.localCache) throw err;
+    const local = localLookup(input.cacheDir, input.localCache.server, input.localCache.namespace, input.key, input.restoreKeys);
+    const parts = local?.entry.paths.filter((p) => input.paths.includes(p.path)).flatMap((p) => p.parts) ?? [];
+    const dir = partsDir(input.cacheDir);
+    if (!local || parts.length === 0 || !parts.every((part) => hasLocalPart(dir, part))) throw err;
+    input.log(`larder restore: the server is unreachable (${err.code}); restoring ${local.key} from the local cache`);
+    return local;
+  }
 }
 
 /** Does the folder still hold this entry, with nothing in it changed since? */

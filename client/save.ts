@@ -3,6 +3,7 @@ import { isLarderError, LarderError } from '../shared/errors.ts';
 import { type Manifest, MANIFEST_VERSION, type PartRef, type PathRecord } from '../shared/manifest.ts';
 import { compressedPartStream } from './archive/pack.ts';
 import { loadZstd } from './archive/zstd.ts';
+import { rememberEntry } from './local/entry-cache.ts';
 import { BiggestFirst } from './biggest-first.ts';
 import { streamParts, tarBytesOf } from './archive/parts.ts';
 import { readFolderState, rememberFolder, unchangedSince } from './folders/folder-state.ts';
@@ -28,6 +29,8 @@ export interface SaveInput {
   home: string;
   /** where what each folder holds is recorded (client/folders/folder-state.ts) */
   cacheDir: string;
+  /** keep the manifest on this machine too (client/local/entry-cache.ts) */
+  localCache?: { server: string; namespace: string };
   concurrency: number;
   level: number;
   /** compressed parts of the streaming path up to this size are kept in memory for upload */
@@ -165,6 +168,7 @@ export async function save(client: CacheClient, workers: PartWorkers, input: Sav
   const publishMark = performance.now();
   const published = await client.putEntry(manifest);
   phases.publish = secondsSince(publishMark);
+  if (published === 'created' && input.localCache) rememberEntry(input.cacheDir, input.localCache.server, input.localCache.namespace, manifest);
   // The folders are now this key's tree (as they were when the walk began).
   for (const tree of trees) rememberFolder(input, tree.root, { key: input.key, by: 'save' }, readFrom);
   Object.assign(report, {

@@ -6,6 +6,7 @@ import { type ExpandedKey, expandTemplate } from '../key.ts';
 import type { ClientOptions } from '../options.ts';
 import { describe, emfLine, githubOutputs, type Report, stepSummary } from '../report.ts';
 import { detectRuntime } from '../runtime.ts';
+import { partsDir, prunePartCache } from '../local/part-cache.ts';
 import { bearerToken } from '../transport/ci-token.ts';
 import { CacheClient } from '../transport/transfer.ts';
 import { Watchdog } from '../transport/watchdog.ts';
@@ -76,7 +77,7 @@ export async function withClient<T>(options: ClientOptions, fn: (client: CacheCl
   const token = await bearerToken(options.token, options.oidc);
   const client = new CacheClient({ server: options.server, namespace: options.namespace, token, signal, onProgress: tick, ...timeouts });
   // One worker per core does the CPU work; --concurrency parts are in flight around them.
-  const workers = new PartWorkers(Math.min(options.concurrency, availableParallelism()), { server: options.server, namespace: options.namespace, token, ...timeouts }, tick);
+  const workers = new PartWorkers(Math.min(options.concurrency, availableParallelism()), { server: options.server, namespace: options.namespace, token, ...timeouts, ...(options.localCache ? { partCache: partsDir(options.cacheDir) } : {}) }, tick);
   watchdog = new Watchdog(options.stallTimeoutMs);
   let timer: NodeJS.Timeout | undefined;
   const overall = new Promise<never>((_, reject) => {
@@ -90,6 +91,8 @@ export async function withClient<T>(options: ClientOptions, fn: (client: CacheCl
     stop.abort();
     await workers.terminate();
     void client.close().catch(() => {});
+    // The local part cache stays under its cap (least recently used parts go first).
+    if (options.localCache) prunePartCache(partsDir(options.cacheDir), options.localCacheMaxBytes);
   }
 }
 

@@ -9,7 +9,7 @@ export async function saveCommand(options: ClientOptions, io: Io, buildSeconds?:
   let report: Report;
   try {
     report = await withClient(options, (client, workers) =>
-      save(client, workers, { key: key.key, restoreKeys, inputs: key.inputs, paths: options.paths, cwd: options.cwd, home: options.home, cacheDir: options.cacheDir, concurrency: options.concurrency, level: options.level, buildSeconds, log: io.err, progress: progressLine(io, 'save') }),
+      save(client, workers, { ...(options.localCache ? { localCache: { server: options.server, namespace: options.namespace } } : {}), key: key.key, restoreKeys, inputs: key.inputs, paths: options.paths, cwd: options.cwd, home: options.home, cacheDir: options.cacheDir, concurrency: options.concurrency, level: options.level, buildSeconds, log: io.err, progress: progressLine(io, 'save') }),
     );
   } catch (err) {
     report = failureReport('save', key.key, err);

@@ -3,6 +3,7 @@ import type { PartRef } from '../../shared/manifest.ts';
 import type { ExtractResult } from '../archive/tar-read.ts';
 import { CacheClient } from '../transport/transfer.ts';
 import { extractPart, extractPartBuffer, fitsInMemory, readPart } from '../archive/unpack.ts';
+import { forgetLocalPart, readLocalPart, storeLocalPart } from '../local/part-cache.ts';
 import type { PartJob, PartWorkerData } from './worker-pool.ts';
 
 // A restore's job in a part worker: download → verify → unzstd → write into staging.
@@ -20,9 +21,31 @@ export function startExtractJob(job: Extract<PartJob, { kind: 'extract' }>, data
   const { part, root } = job;
   // A streamed part writes files as it goes, so a broken download cannot start over.
   if (!fitsInMemory(part)) return async () => extractPart(await c.getBlob(part.digest), part, root).catch((err: unknown) => Promise.reject(downloadError(err, part)));
+  // A part this machine has: verified before a byte is written, like a download, and
+  // downloaded after all when it is found corrupt.
+  const cache = data.partCache;
+  const local = cache === undefined ? undefined : readLocalPart(cache, part);
+  if (local && cache) {
+    return async () => {
+      try {
+        return extractPartBuffer(local, part, root);
+      } catch (err) {
+        if (!isLarderError(err, 'LARDER_INTEGRITY')) throw err;
+        forgetLocalPart(cache, part.digest);
+        const fetched = await download(c, part);
+        const result = extractPartBuffer(fetched, part, root);
+        storeLocalPart(cache, part.digest, fetched); // verified by now
+        return result;
+      }
+    };
+  }
   const bytes = download(c, part);
   bytes.catch(() => {}); // reported in its turn, not as an unhandled rejection now
-  return async () => extractPartBuffer(await bytes, part, root);
+  return async () => {
+    const result = extractPartBuffer(await bytes, part, root);
+    if (cache) storeLocalPart(cache, part.digest, await bytes); // verified by now
+    return result;
+  };
 }
 
 /** A part's bytes; a download that stalls or breaks (after its headers) is tried once more. */

@@ -50,7 +50,7 @@ parentPort?.on('message', (job: PartJob | KnowMessage) => {
 async function prepare(job: PartJob): Promise<() => Promise<PackResult | ExtractResult>> {
   if (job.kind === 'pack') {
     const { packJob } = await loadPacker();
-    return () => packJob(job, known);
+    return () => packJob(job, known, data.partCache);
   }
   const { startExtractJob } = await loadExtractor();
   return startExtractJob(job, data);

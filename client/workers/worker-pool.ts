@@ -21,6 +21,8 @@ export interface PartWorkerData {
   preload?: PartJob['kind'];
   /** raw digests of parts the save's base entry holds (see know()) */
   known?: string[];
+  /** the local part cache's folder, when it is on (client/local/part-cache.ts) */
+  partCache?: string;
 }
 
 /** Not a job: tells a worker more raw digests it need not compress. */

@@ -56,7 +56,7 @@ t.test('a file over 2 GiB that compresses to almost nothing restores in bounded 
   t.ok(JSON.parse(saved.stdout).transferredBytes < 1e6, 'a few hundred kB on the wire');
 
   const target = tempDir(t, 'huge-dst');
-  const child = spawn(process.execPath, [LARDER_BIN, 'restore', '--key', 'huge', '--path', 'deps', '--json'], { cwd: target, env: { PATH: process.env.PATH, HOME: target, LARDER_SERVER: url } });
+  const child = spawn(process.execPath, [LARDER_BIN, 'restore', '--key', 'huge', '--path', 'deps', '--json'], { cwd: target, env: { PATH: process.env.PATH, HOME: target, LARDER_SERVER: url, LARDER_LOCAL_CACHE: '0' } });
   const rss = watchRss(child);
   let stdout = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d));

@@ -29,7 +29,7 @@ t.test('a restore killed mid-way: the next one sweeps what it left and restores 
   mkdirSync(join(target, 'deps'));
   writeFileSync(join(target, 'deps', 'old.js'), 'the previous tree');
 
-  const child = spawn(process.execPath, [LARDER_BIN, 'restore', '--key', 'k', '--path', 'deps'], { cwd: target, env: { PATH: process.env.PATH, HOME: target, LARDER_SERVER: url }, stdio: 'ignore' });
+  const child = spawn(process.execPath, [LARDER_BIN, 'restore', '--key', 'k', '--path', 'deps'], { cwd: target, env: { PATH: process.env.PATH, HOME: target, LARDER_SERVER: url, LARDER_LOCAL_CACHE: '0' }, stdio: 'ignore' });
   const leftovers = () => readdirSync(target).filter((n) => n.includes('.larder-'));
   for (let i = 0; i < 2000 && leftovers().length === 0; i++) await new Promise((r) => setTimeout(r, 2));
   child.kill('SIGKILL');

@@ -9,10 +9,14 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the real larder command (asynchronously: the server under test may live in this process). */
+/**
+ * Runs the real larder command (asynchronously: the server under test may live in this
+ * process), with the local part cache off unless a test turns it on: what a test
+ * restores comes from the server it is testing.
+ */
 export function runLarder(args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [LARDER_BIN, ...args], { cwd: options.cwd, env: { PATH: process.env.PATH, HOME: options.cwd, ...options.env } });
+    const child = spawn(process.execPath, [LARDER_BIN, ...args], { cwd: options.cwd, env: { PATH: process.env.PATH, HOME: options.cwd, LARDER_LOCAL_CACHE: '0', ...options.env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d));

@@ -1,0 +1,129 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { digestHex } from '../../shared/digest.ts';
+import type { PartRef } from '../../shared/manifest.ts';
+
+// Parts already seen, kept on this machine (LARDER_CACHE_DIR/parts), so switching back
+// to a branch's tree downloads nothing. A part is stored under its SHA-256 exactly as the
+// server holds it, written to a temp file and renamed into place (concurrent larder
+// processes see a whole part or none), and verified like any download when it is used:
+// a corrupt one is removed and downloaded again. Use refreshes a part's mtime, which is
+// what eviction goes by (least recently used first).
+
+export function partsDir(cacheDir: string): string {
+  return join(cacheDir, 'parts');
+}
+
+function partFile(dir: string, digest: string): string {
+  const hex = digestHex(digest);
+  return join(dir, hex.slice(0, 2), hex);
+}
+
+/** The part's bytes when this machine has them (of the right size), else undefined. */
+export function readLocalPart(dir: string, part: PartRef): Buffer | undefined {
+  const file = partFile(dir, part.digest);
+  try {
+    if (statSync(file).size !== part.size) return undefined;
+    const bytes = readFileSync(file);
+    const now = new Date();
+    utimesSync(file, now, now); // recently used
+    return bytes;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether this machine has the part (of the right size), without reading it. */
+export function hasLocalPart(dir: string, part: PartRef): boolean {
+  try {
+    return statSync(partFile(dir, part.digest)).size === part.size;
+  } catch {
+    return false;
+  }
+}
+
+/** Keeps a part's bytes; a failure only costs the next restore a download. */
+export function storeLocalPart(dir: string, digest: string, bytes: Buffer): void {
+  const file = partFile(dir, digest);
+  try {
+    mkdirSync(join(file, '..'), { recursive: true });
+    const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    writeFileSync(temp, bytes);
+    renameSync(temp, file);
+  } catch {
+    // a full or read-only cache folder: the part simply is not kept
+  }
+}
+
+export function forgetLocalPart(dir: string, digest: string): void {
+  rmSync(partFile(dir, digest), { force: true });
+}
+
+export interface PartCacheInfo {
+  parts: number;
+  bytes: number;
+}
+
+interface Held {
+  file: string;
+  size: number;
+  used: number;
+}
+
+function held(dir: string): Held[] {
+  const found: Held[] = [];
+  let shards: string[];
+  try {
+    shards = readdirSync(dir);
+  } catch {
+    return found;
+  }
+  for (const shard of shards) {
+    let names: string[];
+    try {
+      names = readdirSync(join(dir, shard));
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      const file = join(dir, shard, name);
+      try {
+        const info = statSync(file);
+        // A temp file left by a killed process is swept once it is an hour old.
+        if (name.endsWith('.tmp')) {
+          if (Date.now() - info.mtimeMs > 3_600_000) unlinkSync(file);
+          continue;
+        }
+        found.push({ file, size: info.size, used: info.mtimeMs });
+      } catch {
+        // gone meanwhile
+      }
+    }
+  }
+  return found;
+}
+
+export function partCacheInfo(dir: string): PartCacheInfo {
+  const parts = held(dir);
+  return { parts: parts.length, bytes: parts.reduce((sum, p) => sum + p.size, 0) };
+}
+
+/** Removes least recently used parts until the cache holds at most maxBytes; returns what went. */
+export function prunePartCache(dir: string, maxBytes: number): PartCacheInfo {
+  const parts = held(dir).sort((a, b) => a.used - b.used);
+  let total = parts.reduce((sum, p) => sum + p.size, 0);
+  const removed: PartCacheInfo = { parts: 0, bytes: 0 };
+  for (const part of parts) {
+    if (total <= maxBytes) break;
+    try {
+      unlinkSync(part.file);
+      total -= part.size;
+      removed.parts++;
+      removed.bytes += part.size;
+    } catch {
+      // another process removed it
+    }
+  }
+  return removed;
+}
