@@ -8,6 +8,7 @@ import { LARDER, larder, log } from './larder.ts';
 import { inTurn, median, quiet, type Row, sh, timed } from './measure.ts';
 import { serverMemory } from './server-memory.ts';
 import { startupRows } from './startup.ts';
+import { switchRows } from './switch.ts';
 import { type BenchServer, startServer } from './server.ts';
 
 // npm run bench: builds (or reuses) the corpora, then measures every scenario against
@@ -38,6 +39,7 @@ async function main(): Promise<void> {
     const large = corpora.find((c) => c.name === 'npm-large');
     const variant = corpora.find((c) => c.name === 'npm-large-variant');
     const afresh = corpora.find((c) => c.name === 'npm-large-afresh');
+    if (large && variant && (!ONLY || ONLY.includes('switch'))) rows.push(...(await switchRows(large, variant, work, RUNS)));
     if (large && variant && afresh) {
       const delta = await deltaSaves(large, variant, afresh, work, RUNS);
       rows.push(...delta.rows);
