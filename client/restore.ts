@@ -2,7 +2,7 @@ import { isLarderError, LarderError } from '../shared/errors.ts';
 import { type Manifest, type PartRef, type PathRecord, READABLE_MANIFEST_VERSIONS } from '../shared/manifest.ts';
 import { mapLimit } from '../shared/concurrency.ts';
 import { finishTree } from './archive/finish-tree.ts';
-import { readFolderState, rememberFolder, unchangedSince } from './folders/folder-state.ts';
+import { readFolderState, rememberFolder, unchangedBelow, unchangedRoot } from './folders/folder-state.ts';
 import { localLookup, rememberEntry } from './local/entry-cache.ts';
 import { hasLocalPart, partsDir } from './local/part-cache.ts';
 import type { LookupResponse } from '../shared/protocol.ts';
@@ -62,7 +62,8 @@ export async function restore(client: CacheClient, workers: PartWorkers, input: 
   // A folder that still holds this very entry, untouched since it was restored or saved,
   // is left as it is: switching back to a branch costs one lstat per file, not a download.
   mark = performance.now();
-  const stale = wanted.filter((p) => !holdsAlready(input, p.path, found.key as string));
+  const held = await Promise.all(wanted.map((p) => holdsAlready(input, workers, p.path, found.key as string)));
+  const stale = wanted.filter((_, i) => !held[i]);
   phases.check = secondsSince(mark);
   report.upToDate = wanted.length - stale.length;
 
@@ -129,10 +130,23 @@ async function lookupOrLocal(client: CacheClient, input: RestoreInput): Promise<
   }
 }
 
-/** Does the folder still hold this entry, with nothing in it changed since? */
-function holdsAlready(input: RestoreInput, path: string, key: string): boolean {
+/**
+ * Does the folder still hold this entry, with nothing in it changed since? One lstat per
+ * file, shared between the part workers and this thread (74,000 entries take ~0.3 s on
+ * one thread here).
+ */
+async function holdsAlready(input: RestoreInput, workers: PartWorkers, path: string, key: string): Promise<boolean> {
   const state = readFolderState(input.cacheDir, resolveUserPath(path, input.cwd, input.home));
-  return state?.key === key && unchangedSince(state);
+  if (state?.key !== key) return false;
+  const top = unchangedRoot(state);
+  if (top === undefined) return false;
+  if (top.length < 64) return unchangedBelow(top, state.since);
+  const shares = Array.from({ length: workers.size + 1 }, (_, i) => top.filter((_, j) => j % (workers.size + 1) === i));
+  const [own = [], ...others] = shares;
+  const elsewhere = Promise.all(others.map((share) => workers.check(share, state.since)));
+  elsewhere.catch(() => {}); // awaited below
+  const here = unchangedBelow(own, state.since);
+  return here && (await elsewhere).every(Boolean);
 }
 
 /**

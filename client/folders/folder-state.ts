@@ -76,20 +76,38 @@ export function readFolderState(stateDir: string, folder: string): RecordedState
 
 /** True when the folder is still the one recorded and nothing in it changed since. */
 export function unchangedSince(state: RecordedState): boolean {
-  let root;
+  const top = unchangedRoot(state);
+  return top !== undefined && unchangedBelow(top, state.since);
+}
+
+/**
+ * The folder's own half of the check: still the recorded folder, itself unchanged. Returns
+ * its entries (to check with unchangedBelow, in parts, on several threads), or undefined.
+ */
+export function unchangedRoot(state: RecordedState): string[] | undefined {
   try {
-    root = lstatSync(state.path);
+    const root = lstatSync(state.path);
+    if (!root.isDirectory() || root.dev !== state.dev || root.ino !== state.ino || root.ctimeMs > state.since) return undefined;
+    return readdirSync(state.path).map((name) => `${state.path}/${name}`);
   } catch {
-    return false;
+    return undefined;
   }
-  if (!root.isDirectory() || root.dev !== state.dev || root.ino !== state.ino || root.ctimeMs > state.since) return false;
+}
+
+/** True when none of these paths, nor anything below them, changed after since (ms). */
+export function unchangedBelow(paths: readonly string[], since: number): boolean {
   try {
     // A list of folders still to read, not recursion: trees can be thousands deep.
-    const folders = [state.path];
+    const folders: string[] = [];
+    for (const path of paths) {
+      const info = lstatSync(path);
+      if (info.ctimeMs > since) return false;
+      if (info.isDirectory()) folders.push(path);
+    }
     for (let dir = folders.pop(); dir !== undefined; dir = folders.pop()) {
       for (const entry of readdirSync(dir, { withFileTypes: true })) {
         const path = `${dir}/${entry.name}`;
-        if (lstatSync(path).ctimeMs > state.since) return false;
+        if (lstatSync(path).ctimeMs > since) return false;
         if (entry.isDirectory()) folders.push(path);
       }
     }

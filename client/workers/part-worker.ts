@@ -2,6 +2,7 @@ import { dirname } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { fromSystemError, isLarderError } from '../../shared/errors.ts';
 import { loadZstd } from '../archive/zstd.ts';
+import { unchangedBelow } from '../folders/folder-state.ts';
 import { once } from '../once.ts';
 import type { ExtractResult } from '../archive/tar-read.ts';
 import type { KnowMessage, PackResult, PartJob, PartWorkerData, WorkerReply } from './worker-pool.ts';
@@ -40,14 +41,16 @@ parentPort?.on('message', (job: PartJob | KnowMessage) => {
       parentPort?.postMessage(reply, transferable(reply));
     },
     (err: unknown) => {
-      const error = isLarderError(err) ? err.toJSON() : (fromSystemError(err, job.kind === 'extract' ? dirname(job.root) : job.root)?.toJSON() ?? { code: 'LARDER_INTERNAL' as const, message: (err as Error)?.stack ?? String(err) });
+      const error = isLarderError(err) ? err.toJSON() : (fromSystemError(err, job.kind === 'extract' ? dirname(job.root) : job.kind === 'pack' ? job.root : undefined)?.toJSON() ?? { code: 'LARDER_INTERNAL' as const, message: (err as Error)?.stack ?? String(err) });
       parentPort?.postMessage({ id: job.id, ok: false, error } satisfies WorkerReply);
     },
   );
 });
 
 /** Loads the job's code and, for a restore, starts its download; resolves to the work itself. */
-async function prepare(job: PartJob): Promise<() => Promise<PackResult | ExtractResult>> {
+async function prepare(job: PartJob): Promise<() => Promise<PackResult | ExtractResult | boolean>> {
+  // A share of checking that a folder still holds what it held (client/folders/folder-state.ts).
+  if (job.kind === 'check') return async () => unchangedBelow(job.paths, job.since);
   if (job.kind === 'pack') {
     const { packJob } = await loadPacker();
     return () => packJob(job, known, data.partCache);
@@ -58,7 +61,7 @@ async function prepare(job: PartJob): Promise<() => Promise<PackResult | Extract
 
 /** A packed part's bytes move to the main thread instead of being copied. */
 function transferable(reply: WorkerReply): ArrayBuffer[] {
-  const bytes = reply.ok && 'ref' in reply.result && 'bytes' in reply.result ? reply.result.bytes : undefined;
+  const bytes = reply.ok && typeof reply.result === 'object' && 'ref' in reply.result && 'bytes' in reply.result ? reply.result.bytes : undefined;
   // Only memory of its own: a small Buffer may share a pooled slab with others.
   if (!bytes || !(bytes.buffer instanceof ArrayBuffer) || bytes.buffer.byteLength <= Buffer.poolSize) return [];
   return [bytes.buffer];

@@ -33,17 +33,18 @@ export interface KnowMessage {
 
 export type PartJob =
   | { id: number; kind: 'pack'; root: string; entries: TreeEntry[]; level: number; bufferLimit: number; reuse: boolean }
-  | { id: number; kind: 'extract'; part: PartRef; root: string };
+  | { id: number; kind: 'extract'; part: PartRef; root: string }
+  | { id: number; kind: 'check'; paths: string[]; since: number };
 
 export type PackResult = { ref: PartRef; bytes: Buffer | undefined } | KnownPart;
 
-export type WorkerReply = { id: number; ok: true; result: PackResult | ExtractResult } | { id: number; ok: false; error: ErrorBody };
+export type WorkerReply = { id: number; ok: true; result: PackResult | ExtractResult | boolean } | { id: number; ok: false; error: ErrorBody };
 
 type JobInput = PartJob extends infer J ? (J extends PartJob ? Omit<J, 'id'> : never) : never;
 
 interface Pending {
   job: PartJob;
-  resolve: (value: PackResult | ExtractResult) => void;
+  resolve: (value: PackResult | ExtractResult | boolean) => void;
   reject: (err: Error) => void;
 }
 
@@ -56,7 +57,7 @@ const WORKER: { code: string | URL; eval: boolean } =
     ? { code: (process.getBuiltinModule('node:sea') as { getAsset(name: string, encoding: string): string }).getAsset('part-worker.js', 'utf8'), eval: true }
     : { code: new URL(import.meta.url.endsWith('.ts') ? './part-worker.ts' : './part-worker.js', import.meta.url), eval: false };
 /** Jobs a worker may hold at once, by kind: packing is all CPU, nothing to overlap. */
-const DEPTH: Record<PartJob['kind'], number> = { pack: 1, extract: 2 };
+const DEPTH: Record<PartJob['kind'], number> = { pack: 1, extract: 2, check: 1 };
 
 export class PartWorkers {
   readonly #size: number;
@@ -99,6 +100,15 @@ export class PartWorkers {
     return this.#run({ kind: 'extract', part, root }) as Promise<ExtractResult>;
   }
 
+  /** Whether nothing below these paths changed after since (one share of a folder's unchangedSince). */
+  check(paths: string[], since: number): Promise<boolean> {
+    return this.#run({ kind: 'check', paths, since }) as Promise<boolean>;
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
   /** Starts the workers ahead of their first jobs of this kind (they take ~100 ms to load). */
   warm(kind: PartJob['kind']): void {
     while (!this.#stopped && this.#idle.length + this.#busy.size < this.#size) {
@@ -118,7 +128,7 @@ export class PartWorkers {
     await Promise.all(workers.map((w) => w.terminate()));
   }
 
-  #run(input: JobInput): Promise<PackResult | ExtractResult> {
+  #run(input: JobInput): Promise<PackResult | ExtractResult | boolean> {
     if (this.#stopped) return Promise.reject(new LarderError('LARDER_INTERNAL', 'part workers stopped'));
     return new Promise((resolve, reject) => {
       this.#queue.push({ job: { ...input, id: this.#nextId++ } as PartJob, resolve, reject });

@@ -100,3 +100,29 @@ t.test('a restore of the entry a folder already holds, untouched, is a no-op; a 
   const settled = await json(['restore', '--key', 'deps-a', '--path', 'deps']);
   t.match(settled.report, { upToDate: 1, transferredBytes: 0 }, 'and up to date after that');
 });
+
+t.test('the up-to-date check, shared between threads for a wide folder, still sees a change in any share', async (t) => {
+  const { url } = await startServer(t);
+  const project = tempDir(t, 'wide');
+  const { writeFileSync } = await import('node:fs');
+  // 120 packages: the check splits them between this thread and the part workers.
+  for (let i = 0; i < 120; i++) {
+    mkdirSync(join(project, 'deps', `pkg-${i}`, 'lib'), { recursive: true });
+    writeFileSync(join(project, 'deps', `pkg-${i}`, 'lib', 'index.js'), `module.exports = ${i};`);
+  }
+  const env = { LARDER_SERVER: url, LARDER_CACHE_DIR: join(project, '.larder-cache') };
+  const restore = async () => {
+    const res = await runLarder(['restore', '--key', 'wide', '--path', 'deps', '--json', '--strict'], { cwd: project, env });
+    t.equal(res.code, 0, res.stderr);
+    return JSON.parse(res.stdout) as { upToDate: number; transferredBytes: number };
+  };
+  t.equal((await runLarder(['save', '--key', 'wide', '--path', 'deps', '--strict'], { cwd: project, env })).code, 0);
+  t.match(await restore(), { upToDate: 1, transferredBytes: 0 }, 'untouched: up to date');
+  for (const i of [0, 1, 2, 119]) {
+    await new Promise((resolve) => setTimeout(resolve, 15)); // a ctime after the record's
+    writeFileSync(join(project, 'deps', `pkg-${i}`, 'lib', 'index.js'), `module.exports = -${i};`);
+    const again = await restore();
+    t.equal(again.upToDate, 0, `a change in pkg-${i} is seen`);
+    t.ok(again.transferredBytes > 0);
+  }
+});
