@@ -15,7 +15,7 @@ import { type BenchServer, startServer } from './server.ts';
 // its baseline in the same run, prints medians and ratios, and writes the results as
 // JSON. Ratios, not seconds, are what carry from one machine or run to another.
 //   LARDER_BENCH_RUNS (default 3), LARDER_BENCH_CACHE (default ~/.cache/larder-bench),
-//   LARDER_BENCH_ONLY=name,name (corpora, and 'startup' for the start-up rows),
+//   LARDER_BENCH_ONLY=name,name (corpora, 'startup' and 'switch' for those rows),
 //   LARDER_BENCH_MEMORY_GB (default 1; 0 skips)
 
 const RUNS = Number(process.env.LARDER_BENCH_RUNS ?? 3);
@@ -39,7 +39,8 @@ async function main(): Promise<void> {
     const large = corpora.find((c) => c.name === 'npm-large');
     const variant = corpora.find((c) => c.name === 'npm-large-variant');
     const afresh = corpora.find((c) => c.name === 'npm-large-afresh');
-    if (large && variant && (!ONLY || ONLY.includes('switch'))) rows.push(...(await switchRows(large, variant, work, RUNS)));
+    const [switchA, switchB] = ['npm-large', 'npm-large-variant'].map((name) => all.find((c) => c.name === name));
+    if (switchA && switchB && (!ONLY || ONLY.includes('switch'))) rows.push(...(await switchRows(switchA, switchB, work, RUNS)));
     if (large && variant && afresh) {
       const delta = await deltaSaves(large, variant, afresh, work, RUNS);
       rows.push(...delta.rows);
