@@ -77,7 +77,7 @@ export async function restore(client: CacheClient, workers: PartWorkers, input: 
     let finished = 0;
     const results = await mapLimit(tasks, input.concurrency, async ({ pathIndex, part }) => {
       const result = await workers.extract(part, (stagings[pathIndex] as Staging).dir).catch((err: unknown) => healed(client, part, err));
-      report.transferredBytes += part.size;
+      if (!result.local) report.transferredBytes += part.size;
       input.progress?.(++finished, tasks.length, report.transferredBytes);
       return result;
     });

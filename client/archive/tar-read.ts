@@ -21,6 +21,8 @@ export interface DirRecord { rel: string; mode: number; mtime: number }
 export interface LinkRecord { rel: string; target: string; mtime: number }
 
 export interface ExtractResult {
+  /** the part came from the local part cache, not the server */
+  local?: boolean;
   files: number;
   fileBytes: number;
   dirs: DirRecord[];

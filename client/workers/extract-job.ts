@@ -28,7 +28,7 @@ export function startExtractJob(job: Extract<PartJob, { kind: 'extract' }>, data
   if (local && cache) {
     return async () => {
       try {
-        return extractPartBuffer(local, part, root);
+        return { ...extractPartBuffer(local, part, root), local: true };
       } catch (err) {
         if (!isLarderError(err, 'LARDER_INTEGRITY')) throw err;
         forgetLocalPart(cache, part.digest);

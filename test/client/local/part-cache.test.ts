@@ -31,6 +31,8 @@ t.test('the local part cache: no download for parts this machine has, a corrupt 
   const restored = await larder(['restore', '--key', 'deps-a', '--path', 'deps'], fresh);
   t.equal(restored.report.outcome, 'hit');
   t.equal(await served(), 0, 'nothing downloaded: every part was here');
+  t.equal(restored.report.transferredBytes, 0, 'and the report says so');
+  t.match(restored.stderr, /, 0\.0 MB downloaded\)/);
   t.same(snapshotTree(join(fresh, 'deps')), want);
 
   // A part damaged on this disk is found out before anything is written, and fetched again.
