@@ -28,7 +28,8 @@ export function installAuth(app: FastifyInstance, tokens: TokenTable | undefined
     if (!tokens || OPEN_ROUTES.has(request.routeOptions.url ?? '')) return;
     const token = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '')?.[1];
     if (!token) throw new LarderError('LARDER_UNAUTHORIZED', 'this server needs Authorization: Bearer <token>');
-    const access = oidc && OidcVerifier.looksLikeJwt(token) ? await oidc.access(token) : tokens.find(token);
+    // The tokens file first: a static token may happen to look like a JWT.
+    const access = tokens.find(token) ?? (oidc && OidcVerifier.looksLikeJwt(token) ? await oidc.access(token) : undefined);
     if (!access) throw new LarderError('LARDER_UNAUTHORIZED', 'the token is not known to this server');
     request.access = access;
   });

@@ -25,7 +25,13 @@ interface Snapshot {
 export class EntryIndex {
   readonly #dir: string;
   #snapshot: Snapshot | undefined;
-  #refreshing: Promise<Snapshot> | undefined;
+  /** a reading in flight, shared by lookups that would start the same one */
+  #refreshing: { snapshot: Promise<Snapshot>; mtimeNs: bigint; generation: number } | undefined;
+  /** counts this server's own changes: a reading begun before one cannot answer after it */
+  #generation = 0;
+  /** readings in start order: one that ends late never replaces a later one's snapshot */
+  #started = 0;
+  #installed = 0;
 
   constructor(dir: string) {
     this.#dir = dir;
@@ -41,6 +47,7 @@ export class EntryIndex {
 
   /** This server's own change to key: the next look reads the folder again, and that key afresh. */
   changed(key: string): void {
+    this.#generation++;
     if (!this.#snapshot) return;
     this.#snapshot.trusted = false;
     this.#snapshot.byKey.delete(key);
@@ -51,14 +58,20 @@ export class EntryIndex {
     if (!info) return { mtimeNs: 0n, trusted: false, byKey: new Map(), sorted: [] };
     const known = this.#snapshot;
     if (known?.trusted && known.mtimeNs === info.mtimeNs) return known;
-    // One reading at a time; lookups arriving meanwhile share it.
-    this.#refreshing ??= this.#read(info.mtimeNs, known).finally(() => {
-      this.#refreshing = undefined;
-    });
-    return this.#refreshing;
+    // Lookups arriving while a reading is in flight share it, unless the folder or this
+    // server changed it since that reading began (then it may miss what they must see).
+    const inFlight = this.#refreshing;
+    if (inFlight && inFlight.mtimeNs === info.mtimeNs && inFlight.generation === this.#generation) return inFlight.snapshot;
+    const reading = { snapshot: this.#read(info.mtimeNs, known), mtimeNs: info.mtimeNs, generation: this.#generation };
+    this.#refreshing = reading;
+    reading.snapshot.finally(() => {
+      if (this.#refreshing === reading) this.#refreshing = undefined;
+    }).catch(() => {});
+    return reading.snapshot;
   }
 
   async #read(mtimeNs: bigint, known: Snapshot | undefined): Promise<Snapshot> {
+    const order = ++this.#started;
     const readAtNs = BigInt(Date.now()) * 1_000_000n;
     const names = (await readdir(this.#dir).catch(() => [] as string[])).filter((n) => n.endsWith('.json'));
     const keys = names.map((n) => n.slice(0, -'.json'.length));
@@ -75,7 +88,10 @@ export class EntryIndex {
     });
     const trusted = readAtNs - mtimeNs > TRUST_AFTER_NS;
     const snapshot: Snapshot = { mtimeNs, trusted, byKey, sorted: [...byKey.keys()].sort() };
-    this.#snapshot = snapshot;
+    if (order > this.#installed) {
+      this.#snapshot = snapshot;
+      this.#installed = order;
+    }
     return snapshot;
   }
 }

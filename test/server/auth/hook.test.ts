@@ -120,3 +120,12 @@ t.test('names are validated before any authorisation decision', async (t) => {
   t.equal(res.json().code, 'LARDER_INVALID_KEY');
   t.equal((await app.inject({ url: '/v1/ns/ACME-web/entries/main-k', headers: auth('t-main') })).json().code, 'LARDER_INVALID_NAMESPACE');
 });
+
+t.test('a static token that looks like a JWT is still the tokens file\'s', async (t) => {
+  const { TokenTable } = await import('../../../server/auth/access.ts');
+  const { injectableApp } = await import('../../helpers/app.ts');
+  const dotted = 'aaaa.bbbb.cccc';
+  const tokens = new TokenTable({ tokens: [{ name: 'dotted', sha256: TokenTable.hash(dotted), admin: true }], oidc: [{ name: 'gh', issuer: 'https://token.actions.githubusercontent.com', audience: 'larder', claims: { repository: 'acme/web' }, grants: [{ namespaces: 'acme', access: 'read' }] }] });
+  const { app } = await injectableApp(t, { tokens });
+  t.equal((await app.inject({ url: '/v1/stats', headers: { authorization: `Bearer ${dotted}` } })).statusCode, 200);
+});

@@ -69,3 +69,15 @@ t.test("the store's own delete and re-publish of a key shows the new entry's tim
   t.ok(second && first && second.createdAt > first.createdAt, 'the new time');
   t.equal(second?.size, 11, 'and size');
 });
+
+t.test("a lookup after a publish sees it, even while a reading begun before the publish is in flight", async (t) => {
+  const root = tempDir(t, 'racing');
+  const store = await new FsStore(root).init();
+  const dir = join(root, 'v1', 'ns', 'ns', 'entries');
+  mkdirSync(dir, { recursive: true });
+  for (let i = 0; i < 5000; i++) writeFileSync(join(dir, `old-${i}.json`), '{}'); // the first reading stats them all: slow
+  const before = store.listEntries('ns', 'old-', 1); // a lookup begins reading the folder
+  t.equal(await store.putEntry('ns', 'fresh', Buffer.from('{}')), 'created'); // a publish lands meanwhile
+  t.same((await store.listEntries('ns', 'fresh', 10)).map((e) => e.key), ['fresh'], 'a lookup begun after the publish finds it');
+  t.equal((await before).length, 1);
+});
