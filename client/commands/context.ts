@@ -96,6 +96,11 @@ export async function withClient<T>(options: ClientOptions, fn: (client: CacheCl
   }
 }
 
+/** Where the local cache keeps this server's and namespace's manifests; undefined when it is off. */
+export function localScope(options: ClientOptions): { server: string; namespace: string } | undefined {
+  return options.localCache ? { server: options.server, namespace: options.namespace } : undefined;
+}
+
 /** A cache failure as a report: the build goes on unless --strict. */
 export function failureReport(command: Report['command'], key: string, err: unknown): Report {
   const error = isLarderError(err) ? err : (fromSystemError(err) ?? new LarderError('LARDER_INTERNAL', (err as Error)?.message ?? String(err), { cause: err }));

@@ -1,7 +1,7 @@
 import type { ClientOptions } from '../options.ts';
 import type { Report } from '../report.ts';
 import { restore } from '../restore.ts';
-import { expandKeys, failureReport, type Io, progressLine, publishReport, withClient } from './context.ts';
+import { expandKeys, failureReport, localScope, type Io, progressLine, publishReport, withClient } from './context.ts';
 
 export async function restoreCommand(options: ClientOptions, io: Io): Promise<{ exitCode: number; report: Report }> {
   const { key, restoreKeys: prefixes, sameInputs } = await expandKeys(options, io);
@@ -10,7 +10,7 @@ export async function restoreCommand(options: ClientOptions, io: Io): Promise<{ 
   let report: Report;
   try {
     report = await withClient(options, (client, workers) =>
-      restore(client, workers, { key: key.key, restoreKeys, sameInputs, allowUntrusted: options.allowUntrusted, ...(options.localCache ? { localCache: { server: options.server, namespace: options.namespace } } : {}), paths: options.paths, cwd: options.cwd, home: options.home, cacheDir: options.cacheDir, concurrency: options.concurrency, log: io.err, progress: progressLine(io, 'restore') }),
+      restore(client, workers, { key: key.key, restoreKeys, sameInputs, allowUntrusted: options.allowUntrusted, localCache: localScope(options), paths: options.paths, cwd: options.cwd, home: options.home, cacheDir: options.cacheDir, concurrency: options.concurrency, log: io.err, progress: progressLine(io, 'restore') }),
     );
   } catch (err) {
     report = failureReport('restore', key.key, err);

@@ -53,7 +53,8 @@ export function localLookup(cacheDir: string, server: string, namespace: string,
     }
   };
   for (const prefix of restoreKeys) {
-    const newest = names.filter((n) => n.startsWith(prefix)).sort((a, b) => mtime(b) - mtime(a))[0];
+    const candidates = names.filter((n) => n.startsWith(prefix)).map((name) => ({ name, time: mtime(name) }));
+    const newest = candidates.sort((a, b) => b.time - a.time)[0]?.name;
     const entry = newest === undefined ? undefined : read(newest);
     if (newest !== undefined && entry?.key === newest) return { match: 'prefix', key: newest, entry };
   }

@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { LARDER_VERSION } from '../../shared/version.ts';
 
 // npm run build:executable → dist/larder-<platform>-<arch>: the client as one file that
 // runs where there is no Node at all (a Maven or pip image). It is Node's own single
@@ -19,7 +20,6 @@ export function executableName(platform = process.platform, arch = process.arch)
 /** Builds into out (default dist/): out/larder-<platform>-<arch>, whose path it returns. */
 export async function buildExecutable(out = join(REPO, 'dist')): Promise<string> {
   const WORK = join(out, 'sea');
-  const { version } = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string };
   rmSync(WORK, { recursive: true, force: true });
   mkdirSync(WORK, { recursive: true });
   const common = {
@@ -28,7 +28,7 @@ export async function buildExecutable(out = join(REPO, 'dist')): Promise<string>
     platform: 'node' as const,
     target: 'node22',
     minifySyntax: true,
-    define: { __LARDER_VERSION__: JSON.stringify(version), __LARDER_SEA__: 'true', 'import.meta.url': '"file:///larder-executable/"' },
+    define: { __LARDER_VERSION__: JSON.stringify(LARDER_VERSION), __LARDER_SEA__: 'true', 'import.meta.url': '"file:///larder-executable/"' },
     logLevel: 'error' as const,
   };
   await build({ ...common, entryPoints: [join(REPO, 'client/package/sea-main.ts')], outfile: join(WORK, 'larder.cjs') });

@@ -25,6 +25,12 @@ export function startExtractJob(job: Extract<PartJob, { kind: 'extract' }>, data
   // downloaded after all when it is found corrupt.
   const cache = data.partCache;
   const local = cache === undefined ? undefined : readLocalPart(cache, part);
+  const extractDownload = async (bytes: Promise<Buffer>): Promise<ExtractResult> => {
+    const fetched = await bytes;
+    const result = extractPartBuffer(fetched, part, root);
+    if (cache) storeLocalPart(cache, part.digest, fetched); // verified by now
+    return result;
+  };
   if (local && cache) {
     return async () => {
       try {
@@ -32,20 +38,13 @@ export function startExtractJob(job: Extract<PartJob, { kind: 'extract' }>, data
       } catch (err) {
         if (!isLarderError(err, 'LARDER_INTEGRITY')) throw err;
         forgetLocalPart(cache, part.digest);
-        const fetched = await download(c, part);
-        const result = extractPartBuffer(fetched, part, root);
-        storeLocalPart(cache, part.digest, fetched); // verified by now
-        return result;
+        return extractDownload(download(c, part));
       }
     };
   }
   const bytes = download(c, part);
   bytes.catch(() => {}); // reported in its turn, not as an unhandled rejection now
-  return async () => {
-    const result = extractPartBuffer(await bytes, part, root);
-    if (cache) storeLocalPart(cache, part.digest, await bytes); // verified by now
-    return result;
-  };
+  return () => extractDownload(bytes);
 }
 
 /** A part's bytes; a download that stalls or breaks (after its headers) is tried once more. */

@@ -138,7 +138,7 @@ export function checkTokensFile(value: unknown): TokensFile {
 /** A grant ready to check; `{pr}` in its key prefixes becomes the pull request's number. */
 export function compileGrant(grant: Grant, pr?: string): CompiledGrant {
   return {
-    namespace: new RegExp(`^${grant.namespaces.split('*').map(escapeRegExp).join('[a-z0-9._-]*')}$`),
+    namespace: globRegExp(grant.namespaces, '[a-z0-9._-]*'),
     write: grant.access === 'read-write',
     keyPrefixes: grant.keyPrefixes?.map((p) => p.replaceAll('{pr}', pr ?? '{pr}')),
   };
@@ -158,6 +158,7 @@ export function grantProblem(grants: unknown, templates: boolean): string | unde
   return undefined;
 }
 
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** A whole-string match of a pattern whose `*` stands for `any` (a regular expression), every other character literal. */
+export function globRegExp(pattern: string, any: string): RegExp {
+  return new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join(any)}$`, 's');
 }

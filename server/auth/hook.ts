@@ -4,9 +4,9 @@ import { Access, type TokenTable } from './access.ts';
 import { OidcVerifier } from './oidc.ts';
 
 // Authentication: every request but the probes carries `Authorization: Bearer <token>`
-// when the server has tokens; an unknown or missing token is 401. A token shaped like a
-// JWT is an OIDC token, checked against the tokens file's OIDC rules; any other is
-// looked up by its hash. What the token may do (403) is decided by each route, after it
+// when the server has tokens; an unknown or missing token is 401. A token is looked up
+// by its hash; one not there that is shaped like a JWT is checked as an OIDC token
+// against the tokens file's OIDC rules. What the token may do (403) is decided by each route, after it
 // has validated the namespace and key.
 
 // '/' is the dashboard page, which holds no data; /client/ serves the public client

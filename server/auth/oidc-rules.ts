@@ -1,4 +1,4 @@
-import { type Grant, grantProblem } from './access.ts';
+import { type Grant, globRegExp, grantProblem } from './access.ts';
 
 // Which OIDC identities get which grants. GitHub Actions signs, for each job, a token
 // whose claims say which repository, event and ref it runs for; a rule matches those
@@ -66,11 +66,6 @@ export function claimsMatch(rule: OidcRule, claims: Record<string, unknown>): bo
   return Object.entries(rule.claims).every(([name, pattern]) => {
     const value = claims[name];
     const text = typeof value === 'string' ? value : typeof value === 'number' ? String(value) : undefined;
-    return text !== undefined && globMatch(pattern, text);
+    return text !== undefined && globRegExp(pattern, '.*').test(text);
   });
-}
-
-function globMatch(pattern: string, text: string): boolean {
-  const regexp = pattern.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*');
-  return new RegExp(`^${regexp}$`, 's').test(text);
 }

@@ -10,7 +10,7 @@ import { claimsMatch, type OidcRule, pullRequestOf } from './oidc-rules.ts';
 
 const FETCH_TIMEOUT_MS = 5000;
 const CLOCK_TOLERANCE_S = 60;
-// A JWT is three base64url parts; static tokens (hex) never are.
+// A JWT is three base64url parts (the tokens file is asked first, whatever a token looks like).
 const JWT_SHAPE = /^[A-Za-z0-9_-]{2,4096}\.[A-Za-z0-9_-]{2,8192}\.[A-Za-z0-9_-]{2,4096}$/;
 
 export class OidcVerifier {

@@ -85,3 +85,12 @@ export function tooDeepProject(t: { teardown: (fn: () => void) => void }): strin
   execFileSync('sh', ['-c', `set -e; mkdir deps; echo ok > deps/a.txt; cd deps; for i in $(seq 25); do mkdir ${name}; cd -P ${name}; done; echo bottom > file.txt`], { cwd: dir });
   return dir;
 }
+
+/** Folders `d/d/d/…` `depth` deep under root, with a file `leaf` (content "x") at the bottom; returns the bottom folder. */
+export function deepTree(root: string, depth: number): string {
+  let deep = root;
+  for (let i = 0; i < depth; i++) deep = join(deep, 'd');
+  mkdirSync(deep, { recursive: true });
+  writeFileSync(join(deep, 'leaf'), 'x');
+  return deep;
+}

@@ -3,16 +3,14 @@ import { join } from 'node:path';
 import t from 'tap';
 import { readFolderState, recordFolder, rememberFolder, unchangedSince } from '../../../client/folders/folder-state.ts';
 import { tempDir } from '../../helpers/tmp.ts';
+import { deepTree } from '../../helpers/trees.ts';
 
 const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 20)); // past the file system clock's tick
 
 t.test('a recorded folder is unchanged until anything in it changes, at any depth', async (t) => {
   const cache = tempDir(t, 'cache');
   const folder = tempDir(t, 'folder');
-  let deep = folder;
-  for (let i = 0; i < 1000; i++) deep = join(deep, 'd');
-  mkdirSync(deep, { recursive: true });
-  writeFileSync(join(deep, 'leaf'), 'x');
+  const deep = deepTree(folder, 1000);
   recordFolder(cache, folder, { key: 'k1', by: 'restore', match: 'prefix' });
   const state = readFolderState(cache, folder);
   t.match(state, { path: folder, key: 'k1', by: 'restore', match: 'prefix' });

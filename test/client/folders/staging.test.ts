@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { createStaging, removeTree, removeTrees } from '../../../client/folders/staging.ts';
 import { tempDir } from '../../helpers/tmp.ts';
+import { deepTree } from '../../helpers/trees.ts';
 
 /** The id of a process that has ended. */
 function deadPid(): number {
@@ -28,10 +29,7 @@ t.test('a restore sweeps what killed restores of its target left: staging folder
 t.test('removing a tree copes with read-only folders and great depth', async (t) => {
   const base = tempDir(t, 'remove');
   const root = join(base, 'tree');
-  let deep = root;
-  for (let i = 0; i < 1500; i++) deep = join(deep, 'd');
-  mkdirSync(deep, { recursive: true });
-  writeFileSync(join(deep, 'leaf'), 'x');
+  const deep = deepTree(root, 1500);
   mkdirSync(join(root, 'locked/inner'), { recursive: true });
   writeFileSync(join(root, 'locked/inner/file'), 'x');
   chmodSync(join(root, 'locked/inner'), 0o555);
