@@ -1,6 +1,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { mapLimit } from '../../shared/concurrency.ts';
+import { lowerBound } from './sorted-keys.ts';
 import { type EntryInfo, newestFirst } from './store.ts';
 
 // The disk store's entries of one namespace, in memory, sorted by key, so a restore key
@@ -94,16 +95,4 @@ export class EntryIndex {
     }
     return snapshot;
   }
-}
-
-/** The first index whose key is ≥ prefix. */
-function lowerBound(sorted: string[], prefix: string): number {
-  let low = 0;
-  let high = sorted.length;
-  while (low < high) {
-    const mid = (low + high) >>> 1;
-    if ((sorted[mid] as string) < prefix) low = mid + 1;
-    else high = mid;
-  }
-  return low;
 }

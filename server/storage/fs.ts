@@ -6,13 +6,16 @@ import { mapLimit } from '../../shared/concurrency.ts';
 import { digestHex } from '../../shared/digest.ts';
 import { fromSystemError, LarderError } from '../../shared/errors.ts';
 import { EntryIndex } from './fs-entry-index.ts';
-import { type ByteRange, clientGone, type EntryInfo, missingOf, type PutOutcome, type Store } from './store.ts';
+import { FsMeta } from './fs-meta.ts';
+import { type BlobInfo, type ByteRange, clientGone, type EntryInfo, type MetaCondition, type MetaObject, missingOf, type PutOutcome, type Store } from './store.ts';
+import { NAMESPACE_PATTERN } from '../../shared/names.ts';
 
 // The embedded default: blobs and manifests as files. Every write goes to a temp file
 // on the same file system, is fsynced, then renamed (blobs) or hard-linked (manifests,
 // whose link() fails if the name exists: an atomic first-writer-wins create).
 
 const STAT_CONCURRENCY = 64;
+const BLOB_NAME = /^[0-9a-f]{64}$/;
 const WRITE_BATCH_BYTES = 1024 * 1024;
 /** Below this much free space the store is not ready: one ordinary part would not fit. */
 const MIN_FREE_BYTES = 16 * 1024 * 1024;
@@ -22,10 +25,12 @@ export class FsStore implements Store {
   readonly #root: string;
   readonly #tmp: string;
   readonly #indexes = new Map<string, EntryIndex>();
+  readonly #meta: FsMeta;
 
   constructor(root: string) {
     this.#root = root;
     this.#tmp = join(root, 'tmp');
+    this.#meta = new FsMeta(root, this.#tmp);
     this.description = `disk store in ${root}`;
   }
 
@@ -53,13 +58,13 @@ export class FsStore implements Store {
     return missingOf(digests, stored, sizes);
   }
 
-  async putBlob(ns: string, digest: string, body: Readable, size: number): Promise<PutOutcome> {
+  async putBlob(ns: string, digest: string, body: Readable, size: number, options: { replace?: boolean } = {}): Promise<PutOutcome> {
     // Reading starts at once (before any await), so a body that fails early fails here.
     const tmp = await this.#writeTemp(body);
     const final = this.#blobFile(ns, digest);
     try {
       // A blob of the right size stays; one of another size is torn, and the verified upload replaces it.
-      if ((await this.statBlob(ns, digest)) === size) return 'exists';
+      if (!options.replace && (await this.statBlob(ns, digest)) === size) return 'exists';
       await fsCall(() => mkdir(join(final, '..'), { recursive: true }));
       await fsCall(() => rename(tmp, final));
       return 'created';
@@ -108,6 +113,44 @@ export class FsStore implements Store {
 
   async listEntries(ns: string, prefix: string, limit: number): Promise<EntryInfo[]> {
     return this.#index(ns).list(prefix, limit);
+  }
+
+  async allEntries(ns: string): Promise<EntryInfo[]> {
+    // The index reads the folder again whenever it changed: it is the folder as it is.
+    return this.#index(ns).list('', Number.MAX_SAFE_INTEGER);
+  }
+
+  async listNamespaces(): Promise<string[]> {
+    const names = (await fsCall(() => readdir(join(this.#root, 'v1', 'ns')), [])) ?? [];
+    return names.filter((n) => NAMESPACE_PATTERN.test(n)).sort();
+  }
+
+  async *listBlobs(ns: string): AsyncIterable<BlobInfo> {
+    const top = join(this.#nsDir(ns), 'blobs', 'sha256');
+    for (const shard of (await fsCall(() => readdir(top), [])) ?? []) {
+      const names = (await fsCall(() => readdir(join(top, shard)), [])) ?? [];
+      const stats = await mapLimit(names, STAT_CONCURRENCY, (name) => fsCall(() => stat(join(top, shard, name)), undefined));
+      for (const [i, name] of names.entries()) {
+        const info = stats[i];
+        if (info && BLOB_NAME.test(name)) yield { digest: `sha256:${name}`, size: info.size, modifiedAt: info.mtime };
+      }
+    }
+  }
+
+  async getMeta(name: string): Promise<MetaObject | undefined> {
+    return fsCall(() => this.#meta.get(name));
+  }
+
+  async putMeta(name: string, body: Buffer, condition?: MetaCondition): Promise<{ etag: string } | 'conflict'> {
+    return fsCall(() => this.#meta.put(name, body, condition));
+  }
+
+  async listMeta(prefix: string): Promise<string[]> {
+    return fsCall(() => this.#meta.list(prefix));
+  }
+
+  async deleteMeta(name: string): Promise<void> {
+    await fsCall(() => this.#meta.delete(name));
   }
 
   #index(ns: string): EntryIndex {

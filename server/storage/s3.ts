@@ -15,7 +15,9 @@ import type { Readable } from 'node:stream';
 import { mapLimit } from '../../shared/concurrency.ts';
 import { digestHex } from '../../shared/digest.ts';
 import { LarderError } from '../../shared/errors.ts';
-import { type ByteRange, clientGone, type EntryInfo, missingOf, newestFirst, type PutOutcome, type Store } from './store.ts';
+import { JOURNAL_KEEP_MS, journalName, journalTime, type ListedObject, S3EntryIndex } from './s3-entry-index.ts';
+import { type BlobInfo, type ByteRange, clientGone, type EntryInfo, META_NAME, type MetaCondition, type MetaObject, missingOf, type PutOutcome, type Store } from './store.ts';
+import { NAMESPACE_PATTERN } from '../../shared/names.ts';
 
 // The distributed store: any number of stateless servers on one bucket. Blobs stream
 // through lib-storage's Upload (multipart with a bounded part size and queue; a body
@@ -37,6 +39,8 @@ export interface S3StoreOptions {
   queueSize?: number;
   /** keys per listing page (S3's maximum is 1000) */
   pageSize?: number;
+  /** how far back a lookup's journal read starts (default a minute; see S3EntryIndex) */
+  journalSkewMs?: number;
   /** sweep() aborts multipart uploads under the prefix older than this (default 24 h) */
   abortUploadsAfterMs?: number;
   maxAttempts?: number;
@@ -48,6 +52,9 @@ export class S3Store implements Store {
   readonly description: string;
   readonly #s3: S3Client;
   readonly #options: S3StoreOptions;
+  readonly #indexes = new Map<string, S3EntryIndex>();
+  /** requests sent, by command (retries not counted): what the store costs, for metrics and tests */
+  readonly requests = new Map<string, number>();
 
   constructor(options: S3StoreOptions) {
     this.#options = options;
@@ -63,6 +70,13 @@ export class S3Store implements Store {
       maxAttempts: options.maxAttempts ?? 3,
       requestHandler: { connectionTimeout: 5_000, requestTimeout: 120_000 },
     });
+    this.#s3.middlewareStack.add(
+      (next, context) => (args) => {
+        this.requests.set(context.commandName ?? 'unknown', (this.requests.get(context.commandName ?? 'unknown') ?? 0) + 1);
+        return next(args);
+      },
+      { step: 'initialize', name: 'larderRequestCount' },
+    );
   }
 
   async check(): Promise<void> {
@@ -81,10 +95,10 @@ export class S3Store implements Store {
     return missingOf(digests, stored, sizes);
   }
 
-  async putBlob(ns: string, digest: string, body: Readable, size: number): Promise<PutOutcome> {
+  async putBlob(ns: string, digest: string, body: Readable, size: number, options: { replace?: boolean } = {}): Promise<PutOutcome> {
     const key = this.#blobKey(ns, digest);
     // A blob of the right size stays; one of another size is torn, and the verified upload replaces it.
-    if ((await this.#head(key))?.size === size) {
+    if (!options.replace && (await this.#head(key))?.size === size) {
       body.resume();
       return 'exists';
     }
@@ -121,7 +135,10 @@ export class S3Store implements Store {
 
   async getEntry(ns: string, key: string): Promise<Buffer | undefined> {
     const res = await this.#send(() => this.#s3.send(new GetObjectCommand({ Bucket: this.#options.bucket, Key: this.#entryKey(ns, key) })), true);
-    if (!res?.Body) return undefined;
+    if (!res?.Body) {
+      this.#indexes.get(ns)?.removed(key); // evicted or deleted, perhaps by another server
+      return undefined;
+    }
     return Buffer.from(await res.Body.transformToByteArray());
   }
 
@@ -130,13 +147,20 @@ export class S3Store implements Store {
       await this.#s3.send(
         new PutObjectCommand({ Bucket: this.#options.bucket, Key: this.#entryKey(ns, key), Body: manifest, ContentType: 'application/json', IfNoneMatch: '*' }),
       );
-      return 'created';
     } catch (err) {
       const status = statusOf(err);
       // 412: the key exists. 409: a concurrent conditional write of the same key is in flight.
       if (status === 412 || status === 409) return 'exists';
       throw storeFailure(err);
     }
+    const info = { key, createdAt: new Date(), size: manifest.length };
+    this.#indexes.get(ns)?.added(info);
+    // Other servers' lookups learn of it from the journal. Should this write fail, they
+    // learn at their next full listing: the entry itself is published either way.
+    await this.#s3
+      .send(new PutObjectCommand({ Bucket: this.#options.bucket, Key: `${this.#nsPrefix(ns)}journal/${journalName(info.createdAt.getTime(), info.size, key)}`, Body: '' }))
+      .catch(() => {});
+    return 'created';
   }
 
   async deleteBlob(ns: string, digest: string): Promise<boolean> {
@@ -148,39 +172,113 @@ export class S3Store implements Store {
 
   async deleteEntry(ns: string, key: string): Promise<boolean> {
     const objectKey = this.#entryKey(ns, key);
+    this.#indexes.get(ns)?.removed(key);
     if ((await this.#head(objectKey)) === undefined) return false;
     await this.#send(() => this.#s3.send(new DeleteObjectCommand({ Bucket: this.#options.bucket, Key: objectKey })));
     return true;
   }
 
   async listEntries(ns: string, prefix: string, limit: number): Promise<EntryInfo[]> {
+    let index = this.#indexes.get(ns);
+    if (!index) {
+      index = new S3EntryIndex((p, after) => this.#list(p, after), `${this.#nsPrefix(ns)}entries/`, `${this.#nsPrefix(ns)}journal/`, { skewMs: this.#options.journalSkewMs });
+      this.#indexes.set(ns, index);
+    }
+    return index.list(prefix, limit);
+  }
+
+  async allEntries(ns: string): Promise<EntryInfo[]> {
     const base = `${this.#nsPrefix(ns)}entries/`;
     const found: EntryInfo[] = [];
-    // Newest first needs every match: S3 lists in key order, not by time.
-    for await (const object of this.#list(base + prefix)) {
-      if (!object.Key?.endsWith('.json')) continue;
-      found.push({ key: object.Key.slice(base.length, -'.json'.length), createdAt: object.LastModified ?? new Date(0), size: object.Size ?? 0 });
+    for await (const object of this.#list(base)) {
+      if (object.Key?.endsWith('.json')) found.push({ key: object.Key.slice(base.length, -'.json'.length), createdAt: object.LastModified ?? new Date(0), size: object.Size ?? 0 });
     }
-    return found.sort(newestFirst).slice(0, limit);
+    return found;
+  }
+
+  async listNamespaces(): Promise<string[]> {
+    const base = `${this.#options.prefix}v1/ns/`;
+    const names: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.#send(() => this.#s3.send(new ListObjectsV2Command({ Bucket: this.#options.bucket, Prefix: base, Delimiter: '/', ContinuationToken: token })));
+      for (const common of page.CommonPrefixes ?? []) names.push((common.Prefix ?? '').slice(base.length, -1));
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return names.filter((n) => NAMESPACE_PATTERN.test(n)).sort();
+  }
+
+  async *listBlobs(ns: string): AsyncIterable<BlobInfo> {
+    const base = `${this.#nsPrefix(ns)}blobs/sha256/`;
+    for await (const object of this.#list(base)) {
+      const hex = object.Key?.slice(base.length + 3) ?? '';
+      if (/^[0-9a-f]{64}$/.test(hex)) yield { digest: `sha256:${hex}`, size: object.Size ?? 0, modifiedAt: object.LastModified ?? new Date(0) };
+    }
+  }
+
+  async getMeta(name: string): Promise<MetaObject | undefined> {
+    const res = await this.#send(() => this.#s3.send(new GetObjectCommand({ Bucket: this.#options.bucket, Key: this.#metaKey(name) })), true);
+    if (!res?.Body) return undefined;
+    return { body: Buffer.from(await res.Body.transformToByteArray()), etag: res.ETag ?? '' };
+  }
+
+  async putMeta(name: string, body: Buffer, condition?: MetaCondition): Promise<{ etag: string } | 'conflict'> {
+    const put = (ifMatch?: string) =>
+      this.#s3.send(
+        new PutObjectCommand({
+          Bucket: this.#options.bucket,
+          Key: this.#metaKey(name),
+          Body: body,
+          ContentType: 'application/json',
+          ...(condition && 'ifAbsent' in condition ? { IfNoneMatch: '*' } : {}),
+          ...(ifMatch === undefined ? {} : { IfMatch: ifMatch }),
+        }),
+      );
+    const ifEtag = condition && 'ifEtag' in condition ? condition.ifEtag : undefined;
+    try {
+      return { etag: (await put(ifEtag)).ETag ?? '' };
+    } catch (err) {
+      const status = statusOf(err);
+      if (status === 409) return 'conflict';
+      if (status === 412 && ifEtag?.startsWith('"')) {
+        // RADOS Gateway compares If-Match without the quotes S3 puts around an ETag; AWS
+        // takes the quoted form. Unquoted, once: a real conflict fails again.
+        try {
+          return { etag: (await put(ifEtag.replaceAll('"', ''))).ETag ?? '' };
+        } catch (again) {
+          if (statusOf(again) === 412 || statusOf(again) === 409) return 'conflict';
+          throw storeFailure(again);
+        }
+      }
+      if (status === 412 || status === 404) return 'conflict';
+      throw storeFailure(err);
+    }
+  }
+
+  async listMeta(prefix: string): Promise<string[]> {
+    const base = this.#metaKey('x').slice(0, -1);
+    const names: string[] = [];
+    for await (const object of this.#list(base + prefix)) if (object.Key) names.push(object.Key.slice(base.length));
+    return names.sort();
+  }
+
+  async deleteMeta(name: string): Promise<void> {
+    await this.#send(() => this.#s3.send(new DeleteObjectCommand({ Bucket: this.#options.bucket, Key: this.#metaKey(name) })), true);
   }
 
   /** Removes every object of a namespace, a thousand per request (batch delete). */
   async purgeNamespace(ns: string): Promise<number> {
-    let removed = 0;
-    let batch: string[] = [];
-    const flush = async (): Promise<void> => {
-      if (batch.length === 0) return;
-      const keys = batch;
-      batch = [];
-      await this.#send(() => this.#s3.send(new DeleteObjectsCommand({ Bucket: this.#options.bucket, Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true } })));
-      removed += keys.length;
-    };
-    for await (const object of this.#list(this.#nsPrefix(ns))) {
-      if (object.Key) batch.push(object.Key);
-      if (batch.length === 1000) await flush();
+    const keys: string[] = [];
+    for await (const object of this.#list(this.#nsPrefix(ns))) if (object.Key) keys.push(object.Key);
+    await this.#deleteKeys(keys);
+    return keys.length;
+  }
+
+  async #deleteKeys(keys: readonly string[]): Promise<void> {
+    for (let i = 0; i < keys.length; i += 1000) {
+      const batch = keys.slice(i, i + 1000);
+      await this.#send(() => this.#s3.send(new DeleteObjectsCommand({ Bucket: this.#options.bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true } })));
     }
-    await flush();
-    return removed;
   }
 
   /**
@@ -203,18 +301,38 @@ export class S3Store implements Store {
       }
       [keyMarker, uploadIdMarker] = page.IsTruncated ? [page.NextKeyMarker, page.NextUploadIdMarker] : [undefined, undefined];
     } while (keyMarker !== undefined);
-    return aborted > 0 ? `aborted ${aborted} multipart upload(s) left unfinished` : undefined;
+    const trimmed = await this.#trimJournals();
+    const did = [aborted > 0 ? `aborted ${aborted} multipart upload(s) left unfinished` : '', trimmed > 0 ? `removed ${trimmed} journal record(s) older than an hour` : ''].filter(Boolean);
+    return did.length > 0 ? did.join('; ') : undefined;
+  }
+
+  /** Journal records every index has read by now (S3EntryIndex): a thousand per request. */
+  async #trimJournals(): Promise<number> {
+    const cutoff = Date.now() - JOURNAL_KEEP_MS;
+    let removed = 0;
+    for (const ns of await this.listNamespaces()) {
+      const base = `${this.#nsPrefix(ns)}journal/`;
+      const old: string[] = [];
+      for await (const object of this.#list(base)) {
+        const at = journalTime(object.Key?.slice(base.length) ?? '');
+        if (at === undefined || at >= cutoff) break; // in time order: the rest are newer
+        old.push(object.Key as string);
+      }
+      await this.#deleteKeys(old);
+      removed += old.length;
+    }
+    return removed;
   }
 
   async close(): Promise<void> {
     this.#s3.destroy();
   }
 
-  async *#list(prefix: string): AsyncGenerator<{ Key?: string; LastModified?: Date; Size?: number }> {
+  async *#list(prefix: string, startAfter?: string): AsyncGenerator<ListedObject> {
     let token: string | undefined;
     do {
       const page = await this.#send(() =>
-        this.#s3.send(new ListObjectsV2Command({ Bucket: this.#options.bucket, Prefix: prefix, ContinuationToken: token, MaxKeys: this.#options.pageSize ?? 1000 })),
+        this.#s3.send(new ListObjectsV2Command({ Bucket: this.#options.bucket, Prefix: prefix, StartAfter: token ? undefined : startAfter, ContinuationToken: token, MaxKeys: this.#options.pageSize ?? 1000 })),
       );
       yield* page.Contents ?? [];
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
@@ -245,6 +363,11 @@ export class S3Store implements Store {
   #blobKey(ns: string, digest: string): string {
     const hex = digestHex(digest);
     return `${this.#nsPrefix(ns)}blobs/sha256/${hex.slice(0, 2)}/${hex}`;
+  }
+
+  #metaKey(name: string): string {
+    if (!META_NAME.test(name)) throw new LarderError('LARDER_INTERNAL', `bad bookkeeping object name ${name}`);
+    return `${this.#options.prefix}v1/meta/${name}`;
   }
 
   #entryKey(ns: string, key: string): string {

@@ -22,6 +22,26 @@ export interface EntryInfo {
 
 export type PutOutcome = 'created' | 'exists';
 
+export interface BlobInfo {
+  digest: string;
+  size: number;
+  /** when the blob was last written (an upload that replaced it counts) */
+  modifiedAt: Date;
+}
+
+/** A small object of the store's own bookkeeping (retention state, leases, access logs). */
+export interface MetaObject {
+  body: Buffer;
+  /** changes whenever the body does; what a conditional write names */
+  etag: string;
+}
+
+/** ifAbsent: create only; ifEtag: replace only the version with this etag. */
+export type MetaCondition = { ifAbsent: true } | { ifEtag: string };
+
+/** Names of bookkeeping objects: lower-case words and slashes, never an entry or a blob. */
+export const META_NAME = /^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)*$/;
+
 export interface Store {
   readonly description: string;
   /** throws when the store cannot serve requests (readiness) */
@@ -30,8 +50,12 @@ export interface Store {
   statBlob(ns: string, digest: string): Promise<number | undefined>;
   /** the subset of digests not stored, or (when sizes are given, one per digest) stored with another size */
   missingBlobs(ns: string, digests: readonly string[], sizes?: readonly number[]): Promise<string[]>;
-  /** 'exists' when a blob of this size is stored; one of another size (torn, truncated) is replaced */
-  putBlob(ns: string, digest: string, body: Readable, size: number): Promise<PutOutcome>;
+  /**
+   * 'exists' when a blob of this size is stored; one of another size (torn, truncated) is
+   * replaced. With replace, a stored blob is written again anyway, so its modifiedAt is
+   * new: the collector keeps a blob a save has claimed (server/retention/collector.ts).
+   */
+  putBlob(ns: string, digest: string, body: Readable, size: number, options?: { replace?: boolean }): Promise<PutOutcome>;
   /** removes a blob (one found corrupt); false when it was absent */
   deleteBlob(ns: string, digest: string): Promise<boolean>;
   /** a stream of the blob (or of one range of it), or undefined when it is absent */
@@ -42,6 +66,18 @@ export interface Store {
   deleteEntry(ns: string, key: string): Promise<boolean>;
   /** entries whose key starts with prefix, newest first */
   listEntries(ns: string, prefix: string, limit: number): Promise<EntryInfo[]>;
+  /** every entry of a namespace as stored now (no index in between), in no order: for the collector */
+  allEntries(ns: string): Promise<EntryInfo[]>;
+  /** namespaces that hold anything */
+  listNamespaces(): Promise<string[]>;
+  /** every blob of a namespace with its size and time */
+  listBlobs(ns: string): AsyncIterable<BlobInfo>;
+  getMeta(name: string): Promise<MetaObject | undefined>;
+  /** writes a bookkeeping object; with a condition, 'conflict' when it does not hold (another writer won) */
+  putMeta(name: string, body: Buffer, condition?: MetaCondition): Promise<{ etag: string } | 'conflict'>;
+  /** names under a prefix ('access/'), sorted */
+  listMeta(prefix: string): Promise<string[]>;
+  deleteMeta(name: string): Promise<void>;
   /** housekeeping a store needs now and then (S3: abort multipart uploads a crash left); returns what it did, for the log */
   sweep?(): Promise<string | undefined>;
   close(): Promise<void>;

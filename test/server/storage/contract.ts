@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { text } from 'node:stream/consumers';
 import type { Test } from 'tap';
 import { sha256Digest, VerifyingStream } from '../../../shared/digest.ts';
-import type { Store } from '../../../server/storage/store.ts';
+import type { BlobInfo, Store } from '../../../server/storage/store.ts';
 
 // What every storage backend must do, run against each of them. makeStore gives a
 // fresh, empty store (its own namespace space) for each subtest.
@@ -130,8 +130,68 @@ export function storeContract(t: Test, makeStore: (t: Test) => Promise<Store>): 
     t.ok(newest && newest.createdAt.getTime() > Date.now() - 60_000, 'createdAt is the publish time');
   });
 
+  t.test('the collector sees every namespace, blob and entry as stored', async (t) => {
+    const store = await makeStore(t);
+    const [a, b] = ['blob a', 'blob b!'].map(body) as [ReturnType<typeof body>, ReturnType<typeof body>];
+    t.same(await store.listNamespaces(), [], 'an empty store has none');
+    await store.putBlob('ns-one', a.digest, a.stream(), a.size);
+    await store.putBlob('ns-two', b.digest, b.stream(), b.size);
+    await store.putEntry('ns-two', 'k1', Buffer.from('{"k":1}'));
+    await store.putEntry('ns-two', 'k2', Buffer.from('{}'));
+    t.same(await store.listNamespaces(), ['ns-one', 'ns-two']);
+    const blobs = [];
+    for await (const blob of store.listBlobs('ns-two')) blobs.push(blob);
+    t.same(blobs.map((x) => [x.digest, x.size]), [[b.digest, b.size]]);
+    t.ok((blobs[0]?.modifiedAt.getTime() ?? 0) > Date.now() - 60_000, 'with the time it was written');
+    t.same((await store.allEntries('ns-two')).map((e) => [e.key, e.size]).sort(), [['k1', 7], ['k2', 2]]);
+    await store.deleteEntry('ns-two', 'k1');
+    t.same((await store.allEntries('ns-two')).map((e) => e.key), ['k2']);
+  });
+
+  t.test('a replacing put writes a stored blob again, so its time is new', async (t) => {
+    const store = await makeStore(t);
+    const a = body('claimed again');
+    await store.putBlob('ns1', a.digest, a.stream(), a.size);
+    const before = await firstBlob(store, 'ns1');
+    await new Promise((r) => setTimeout(r, 1100)); // S3 keeps whole seconds
+    t.equal(await store.putBlob('ns1', a.digest, a.stream(), a.size), 'exists', 'a plain put leaves it');
+    t.equal((await firstBlob(store, 'ns1'))?.modifiedAt.getTime(), before?.modifiedAt.getTime());
+    t.equal(await store.putBlob('ns1', a.digest, a.stream(), a.size, { replace: true }), 'created');
+    t.ok(((await firstBlob(store, 'ns1'))?.modifiedAt.getTime() ?? 0) > (before?.modifiedAt.getTime() ?? Infinity));
+    t.equal(await text((await store.getBlob('ns1', a.digest)) as Readable), 'claimed again');
+  });
+
+  t.test('bookkeeping objects: create once, replace only the version read, list, delete', async (t) => {
+    const store = await makeStore(t);
+    t.equal(await store.getMeta('retention/lease.json'), undefined);
+    const created = await store.putMeta('retention/lease.json', Buffer.from('one'), { ifAbsent: true });
+    t.not(created, 'conflict');
+    t.equal(await store.putMeta('retention/lease.json', Buffer.from('two'), { ifAbsent: true }), 'conflict', 'only one creator wins');
+    const read = await store.getMeta('retention/lease.json');
+    t.equal(read?.body.toString(), 'one');
+    t.equal(read?.etag, (created as { etag: string }).etag, 'the etag a write returns is the one a read sees');
+    const replaced = await store.putMeta('retention/lease.json', Buffer.from('three'), { ifEtag: read?.etag ?? '' });
+    t.not(replaced, 'conflict');
+    t.equal(await store.putMeta('retention/lease.json', Buffer.from('four'), { ifEtag: read?.etag ?? '' }), 'conflict', 'a stale etag loses');
+    t.equal((await store.getMeta('retention/lease.json'))?.body.toString(), 'three');
+    const raced = await Promise.all([1, 2, 3, 4].map((n) => store.putMeta('retention/lease.json', Buffer.from(`racer ${n}`), { ifEtag: (replaced as { etag: string }).etag })));
+    t.equal(raced.filter((r) => r !== 'conflict').length, 1, 'of racers holding one etag, exactly one wins');
+    await store.putMeta('retention/access/0002-b.json', Buffer.from('b'));
+    await store.putMeta('retention/access/0001-a.json', Buffer.from('a'));
+    t.same(await store.listMeta('retention/access/'), ['retention/access/0001-a.json', 'retention/access/0002-b.json']);
+    await store.deleteMeta('retention/access/0001-a.json');
+    await store.deleteMeta('retention/access/0001-a.json');
+    t.same(await store.listMeta('retention/access/'), ['retention/access/0002-b.json']);
+    t.same(await store.listNamespaces(), [], 'bookkeeping is no namespace');
+  });
+
   t.test('check() passes on a healthy store', async (t) => {
     const store = await makeStore(t);
     await t.resolves(store.check());
   });
+}
+
+async function firstBlob(store: Store, ns: string): Promise<BlobInfo | undefined> {
+  for await (const blob of store.listBlobs(ns)) return blob;
+  return undefined;
 }

@@ -11,6 +11,7 @@ import { runLarder } from '../../helpers/cli.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { leftovers, s3Skip, s3Store, s3StoreOptions } from '../../helpers/s3.ts';
 import { storeContract, verifiedBody } from './contract.ts';
+import { mapLimit } from '../../../shared/concurrency.ts';
 
 t.test('S3 store contract (real RADOS Gateway)', { skip: s3Skip }, async (t) => {
   storeContract(t, (t) => s3Store(t));
@@ -62,6 +63,23 @@ t.test('restore-key lookup scans past the first listing page', { skip: s3Skip },
   for (let i = 2; i < 10; i++) await store.putEntry('ns', `a-${i}`, Buffer.from('{}'));
   t.same((await store.listEntries('ns', 'npm-', 1)).map((e) => e.key), ['npm-01'], 'newest of the prefix');
   t.equal((await store.listEntries('ns', '', 100)).length, 10, 'all pages read');
+});
+
+t.test('restore-key lookups cost one listing request at any number of entries, and see other servers at once', { skip: s3Skip }, async (t) => {
+  const options = await s3StoreOptions({ pageSize: 100, journalSkewMs: 0 }); // no minute's margin: these 1,000 publishes do not all come back
+  const [a, b] = [new S3Store(options), new S3Store(options)];
+  t.teardown(() => Promise.all([a.close(), b.close()]));
+  await mapLimit(Array.from({ length: 1000 }, (_, i) => `npm-${String(i).padStart(4, '0')}`), 32, (key) => a.putEntry('ns', key, Buffer.from('{}')));
+  const lists = (store: S3Store): number => store.requests.get('ListObjectsV2Command') ?? 0;
+  t.equal((await b.listEntries('ns', 'npm-', 1000)).length, 1000, 'the first lookup lists everything once');
+  const before = lists(b);
+  for (let i = 0; i < 5; i++) await b.listEntries('ns', 'npm-09', 5);
+  t.equal(lists(b) - before, 5, 'after that, one listing request per lookup (the journal since the last)');
+  await a.putEntry('ns', 'npm-new', Buffer.from('{"new":1}'));
+  t.same((await b.listEntries('ns', 'npm-', 1)).map((e) => e.key), ['npm-new'], "another server's publish is seen by the next lookup");
+  await a.deleteEntry('ns', 'npm-new');
+  t.equal(await b.getEntry('ns', 'npm-new'), undefined);
+  t.same((await b.listEntries('ns', 'npm-new', 1)), [], 'an entry found gone is dropped, and the journal does not bring it back');
 });
 
 t.test('two servers on one bucket: one publish wins, both clients are told the truth', { skip: s3Skip }, async (t) => {
@@ -132,7 +150,7 @@ t.test('purging a namespace deletes its objects in batches', { skip: s3Skip }, a
   }
   await store.putEntry('doomed', 'k', Buffer.from('{}'));
   await store.putEntry('kept', 'k', Buffer.from('{}'));
-  t.equal(await store.purgeNamespace('doomed'), 6);
+  t.equal(await store.purgeNamespace('doomed'), 7, 'five blobs, the entry and its journal record');
   t.same((await leftovers(`${options.prefix}v1/ns/doomed/`)).objects, []);
   t.ok(await store.getEntry('kept', 'k'), 'other namespaces are untouched');
 });
