@@ -1,6 +1,6 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { parseCommandLine, wholeNumber } from '../shared/args.ts';
+import { byteSize, parseCommandLine, wholeNumber } from '../shared/args.ts';
 import { LarderError } from '../shared/errors.ts';
 import { checkKeyPrefix, checkNamespace } from '../shared/names.ts';
 import { presetNamed } from './presets.ts';
@@ -112,13 +112,6 @@ options:
   --explain             with key: show every input and its value
   --emf                 print a CloudWatch Embedded Metric Format line (namespace: --emf-namespace,
                         LARDER_EMF_NAMESPACE; default Larder)`;
-
-/** 5368709120, 500M, 2G (powers of 1024). */
-export function byteSize(flag: string, text: string): number {
-  const match = /^(\d+)([KMGT]?)i?B?$/i.exec(text.trim());
-  if (!match) throw new LarderError('LARDER_USAGE', `${flag} ${text}: expected a size such as 500M or 5G`);
-  return Number(match[1]) * 1024 ** ' KMGT'.indexOf((match[2] || ' ').toUpperCase());
-}
 
 function optionalPrefix(prefix: string | undefined): string | undefined {
   return prefix === undefined ? undefined : checkKeyPrefix(prefix);

@@ -11,6 +11,7 @@ import { entryRoutes } from './routes/entries.ts';
 import { healthRoutes } from './routes/health.ts';
 import { lookupRoutes } from './routes/lookup.ts';
 import { statsRoutes } from './routes/stats.ts';
+import { Retention, type RetentionOptions } from './retention/retention.ts';
 import { Stats } from './stats.ts';
 import type { Store } from './storage/store.ts';
 
@@ -26,6 +27,8 @@ export interface AppOptions {
   tls?: { cert: Buffer; key: Buffer };
   /** where the client package and executables this server serves at /client/ are */
   clientFiles?: string;
+  /** caps and timings of eviction and collection, or the Retention itself (main.ts makes one and starts its timers) */
+  retention?: Partial<RetentionOptions> | Retention;
 }
 
 const PROBES = new Set(['/healthz', '/readyz']);
@@ -58,7 +61,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // One line per request, written below, instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
   }) as unknown as FastifyInstance; // the HTTPS variant serves the same routes
-  const deps: RouteDeps = { store: options.store, stats: new Stats(), limits: { ...DEFAULT_LIMITS, ...options.limits } };
+  const retention = options.retention instanceof Retention ? options.retention : new Retention(options.store, options.retention);
+  const deps: RouteDeps = { store: options.store, stats: new Stats(), limits: { ...DEFAULT_LIMITS, ...options.limits }, retention };
+  deps.stats.metrics.watchRetention(() => retention.view());
   const { metrics } = deps.stats;
   installErrorHandlers(app, (code) => metrics.storeErrors.inc({ code }));
   // Latency of every request, by route pattern (never the raw URL: bounded label values),
@@ -79,6 +84,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(dashboardRoutes);
   await app.register(clientFileRoutes, { dir: options.clientFiles });
   closeConnectionsOnShutdown(app, options.shutdownGraceMs ?? 30_000);
-  app.addHook('onClose', async () => options.store.close());
+  // What this server saw used is written before the store closes.
+  app.addHook('onClose', async () => {
+    await retention.stop();
+    await options.store.close();
+  });
   return app;
 }

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { parseCommandLine, wholeNumber } from '../shared/args.ts';
+import { byteSize, duration, parseCommandLine, wholeNumber } from '../shared/args.ts';
 import { LarderError } from '../shared/errors.ts';
 
 // Configuration is read once, here, from flags and LARDER_* variables (flags win), and
@@ -23,6 +23,14 @@ export interface ServerConfig {
   logLevel: string;
   /** the client files served at /client/ */
   clientFiles: string;
+  retention: RetentionConfig;
+}
+
+export interface RetentionConfig {
+  maxBytes: number | undefined;
+  maxIdleMs: number | undefined;
+  graceMs: number;
+  collectEveryMs: number;
 }
 
 export const DEFAULT_PORT = 7373;
@@ -47,6 +55,15 @@ export const SERVER_USAGE = `larder-server: the larder build cache server
   --tls-cert FILE --tls-key FILE
                          serve HTTPS with this PEM certificate and key (LARDER_TLS_CERT, LARDER_TLS_KEY)
   --max-blob-size BYTES  largest part accepted (LARDER_MAX_BLOB_SIZE; default 4 GiB)
+  --max-size SIZE        cap on the whole store, e.g. 200G: least recently restored entries are
+                         evicted past it (LARDER_MAX_SIZE; default none). Per-namespace quotas go in
+                         the tokens file ("quotas": {"web": "50G"})
+  --max-idle DURATION    evict entries not restored for this long, e.g. 30d (LARDER_MAX_IDLE; default none)
+  --gc-grace DURATION    an unreferenced blob is deleted this long after the collector finds it, so
+                         saves and restores in flight finish first (LARDER_GC_GRACE; default 1h)
+  --collect-every DURATION
+                         how often the collector runs; one server at a time (LARDER_COLLECT_EVERY;
+                         default 1h). See docs/server.md, Retention
   --client-files DIR     the client package and executables to serve at /client/ (LARDER_CLIENT_FILES;
                          default: dist/ beside the server, where npm run build:client puts them)
   --log-level LEVEL      fatal|error|warn|info|debug (LARDER_LOG_LEVEL; default info)
@@ -72,6 +89,10 @@ export function parseServerConfig(argv: string[], env: NodeJS.ProcessEnv): Serve
       's3-region': { type: 'string' },
       's3-force-path-style': { type: 'boolean' },
       's3-abort-uploads-after': { type: 'string' },
+      'max-size': { type: 'string' },
+      'max-idle': { type: 'string' },
+      'gc-grace': { type: 'string' },
+      'collect-every': { type: 'string' },
       help: { type: 'boolean' },
       version: { type: 'boolean' },
     },
@@ -105,7 +126,17 @@ export function parseServerConfig(argv: string[], env: NodeJS.ProcessEnv): Serve
   if (Boolean(certFile) !== Boolean(keyFile)) throw new LarderError('LARDER_USAGE', 'TLS needs both --tls-cert and --tls-key');
   const tls = certFile && keyFile ? { certFile, keyFile } : undefined;
   const clientFiles = values['client-files'] ?? (env.LARDER_CLIENT_FILES || fileURLToPath(new URL('../dist/', import.meta.url)));
-  return { host, port, store, maxBlobBytes, tokensFile, token, tls, logLevel, clientFiles };
+  const option = (flag: string, variable: string): string | undefined => (values[flag as keyof typeof values] as string | undefined) ?? (env[variable] || undefined);
+  const maxSize = option('max-size', 'LARDER_MAX_SIZE');
+  const maxIdle = option('max-idle', 'LARDER_MAX_IDLE');
+  const retention: RetentionConfig = {
+    maxBytes: maxSize === undefined ? undefined : byteSize('--max-size', maxSize),
+    maxIdleMs: maxIdle === undefined ? undefined : duration('--max-idle', maxIdle),
+    graceMs: duration('--gc-grace', option('gc-grace', 'LARDER_GC_GRACE') ?? '1h'),
+    collectEveryMs: duration('--collect-every', option('collect-every', 'LARDER_COLLECT_EVERY') ?? '1h'),
+  };
+  if (retention.collectEveryMs < 60_000) throw new LarderError('LARDER_USAGE', '--collect-every is at least 1m: each run reads the whole store');
+  return { host, port, store, maxBlobBytes, tokensFile, token, tls, logLevel, clientFiles, retention };
 }
 
 /** s3://bucket/some/prefix → bucket and a prefix that is '' or ends in '/'. */

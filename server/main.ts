@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fromSystemError, isLarderError, LarderError } from '../shared/errors.ts';
-import { checkTokensFile, TokenTable, type TokensFile } from './auth/access.ts';
+import { checkTokensFile, quotaBytes, TokenTable, type TokensFile } from './auth/access.ts';
+import { Retention } from './retention/retention.ts';
 import { buildApp } from './app.ts';
 import { parseServerConfig, SERVER_USAGE, type ServerConfig } from './config.ts';
 import { LARDER_VERSION } from '../shared/version.ts';
@@ -20,12 +21,15 @@ async function main(): Promise<void> {
     console.log(`larder-server ${LARDER_VERSION}`);
     return;
   }
-  const tokens = loadTokens(config);
+  const { tokens, quotas } = loadTokens(config);
   const store = await openStore(config.store);
+  const { maxBytes, maxIdleMs, graceMs, collectEveryMs } = config.retention;
+  const retention = new Retention(store, { caps: { maxBytes, maxIdleMs, quotas }, graceMs, collectEveryMs });
   const tls = config.tls && { cert: readConfigFile(config.tls.certFile, '--tls-cert'), key: readConfigFile(config.tls.keyFile, '--tls-key') };
-  const app = await buildApp({ store, tokens, tls, limits: { maxBlobBytes: config.maxBlobBytes }, logger: { level: config.logLevel }, clientFiles: config.clientFiles });
+  const app = await buildApp({ store, tokens, tls, limits: { maxBlobBytes: config.maxBlobBytes }, logger: { level: config.logLevel }, clientFiles: config.clientFiles, retention });
   const address = await app.listen({ host: config.host, port: config.port });
   sweepNowAndHourly(app, store);
+  retention.start({ info: (msg) => app.log.info(msg), error: (msg) => app.log.error(msg) });
   const access = tokens ? 'bearer tokens required' : 'no tokens: OPEN to anyone who can reach it, so loopback only';
   console.error(`larder-server listening on ${address} (${store.description}; ${access})`);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -59,9 +63,9 @@ function readConfigFile(path: string, flag: string): Buffer {
   }
 }
 
-/** The tokens file and --token, merged into one table; undefined when neither is given. */
-function loadTokens(config: ServerConfig): TokenTable | undefined {
-  if (!config.tokensFile && !config.token) return undefined;
+/** The tokens file and --token, merged into one table (undefined when neither is given), and the file's quotas. */
+function loadTokens(config: ServerConfig): { tokens: TokenTable | undefined; quotas: Record<string, number> | undefined } {
+  if (!config.tokensFile && !config.token) return { tokens: undefined, quotas: undefined };
   let file: TokensFile = { tokens: [] };
   if (config.tokensFile) {
     try {
@@ -72,7 +76,10 @@ function loadTokens(config: ServerConfig): TokenTable | undefined {
     }
   }
   if (config.token) file.tokens.push({ name: 'admin (--token)', sha256: TokenTable.hash(config.token), admin: true });
-  return new TokenTable(file);
+  const quotas = file.quotas && quotaBytes(file.quotas, (message) => {
+    throw new LarderError('LARDER_USAGE', `tokens file: ${message}`);
+  });
+  return { tokens: new TokenTable(file), quotas };
 }
 
 main().catch((err: unknown) => {

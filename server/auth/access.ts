@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { LarderError } from '../../shared/errors.ts';
-import { KEY_PREFIX_PATTERN } from '../../shared/names.ts';
+import { KEY_PREFIX_PATTERN, NAMESPACE_PATTERN } from '../../shared/names.ts';
+import { byteSize } from '../../shared/args.ts';
 import { checkOidcRules, type OidcRule } from './oidc-rules.ts';
 
 // Who may do what. A tokens file stores only SHA-256 hashes of tokens; each token has
@@ -32,6 +33,8 @@ export interface TokensFile {
   tokens: TokenRecord[];
   /** identities proven by an OIDC issuer's signed token (GitHub Actions), see oidc.ts */
   oidc?: OidcRule[];
+  /** namespace → the most its live entries may hold ("50G"); see server/retention */
+  quotas?: Record<string, string>;
 }
 
 export interface CompiledGrant {
@@ -131,8 +134,24 @@ export function checkTokensFile(value: unknown): TokensFile {
     if (problem) fail(`${where}: ${problem}`);
     if (!token.admin && (token.grants ?? []).length === 0) fail(`${where}: grants nothing`);
   }
-  const oidc = (value as TokensFile).oidc;
-  return oidc === undefined ? { tokens } : { tokens, oidc: checkOidcRules(oidc, fail) };
+  const { oidc, quotas } = value as TokensFile;
+  if (quotas !== undefined) quotaBytes(quotas, fail);
+  return { tokens, ...(oidc === undefined ? {} : { oidc: checkOidcRules(oidc, fail) }), ...(quotas === undefined ? {} : { quotas }) };
+}
+
+/** The quotas of a tokens file in bytes; each namespace a name, each quota a size. */
+export function quotaBytes(quotas: unknown, fail: (message: string) => never): Record<string, number> {
+  if (typeof quotas !== 'object' || quotas === null || Array.isArray(quotas)) return fail('quotas must be { "namespace": "50G", … }');
+  const bytes: Record<string, number> = {};
+  for (const [ns, size] of Object.entries(quotas)) {
+    if (!NAMESPACE_PATTERN.test(ns)) fail(`quotas: ${JSON.stringify(ns)} is not a namespace name`);
+    try {
+      bytes[ns] = byteSize(`quotas.${ns}`, String(size));
+    } catch (err) {
+      fail((err as Error).message);
+    }
+  }
+  return bytes;
 }
 
 /** A grant ready to check; `{pr}` in its key prefixes becomes the pull request's number. */

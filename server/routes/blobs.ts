@@ -11,7 +11,7 @@ import { digestOf, namespaceOf } from './params.ts';
 
 const BLOB_TYPE = 'application/octet-stream';
 
-export async function blobRoutes(app: FastifyInstance, { store, stats, limits }: RouteDeps): Promise<void> {
+export async function blobRoutes(app: FastifyInstance, { store, stats, limits, retention }: RouteDeps): Promise<void> {
   // Blob bodies are handed on as the raw request stream: nothing is buffered here.
   app.addContentTypeParser(BLOB_TYPE, (_request, payload, done) => done(null, payload));
 
@@ -20,7 +20,9 @@ export async function blobRoutes(app: FastifyInstance, { store, stats, limits }:
     request.access.requireWrite(ns);
     const { digests, sizes } = request.body;
     if (sizes && sizes.length !== digests.length) throw new LarderError('LARDER_BAD_REQUEST', `${sizes.length} sizes for ${digests.length} digests`);
-    const missing = [...new Set(await store.missingBlobs(ns, digests, sizes))];
+    // A doomed blob is missing to a save: it uploads it again, and the write keeps it.
+    const doomed = await retention.doomedAmong(ns, digests);
+    const missing = [...new Set([...(await store.missingBlobs(ns, digests, sizes)), ...digests.filter((d) => doomed.has(d))])];
     stats.add(ns, 'blobsPresent', new Set(digests).size - missing.length);
     return { missing };
   });
@@ -80,14 +82,17 @@ export async function blobRoutes(app: FastifyInstance, { store, stats, limits }:
     if (size > limits.maxBlobBytes) throw new LarderError('LARDER_TOO_LARGE', `blob of ${size} bytes is over the ${limits.maxBlobBytes}-byte limit`);
     const body = request.body;
     if (!body || typeof body.pipe !== 'function') throw new LarderError('LARDER_UNSUPPORTED_MEDIA_TYPE', `a blob upload is sent as ${BLOB_TYPE}`);
+    const doomed = (await retention.doomedAmong(ns, [digest])).has(digest);
     // The hash check sits in front of the store: a mismatch fails the stream before it commits.
     const verified = new VerifyingStream(digest, size);
     // pipeline keeps a listener on both streams; a failure reaches the store through `verified`.
     pipeline(body, verified).catch(() => {});
-    const outcome = await store.putBlob(ns, digest, verified, size);
+    const outcome = await store.putBlob(ns, digest, verified, size, { replace: doomed });
+    if (doomed) retention.rescued(ns, digest);
     if (outcome === 'created') {
       stats.add(ns, 'blobsUploaded');
       stats.add(ns, 'bytesIn', size);
+      retention.uploaded(ns, size);
     }
     return reply.code(outcome === 'created' ? 201 : 200).send({ digest, size });
   });

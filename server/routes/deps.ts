@@ -1,3 +1,4 @@
+import type { Retention } from '../retention/retention.ts';
 import type { Stats } from '../stats.ts';
 import type { Store } from '../storage/store.ts';
 
@@ -13,4 +14,5 @@ export interface RouteDeps {
   store: Store;
   stats: Stats;
   limits: Limits;
+  retention: Retention;
 }

@@ -15,13 +15,14 @@ async function partsGone(store: Store, ns: string, key: string): Promise<boolean
   return (await store.missingBlobs(ns, manifestDigests(parseStored(stored, key)))).length > 0;
 }
 
-export async function entryRoutes(app: FastifyInstance, { store, stats, limits }: RouteDeps): Promise<void> {
+export async function entryRoutes(app: FastifyInstance, { store, stats, limits, retention }: RouteDeps): Promise<void> {
   app.get('/v1/ns/:ns/entries/:key', async (request, reply) => {
     const ns = namespaceOf(request);
     const key = keyOf(request);
     request.access.requireRead(ns, key);
     const stored = await store.getEntry(ns, key);
     if (!stored) throw new LarderError('LARDER_ENTRY_NOT_FOUND', `no entry ${key} in ${ns}`);
+    retention.accessed(ns, key);
     return reply.type('application/json').send(stored);
   });
 
@@ -55,6 +56,7 @@ export async function entryRoutes(app: FastifyInstance, { store, stats, limits }
       }
       if (outcome === 'exists') throw new LarderError('LARDER_ENTRY_EXISTS', `entry ${key} already exists in ${ns}; entries are immutable`);
       stats.add(ns, 'entriesPublished');
+      retention.accessed(ns, key);
       return reply.code(201).send({ key });
     },
   );

@@ -6,12 +6,13 @@ import type { Store } from '../storage/store.ts';
 import type { RouteDeps } from './deps.ts';
 import { namespaceOf } from './params.ts';
 
-export async function lookupRoutes(app: FastifyInstance, { store, stats }: RouteDeps): Promise<void> {
+export async function lookupRoutes(app: FastifyInstance, { store, stats, retention }: RouteDeps): Promise<void> {
   app.post<{ Body: LookupRequest }>('/v1/ns/:ns/lookup', { schema: { body: lookupRequestSchema } }, async (request) => {
     const ns = namespaceOf(request);
     request.access.requireRead(ns, request.body.key);
     const result = await lookup(store, ns, request.body, (key) => request.access.canRead(ns, key));
     if (request.body.probe) return result; // a save's look for its base is not a restore
+    if (result.match !== 'none' && result.key !== undefined) retention.accessed(ns, result.key);
     stats.lookup(ns, result.match);
     if (result.match === 'none') stats.missed(ns, request.body.key);
     return result;

@@ -73,8 +73,13 @@ export class FsStore implements Store {
     }
   }
 
-  async deleteBlob(ns: string, digest: string): Promise<boolean> {
-    return (await fsCall(() => unlink(this.#blobFile(ns, digest)).then(() => true), false)) ?? false;
+  async deleteBlob(ns: string, digest: string, options: { unlessWrittenAfter?: Date } = {}): Promise<boolean> {
+    const file = this.#blobFile(ns, digest);
+    if (options.unlessWrittenAfter) {
+      const info = await fsCall(() => stat(file), undefined);
+      if (!info || info.mtime > options.unlessWrittenAfter) return false;
+    }
+    return (await fsCall(() => unlink(file).then(() => true), false)) ?? false;
   }
 
   async getBlob(ns: string, digest: string, range?: ByteRange): Promise<Readable | undefined> {

@@ -163,9 +163,10 @@ export class S3Store implements Store {
     return 'created';
   }
 
-  async deleteBlob(ns: string, digest: string): Promise<boolean> {
+  async deleteBlob(ns: string, digest: string, options: { unlessWrittenAfter?: Date } = {}): Promise<boolean> {
     const objectKey = this.#blobKey(ns, digest);
-    if ((await this.#head(objectKey)) === undefined) return false;
+    const head = await this.#head(objectKey);
+    if (head === undefined || (options.unlessWrittenAfter && head.modifiedAt > options.unlessWrittenAfter)) return false;
     await this.#send(() => this.#s3.send(new DeleteObjectCommand({ Bucket: this.#options.bucket, Key: objectKey })));
     return true;
   }
@@ -339,9 +340,9 @@ export class S3Store implements Store {
     } while (token);
   }
 
-  async #head(key: string): Promise<{ size: number } | undefined> {
+  async #head(key: string): Promise<{ size: number; modifiedAt: Date } | undefined> {
     const res = await this.#send(() => this.#s3.send(new HeadObjectCommand({ Bucket: this.#options.bucket, Key: key })), true);
-    return res ? { size: res.ContentLength ?? 0 } : undefined;
+    return res ? { size: res.ContentLength ?? 0, modifiedAt: res.LastModified ?? new Date(0) } : undefined;
   }
 
   /** Runs an S3 call; with missingIsUndefined, a 404 is a miss. Everything else that fails is an error. */

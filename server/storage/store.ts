@@ -56,8 +56,11 @@ export interface Store {
    * new: the collector keeps a blob a save has claimed (server/retention/collector.ts).
    */
   putBlob(ns: string, digest: string, body: Readable, size: number, options?: { replace?: boolean }): Promise<PutOutcome>;
-  /** removes a blob (one found corrupt); false when it was absent */
-  deleteBlob(ns: string, digest: string): Promise<boolean>;
+  /**
+   * removes a blob (one found corrupt, or collected); false when it was absent, or, with
+   * unlessWrittenAfter, when it was written again after that time (a save claimed it)
+   */
+  deleteBlob(ns: string, digest: string, options?: { unlessWrittenAfter?: Date }): Promise<boolean>;
   /** a stream of the blob (or of one range of it), or undefined when it is absent */
   getBlob(ns: string, digest: string, range?: ByteRange): Promise<Readable | undefined>;
   getEntry(ns: string, key: string): Promise<Buffer | undefined>;
