@@ -103,6 +103,21 @@ export interface StatsResponse {
   history: Array<{ minute: string; exact: number; prefix: number; miss: number }>;
   /** the keys that missed most */
   topMisses: Array<{ namespace: string; key: string; misses: number }>;
+  /** the store against its caps, and the collector, as of its last run (any server's) */
+  retention?: RetentionStats;
+}
+
+export interface RetentionStats {
+  maxBytes?: number;
+  maxIdleSeconds?: number;
+  quotas?: Record<string, number>;
+  storedBytes?: number;
+  liveBytes?: number;
+  entries?: number;
+  byNamespace?: Record<string, { bytes: number; entries: number }>;
+  doomedBlobs: number;
+  totals: { evicted: number; blobsCollected: number; bytesReclaimed: number };
+  lastRun?: { at: string; by: string; outcome: string; reason?: string; seconds: number; evicted: Record<string, number>; blobsCollected: number; bytesReclaimed: number };
 }
 
 export const lookupRequestSchema = {

@@ -1,13 +1,14 @@
 import type { FastifyInstance } from 'fastify';
-import { type ClientReport, clientReportSchema } from '../../shared/protocol.ts';
+import { type ClientReport, clientReportSchema, type RetentionStats } from '../../shared/protocol.ts';
+import type { RetentionView } from '../retention/retention.ts';
 import type { RouteDeps } from './deps.ts';
 import { parseStored } from './lookup.ts';
 import { namespaceOf } from './params.ts';
 
-export async function statsRoutes(app: FastifyInstance, { stats, store }: RouteDeps): Promise<void> {
+export async function statsRoutes(app: FastifyInstance, { stats, store, retention }: RouteDeps): Promise<void> {
   app.get('/v1/stats', async (request) => {
     request.access.requireAdmin(); // it names every namespace
-    return stats.snapshot();
+    return { ...stats.snapshot(), retention: retentionStats(retention.view()) };
   });
 
   app.post<{ Body: ClientReport }>('/v1/ns/:ns/reports', { schema: { body: clientReportSchema } }, async (request, reply) => {
@@ -26,4 +27,16 @@ export async function statsRoutes(app: FastifyInstance, { stats, store }: RouteD
     request.access.requireAdmin(); // so does this; scrape it with an admin bearer token
     return reply.type(stats.metrics.registry.contentType).send(await stats.metrics.registry.metrics());
   });
+}
+
+function retentionStats({ caps, status }: RetentionView): RetentionStats {
+  return {
+    ...(caps.maxBytes === undefined ? {} : { maxBytes: caps.maxBytes }),
+    ...(caps.maxIdleMs === undefined ? {} : { maxIdleSeconds: caps.maxIdleMs / 1000 }),
+    ...(caps.quotas ? { quotas: caps.quotas } : {}),
+    ...(status.usage ? { storedBytes: status.usage.storedBytes, liveBytes: status.usage.liveBytes, entries: status.usage.entries, byNamespace: status.usage.byNamespace } : {}),
+    doomedBlobs: Object.values(status.doomed).reduce((n, d) => n + Object.keys(d).length, 0),
+    totals: status.totals,
+    ...(status.lastRun ? { lastRun: status.lastRun } : {}),
+  };
 }

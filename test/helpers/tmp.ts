@@ -7,8 +7,8 @@ interface Teardown {
 }
 
 /** A fresh real folder, removed when the test ends. */
-export function tempDir(t: Teardown, label = 'larder'): string {
-  const dir = mkdtempSync(join(tmpdir(), `${label}-`));
+export function tempDir(t: Teardown, label = 'larder', parent = tmpdir()): string {
+  const dir = mkdtempSync(join(parent, `${label}-`));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
