@@ -7,6 +7,7 @@ import { deltaSaves } from './delta.ts';
 import { LARDER, larder, log } from './larder.ts';
 import { inTurn, median, quiet, type Row, sh, timed } from './measure.ts';
 import { serverMemory } from './server-memory.ts';
+import { lookupRows } from './lookups.ts';
 import { startupRows } from './startup.ts';
 import { switchRows } from './switch.ts';
 import { type BenchServer, startServer } from './server.ts';
@@ -15,7 +16,7 @@ import { type BenchServer, startServer } from './server.ts';
 // its baseline in the same run, prints medians and ratios, and writes the results as
 // JSON. Ratios, not seconds, are what carry from one machine or run to another.
 //   LARDER_BENCH_RUNS (default 3), LARDER_BENCH_CACHE (default ~/.cache/larder-bench),
-//   LARDER_BENCH_ONLY=name,name (corpora, 'startup' and 'switch' for those rows),
+//   LARDER_BENCH_ONLY=name,name (corpora, 'startup', 'switch' and 'lookups' for those rows),
 //   LARDER_BENCH_MEMORY_GB (default 1; 0 skips)
 
 const RUNS = Number(process.env.LARDER_BENCH_RUNS ?? 3);
@@ -49,6 +50,7 @@ async function main(): Promise<void> {
     if (large) rows.push(await keyComputation(large));
     const source = all.find((c) => c.name === 'npm-large');
     if (source && (!ONLY || ONLY.includes('startup'))) rows.push(...(await startupRows(CACHE, source.project, work, Math.max(RUNS, 5))));
+    if (!ONLY || ONLY.includes('lookups')) rows.push(...(await lookupRows(work)));
     if (MEMORY_GB > 0) {
       log(`server memory: 4 clients upload ${MEMORY_GB} GB each`);
       const memory = await serverMemory(join(work, 'store-memory'), 4, MEMORY_GB * 1024 ** 3);
@@ -146,9 +148,9 @@ function report(rows: Row[], corpora: Corpus[], extra: Record<string, unknown>):
     const b = median(row.baseline);
     const ratio = row.goal?.kind === 'baseline/larder ≥' ? b / l : l / b;
     const met = row.goal ? (row.goal.kind === 'larder/baseline ≤' ? ratio <= row.goal.value : ratio >= row.goal.value) : undefined;
-    const unit = row.notes?.startsWith('MB') ? ' MB' : ' s';
+    const unit = row.notes?.startsWith('MB') ? ' MB' : row.scenario.endsWith('(ms)') ? ' ms' : ' s';
     const goal = row.goal ? `${row.goal.kind} ${row.goal.value}: ${met ? 'met' : 'NOT met'}` : (row.notes ?? '');
-    lines.push(`| ${row.scenario} | ${row.corpus} | ${l.toFixed(unit === ' s' ? 2 : 0)}${unit} | ${row.baselineName.replaceAll('|', '\\|')} | ${b.toFixed(unit === ' s' ? 2 : 0)}${unit} | ${ratio.toFixed(2)}× | ${goal}${row.goal && row.notes ? `; ${row.notes}` : ''} |`);
+    lines.push(`| ${row.scenario} | ${row.corpus} | ${l.toFixed(unit === ' MB' ? 0 : unit === ' ms' ? 1 : 2)}${unit} | ${row.baselineName.replaceAll('|', '\\|')} | ${b.toFixed(unit === ' MB' ? 0 : unit === ' ms' ? 1 : 2)}${unit} | ${ratio.toFixed(2)}× | ${goal}${row.goal && row.notes ? `; ${row.notes}` : ''} |`);
     return { ...row, larderMedian: l, baselineMedian: b, ratio, met };
   });
   const memory = extra.serverMemory as { peakRss: number } | undefined;

@@ -9,9 +9,9 @@ export interface BenchServer {
   stop: () => Promise<void>;
 }
 
-/** A real larder-server process on a free port with its own disk store. */
-export function startServer(store: string): Promise<BenchServer> {
-  const child = spawn(process.execPath, [SERVER_BIN, '--port', '0', '--store', store, '--log-level', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+/** A real larder-server process on a free port with its own store (a folder, or s3:// with the flags it needs). */
+export function startServer(store: string, flags: string[] = []): Promise<BenchServer> {
+  const child = spawn(process.execPath, [SERVER_BIN, '--port', '0', '--store', store, '--log-level', 'warn', ...flags], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   return new Promise((resolve, reject) => {
     child.stderr?.on('data', (d: Buffer) => {

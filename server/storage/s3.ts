@@ -158,7 +158,7 @@ export class S3Store implements Store {
     // Other servers' lookups learn of it from the journal. Should this write fail, they
     // learn at their next full listing: the entry itself is published either way.
     await this.#s3
-      .send(new PutObjectCommand({ Bucket: this.#options.bucket, Key: `${this.#nsPrefix(ns)}journal/${journalName(info.createdAt.getTime(), info.size, key)}`, Body: '' }))
+      .send(new PutObjectCommand({ Bucket: this.#options.bucket, Key: `${this.#nsPrefix(ns)}journal/${journalName(info.createdAt.getTime(), info.size, key)}`, Body: Buffer.alloc(0), ContentLength: 0 }))
       .catch(() => {});
     return 'created';
   }
@@ -302,14 +302,13 @@ export class S3Store implements Store {
       }
       [keyMarker, uploadIdMarker] = page.IsTruncated ? [page.NextKeyMarker, page.NextUploadIdMarker] : [undefined, undefined];
     } while (keyMarker !== undefined);
-    const trimmed = await this.#trimJournals();
+    const trimmed = await this.trimJournals(Date.now() - JOURNAL_KEEP_MS);
     const did = [aborted > 0 ? `aborted ${aborted} multipart upload(s) left unfinished` : '', trimmed > 0 ? `removed ${trimmed} journal record(s) older than an hour` : ''].filter(Boolean);
     return did.length > 0 ? did.join('; ') : undefined;
   }
 
-  /** Journal records every index has read by now (S3EntryIndex): a thousand per request. */
-  async #trimJournals(): Promise<number> {
-    const cutoff = Date.now() - JOURNAL_KEEP_MS;
+  /** Removes journal records written before cutoff (every index has read those older than an hour: S3EntryIndex). */
+  async trimJournals(cutoff: number): Promise<number> {
     let removed = 0;
     for (const ns of await this.listNamespaces()) {
       const base = `${this.#nsPrefix(ns)}journal/`;

@@ -32,3 +32,12 @@ t.test('an s3:// store with endpoint, region and path style', async (t) => {
   t.match(config, { store: { kind: 's3', bucket: 'cache-bucket', prefix: 'teams/ci/', endpoint: 'https://bucket.vpce-1a2b.s3.eu-west-1.vpce.amazonaws.com', region: 'eu-west-1', forcePathStyle: true } });
   t.match(parseServerConfig(['--store', 's3://b-1'], {}), { store: { bucket: 'b-1', prefix: '', region: 'us-east-1', forcePathStyle: false } });
 });
+
+t.test('retention: caps and timings from flags or variables, none by default', async (t) => {
+  t.same((parseServerConfig([], {}) as { retention: unknown }).retention, { maxBytes: undefined, maxIdleMs: undefined, graceMs: 3_600_000, collectEveryMs: 3_600_000 });
+  const config = parseServerConfig(['--max-size', '200G', '--max-idle', '30d'], { LARDER_GC_GRACE: '2h', LARDER_COLLECT_EVERY: '15m', LARDER_MAX_SIZE: '1G' });
+  t.same((config as { retention: unknown }).retention, { maxBytes: 200 * 1024 ** 3, maxIdleMs: 30 * 86_400_000, graceMs: 7_200_000, collectEveryMs: 900_000 });
+  t.throws(() => parseServerConfig(['--max-idle', '30 days'], {}), { code: 'LARDER_USAGE', message: /--max-idle 30 days: expected a duration such as 30m, 12h or 30d/ });
+  t.throws(() => parseServerConfig(['--max-size', 'lots'], {}), { code: 'LARDER_USAGE', message: /--max-size lots: expected a size/ });
+  t.throws(() => parseServerConfig(['--collect-every', '10s'], {}), { code: 'LARDER_USAGE', message: /at least 1m/ });
+});

@@ -27,7 +27,11 @@ t.test('tokens files are checked; the token itself is never stored', async (t) =
     [{ tokens: [{ name: 'a', sha256: hash, grants: [{ namespaces: 'acme', access: 'write' }] }] }, /access/],
     [{ tokens: [{ name: 'a', sha256: hash, grants: [{ namespaces: 'acme', access: 'read', keyPrefixes: ['a/b'] }] }] }, /keyPrefixes/],
     [{ tokens: [{ name: 'a', sha256: hash, admin: true }, { name: 'b', sha256: hash, admin: true }] }, /twice/],
+    [{ tokens: [{ name: 'a', sha256: hash, admin: true }], quotas: { Web: '5G' } }, /quotas: "Web" is not a namespace name/],
+    [{ tokens: [{ name: 'a', sha256: hash, admin: true }], quotas: { web: 'five gigs' } }, /quotas.web five gigs: expected a size/],
+    [{ tokens: [{ name: 'a', sha256: hash, admin: true }], quotas: ['web'] }, /quotas must be/],
   ];
+  t.same(checkTokensFile({ tokens: [{ name: 'a', sha256: hash, admin: true }], quotas: { web: '50G' } }).quotas, { web: '50G' }, 'per-namespace quotas');
   for (const [file, message] of bad) t.throws(() => checkTokensFile(file), { code: 'LARDER_USAGE', message }, JSON.stringify(file).slice(0, 80));
 });
 
