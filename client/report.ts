@@ -1,5 +1,6 @@
 import type { ErrorBody } from '../shared/errors.ts';
 import type { MatchKind } from '../shared/protocol.ts';
+import { mb } from '../shared/units.ts';
 
 // What a save or restore did, as one record: printed as a line for people, as JSON
 // with --json or --report, and as step outputs in GitHub Actions.
@@ -54,10 +55,6 @@ export function describe(record: Report): string {
 
 export function secondsSince(mark: number): number {
   return (performance.now() - mark) / 1000;
-}
-
-function mb(bytes: number): string {
-  return `${(bytes / 1e6).toFixed(1)} MB`;
 }
 
 /** One CloudWatch Embedded Metric Format line: CloudWatch Logs turns it into metrics, no SDK call. */

@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { MatchKind } from '../shared/protocol.ts';
 import type { RetentionView } from './retention/retention.ts';
+import { doomedCount } from './retention/state.ts';
 
 // Prometheus metrics (GET /metrics). Stats feeds these from the same calls that feed
 // /v1/stats, so the two always agree.
@@ -69,7 +70,7 @@ export class Metrics {
     gauge('larder_retention_evicted_entries', 'Entries evicted since the store began.', (v, set) => set(v.status.totals.evicted));
     gauge('larder_retention_collected_blobs', 'Unreferenced blobs deleted since the store began.', (v, set) => set(v.status.totals.blobsCollected));
     gauge('larder_retention_reclaimed_bytes', 'Bytes those deletions freed since the store began.', (v, set) => set(v.status.totals.bytesReclaimed));
-    gauge('larder_retention_doomed_blobs', 'Unreferenced blobs waiting out their grace period.', (v, set) => set(Object.values(v.status.doomed).reduce((n, d) => n + Object.keys(d).length, 0)));
+    gauge('larder_retention_doomed_blobs', 'Unreferenced blobs waiting out their grace period.', (v, set) => set(doomedCount(v.status)));
     gauge('larder_retention_last_run_timestamp_seconds', 'When the last collection ran.', (v, set) => v.status.lastRun && set(Date.parse(v.status.lastRun.at) / 1000));
     gauge('larder_retention_last_run_success', 'Whether the last collection succeeded (1) or failed (0).', (v, set) => v.status.lastRun && set(v.status.lastRun.outcome === 'ok' ? 1 : 0));
     gauge('larder_retention_last_run_duration_seconds', 'How long the last collection took.', (v, set) => v.status.lastRun && set(v.status.lastRun.seconds));

@@ -5,6 +5,7 @@ import { checkKey, checkKeyPrefix } from '../../shared/names.ts';
 import type { ClientOptions } from '../options.ts';
 import { CacheClient } from '../transport/transfer.ts';
 import type { Io } from './context.ts';
+import { mb } from '../../shared/units.ts';
 
 // Operators' commands: see what a namespace holds and remove a bad entry. Unlike save and
 // restore, they are not part of a build, so a failure exits 1.
@@ -77,10 +78,6 @@ function age(ms: number): string {
   if (minutes < 60) return `${minutes}m`;
   if (minutes < 48 * 60) return `${Math.floor(minutes / 60)}h`;
   return `${Math.floor(minutes / 1440)}d`;
-}
-
-function mb(bytes: number): string {
-  return `${(bytes / 1e6).toFixed(1)} MB`;
 }
 
 function sum(values: number[]): number {

@@ -108,7 +108,7 @@ export class Collector {
 
     // Blobs doomed a grace period ago, unless used or written again since.
     await stillHeld();
-    const referenced = new Set(entries.flatMap((e) => e.digests.map((d) => `${e.ns}/${d}`)));
+    const referenced = blobsUsedBy(entries);
     for (const [ns, doomed] of Object.entries(status.doomed)) {
       for (const [digest, doomedAt] of Object.entries(doomed)) {
         const id = `${ns}/${digest}`;
@@ -135,7 +135,7 @@ export class Collector {
 
     // Blobs nothing live uses any more: doomed now, deleted a grace period from now.
     const evicted = new Set(choice.evict.map((e) => e.entry));
-    const stillUsed = new Set(entries.filter((e) => !evicted.has(e)).flatMap((e) => e.digests.map((d) => `${e.ns}/${d}`)));
+    const stillUsed = blobsUsedBy(entries.filter((e) => !evicted.has(e)));
     for (const id of blobSizes.keys()) {
       if (stillUsed.has(id)) continue;
       const [ns, digest] = [id.slice(0, id.indexOf('/')), id.slice(id.indexOf('/') + 1)];
@@ -177,4 +177,9 @@ export class Collector {
     if (body) this.#digests.set(id, digests);
     return digests;
   }
+}
+
+/** The blobs (namespace/digest) these entries use. */
+function blobsUsedBy(entries: readonly LiveEntry[]): Set<string> {
+  return new Set(entries.flatMap((e) => e.digests.map((d) => `${e.ns}/${d}`)));
 }

@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { mb } from '../../shared/units.ts';
 import type { Store } from '../storage/store.ts';
 import { AccessLog } from './access-log.ts';
 import { Collector } from './collector.ts';
@@ -190,24 +191,13 @@ export class Retention {
 export function describeRun(summary: RunSummary, status: RetentionStatus, caps: Caps): string {
   const evicted = Object.entries(summary.evicted).filter(([, n]) => n > 0).map(([why, n]) => `${n} ${why}`);
   const usage = status.usage;
-  const cap = caps.maxBytes === undefined ? '' : ` of ${formatBytes(caps.maxBytes)}`;
+  const cap = caps.maxBytes === undefined ? '' : ` of ${mb(caps.maxBytes)}`;
   return [
     `retention: ${evicted.length > 0 ? `evicted ${evicted.join(', ')}` : 'evicted nothing'}`,
-    `collected ${summary.blobsCollected} blob(s), ${formatBytes(summary.bytesReclaimed)}`,
-    usage ? `store ${formatBytes(usage.storedBytes)}${cap}, ${usage.entries} entries` : '',
+    `collected ${summary.blobsCollected} blob(s), ${mb(summary.bytesReclaimed)}`,
+    usage ? `store ${mb(usage.storedBytes)}${cap}, ${usage.entries} entries` : '',
     `in ${summary.seconds.toFixed(1)} s`,
   ].filter(Boolean).join('; ');
-}
-
-function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (Math.abs(value) >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
 }
 
 /** host-pid-random, in the characters a bookkeeping object's name allows. */

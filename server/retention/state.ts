@@ -47,6 +47,11 @@ export interface RetentionStatus {
   totals: { evicted: number; blobsCollected: number; bytesReclaimed: number };
 }
 
+/** Blobs waiting out their grace period. */
+export function doomedCount(status: RetentionStatus): number {
+  return Object.values(status.doomed).reduce((n, d) => n + Object.keys(d).length, 0);
+}
+
 export function emptyStatus(): RetentionStatus {
   return { doomed: {}, totals: { evicted: 0, blobsCollected: 0, bytesReclaimed: 0 } };
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { type ClientReport, clientReportSchema, type RetentionStats } from '../../shared/protocol.ts';
 import type { RetentionView } from '../retention/retention.ts';
+import { doomedCount } from '../retention/state.ts';
 import type { RouteDeps } from './deps.ts';
 import { parseStored } from './lookup.ts';
 import { namespaceOf } from './params.ts';
@@ -35,7 +36,7 @@ function retentionStats({ caps, status }: RetentionView): RetentionStats {
     ...(caps.maxIdleMs === undefined ? {} : { maxIdleSeconds: caps.maxIdleMs / 1000 }),
     ...(caps.quotas ? { quotas: caps.quotas } : {}),
     ...(status.usage ? { storedBytes: status.usage.storedBytes, liveBytes: status.usage.liveBytes, entries: status.usage.entries, byNamespace: status.usage.byNamespace } : {}),
-    doomedBlobs: Object.values(status.doomed).reduce((n, d) => n + Object.keys(d).length, 0),
+    doomedBlobs: doomedCount(status),
     totals: status.totals,
     ...(status.lastRun ? { lastRun: status.lastRun } : {}),
   };

@@ -85,9 +85,9 @@ export class S3EntryIndex {
   async #refresh(): Promise<void> {
     if (this.#fullAt === undefined) {
       await this.#fullListing();
-    } else if (this.#now() - this.#fullAt > FULL_EVERY_MS && !this.#full) {
-      // In the background: lookups go on answering from memory and the journal meanwhile.
-      this.#full = this.#fullListing().catch(() => {}).finally(() => (this.#full = undefined));
+    } else if (this.#now() - this.#fullAt > FULL_EVERY_MS) {
+      // In the background (one at a time): lookups go on answering from memory and the journal meanwhile.
+      this.#fullListing().catch(() => {});
     }
     await this.#readJournal();
   }

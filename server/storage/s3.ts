@@ -257,7 +257,7 @@ export class S3Store implements Store {
   }
 
   async listMeta(prefix: string): Promise<string[]> {
-    const base = this.#metaKey('x').slice(0, -1);
+    const base = this.#metaPrefix();
     const names: string[] = [];
     for await (const object of this.#list(base + prefix)) if (object.Key) names.push(object.Key.slice(base.length));
     return names.sort();
@@ -367,7 +367,11 @@ export class S3Store implements Store {
 
   #metaKey(name: string): string {
     if (!META_NAME.test(name)) throw new LarderError('LARDER_INTERNAL', `bad bookkeeping object name ${name}`);
-    return `${this.#options.prefix}v1/meta/${name}`;
+    return this.#metaPrefix() + name;
+  }
+
+  #metaPrefix(): string {
+    return `${this.#options.prefix}v1/meta/`;
   }
 
   #entryKey(ns: string, key: string): string {
