@@ -21,6 +21,8 @@ export interface Report {
   transferredBytes: number;
   /** restore: paths that already held the entry, untouched, and were left as they were */
   upToDate?: number;
+  /** restore: parts already in place in a folder that held another entry, which was patched instead of rewritten */
+  partsInPlace?: number;
   /** save: parts the server already had */
   partsReused?: number;
   /** save: of those, parts recognised by their tar bytes in the base entry, so never compressed */
@@ -39,7 +41,7 @@ export function describe(record: Report): string {
   switch (record.outcome) {
     case 'hit':
       if (record.upToDate && record.upToDate === record.paths.length) return `larder restore: ${record.match} hit ${record.matchedKey}: already up to date (${record.files.toLocaleString('en-US')} files unchanged, nothing downloaded) in ${time}`;
-      return `larder restore: ${record.match} hit ${record.matchedKey} (${size}, ${mb(record.transferredBytes)} downloaded${record.upToDate ? `; ${record.upToDate} path(s) already up to date` : ''}) in ${time}${rate}`;
+      return `larder restore: ${record.match} hit ${record.matchedKey} (${size}, ${mb(record.transferredBytes)} downloaded${record.partsInPlace ? `; ${record.partsInPlace} part(s) already in place` : ''}${record.upToDate ? `; ${record.upToDate} path(s) already up to date` : ''}) in ${time}${rate}`;
     case 'miss':
       return `larder restore: miss for ${record.key} in ${time}`;
     case 'saved':

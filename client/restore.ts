@@ -1,8 +1,13 @@
+import { availableParallelism } from 'node:os';
 import { isLarderError, LarderError } from '../shared/errors.ts';
 import { type Manifest, type PartRef, type PathRecord, READABLE_MANIFEST_VERSIONS } from '../shared/manifest.ts';
 import { mapLimit } from '../shared/concurrency.ts';
-import { finishTree } from './archive/finish-tree.ts';
-import { readFolderState, rememberFolder, unchangedBelow, unchangedRoot } from './folders/folder-state.ts';
+import { finishLinks, finishTree } from './archive/finish-tree.ts';
+import type { ExtractResult } from './archive/tar-read.ts';
+import { readFolderState, type RecordedState, recordedSince, rememberFolder, unchangedBelow, unchangedRoot } from './folders/folder-state.ts';
+import { unchangedByFind } from './folders/find-changes.ts';
+import { patchIntoPlace, retimeInPlace } from './folders/patch.ts';
+import { planReuse } from './local/reuse.ts';
 import { localLookup, rememberEntry } from './local/entry-cache.ts';
 import { hasLocalPart, partsDir } from './local/part-cache.ts';
 import type { LookupResponse } from '../shared/protocol.ts';
@@ -45,7 +50,11 @@ export async function restore(client: CacheClient, workers: PartWorkers, input: 
   const done = (): Report => ({ ...report, seconds: secondsSince(started) });
 
   let mark = performance.now();
-  workers.warm('extract');
+  // The part workers boot while the lookup runs; but where a folder may already hold what
+  // is asked for, booting them would take the cores its check needs: they boot after it,
+  // if there is anything to extract.
+  const recorded = input.paths.some((p) => readFolderState(input.cacheDir, resolveUserPath(p, input.cwd, input.home)) !== undefined);
+  if (!recorded) workers.warm('extract');
   const answer = await lookupOrLocal(client, input);
   // The same inputs' entry in the trusted tier is as good as our own.
   const found = answer.match === 'prefix' && answer.key !== undefined && input.sameInputs?.includes(answer.key) ? { ...answer, match: 'exact' as const } : answer;
@@ -61,41 +70,72 @@ export async function restore(client: CacheClient, workers: PartWorkers, input: 
 
   // A folder that still holds this very entry, untouched since it was restored or saved,
   // is left as it is: switching back to a branch costs one lstat per file, not a download.
+  // One that holds another entry this machine knows is patched: only what differs is written.
   mark = performance.now();
-  const held = await Promise.all(wanted.map((p) => holdsAlready(input, workers, p.path, found.key as string)));
-  const stale = wanted.filter((_, i) => !held[i]);
+  const held = await Promise.all(wanted.map((p) => heldUntouched(input, workers, p.path, found.key as string)));
+  const plans = wanted.flatMap((path, i) => {
+    const target = resolveUserPath(path.path, input.cwd, input.home);
+    const heldKey = held[i];
+    if (heldKey === found.key) return [];
+    const reuse = heldKey === undefined || !input.localCache || entry.version !== 2 ? undefined : planReuse({ cacheDir: input.cacheDir, localCache: input.localCache, target, heldKey, wanted: path });
+    return [{ path, target, reuse }];
+  });
   phases.check = secondsSince(mark);
-  report.upToDate = wanted.length - stale.length;
+  report.upToDate = wanted.length - plans.length;
+  if (plans.length > 0) workers.warm('extract');
 
   mark = performance.now();
   const stagings: Staging[] = [];
-  let replaced: string[];
-  try {
-    for (const path of stale) stagings.push(createStaging(resolveUserPath(path.path, input.cwd, input.home), input.log));
+  const leftovers: string[] = [];
+  let finished = 0;
+  const extractAll = async (tasks: Array<{ pathIndex: number; part: PartRef }>): Promise<Array<{ pathIndex: number; result: ExtractResult }>> => {
     // Biggest parts first, so no big part is left running alone at the end.
-    const tasks = stale.flatMap((path, pathIndex) => path.parts.map((part) => ({ pathIndex, part }))).sort((a, b) => b.part.rawSize - a.part.rawSize);
-    let finished = 0;
-    const results = await mapLimit(tasks, input.concurrency, async ({ pathIndex, part }) => {
+    const sorted = [...tasks].sort((a, b) => b.part.rawSize - a.part.rawSize);
+    return mapLimit(sorted, input.concurrency, async ({ pathIndex, part }) => {
       const result = await workers.extract(part, (stagings[pathIndex] as Staging).dir).catch((err: unknown) => healed(client, part, err));
       if (!result.local) report.transferredBytes += part.size;
       input.progress?.(++finished, tasks.length, report.transferredBytes);
-      return result;
+      return { pathIndex, result };
     });
+  };
+  // Members already in place take their new times while the workers extract.
+  const retiming: Array<Promise<void>> = [];
+  try {
+    for (const plan of plans) stagings.push(createStaging(plan.target, input.log));
+    for (const plan of plans) if (plan.reuse) retiming.push(retimeInPlace(plan.target, plan.reuse.retimed));
+    const results = await extractAll(plans.flatMap((plan, pathIndex) => (plan.reuse?.added ?? plan.path.parts).map((part) => ({ pathIndex, part }))));
+    const resultsOf = (i: number) => results.filter((r) => r.pathIndex === i).map((r) => r.result);
+    // New parts with hard links may point at files the kept parts hold: such a folder is
+    // restored whole, the kept parts extracted beside the new ones.
+    const whole = plans.map((plan, i) => !plan.reuse || resultsOf(i).some((r) => r.hardlinks.length > 0));
+    results.push(...(await extractAll(plans.flatMap((plan, pathIndex) => (plan.reuse && whole[pathIndex] ? plan.reuse.kept : []).map((part) => ({ pathIndex, part }))))));
+    await Promise.all(retiming);
+    report.partsInPlace = plans.reduce((n, plan, i) => n + (whole[i] ? 0 : plan.reuse?.kept.length ?? 0), 0);
     phases.downloadAndExtract = secondsSince(mark);
     mark = performance.now();
-    stagings.forEach((staging, i) => finishTree(staging.dir, results.filter((_, t) => tasks[t]?.pathIndex === i)));
-    replaced = swapIntoPlace(stagings);
+    stagings.forEach((staging, i) => {
+      if (whole[i]) finishTree(staging.dir, resultsOf(i));
+      else finishLinks(staging.dir, resultsOf(i));
+    });
+    leftovers.push(...swapIntoPlace(stagings.filter((_, i) => whole[i])));
+    stagings.forEach((staging, i) => {
+      const reuse = plans[i]?.reuse;
+      if (whole[i] || !reuse) return;
+      leftovers.push(patchIntoPlace({ target: staging.target, staging, removed: reuse.removed, dirs: resultsOf(i).flatMap((r) => r.dirs) }), staging.dir);
+    });
     phases.swap = secondsSince(mark);
   } catch (err) {
     await workers.terminate(); // no worker may still be writing into a staging folder
     for (const staging of stagings) discardStaging(staging);
+    await Promise.allSettled(retiming);
+    for (const plan of plans) if (plan.reuse) await retimeInPlace(plan.target, plan.reuse.retimed, true).catch(() => {}); // as it was, as far as it can be
     throw err;
   }
-  // The restore has succeeded; the folders it replaced go last.
+  // The restore has succeeded; the folders it replaced or emptied go last.
   mark = performance.now();
-  removeTrees(replaced, input.log);
+  removeTrees(leftovers, input.log);
   phases.removeOld = secondsSince(mark);
-  for (const staging of stagings) rememberFolder(input, staging.target, { key: found.key ?? input.key, by: 'restore', match: found.match });
+  for (const plan of plans) rememberFolder(input, plan.target, { key: found.key ?? input.key, by: 'restore', match: found.match });
   if (input.localCache) rememberEntry(input.cacheDir, input.localCache.server, input.localCache.namespace, entry);
   Object.assign(report, {
     outcome: 'hit',
@@ -131,16 +171,24 @@ async function lookupOrLocal(client: CacheClient, input: RestoreInput): Promise<
 }
 
 /**
- * Does the folder still hold this entry, with nothing in it changed since? One lstat per
- * file, shared between the part workers and this thread (74,000 entries take ~0.3 s on
- * one thread here).
+ * The entry the folder holds with nothing in it changed since, when that is this entry or
+ * one the local cache knows (else undefined, unchecked). One lstat per file, shared
+ * between the part workers and this thread (74,000 entries take ~0.3 s on one thread here).
  */
-async function holdsAlready(input: RestoreInput, workers: PartWorkers, path: string, key: string): Promise<boolean> {
+async function heldUntouched(input: RestoreInput, workers: PartWorkers, path: string, key: string): Promise<string | undefined> {
   const state = readFolderState(input.cacheDir, resolveUserPath(path, input.cwd, input.home));
-  if (state?.key !== key) return false;
+  if (state === undefined) return undefined;
+  const known = state.key === key || (input.localCache !== undefined && localLookup(input.cacheDir, input.localCache.server, input.localCache.namespace, state.key, [])?.match === 'exact');
+  return known && (await untouched(workers, state)) ? state.key : undefined;
+}
+
+async function untouched(workers: PartWorkers, state: RecordedState): Promise<boolean> {
   const top = unchangedRoot(state);
   if (top === undefined) return false;
   if (top.length < 64) return unchangedBelow(top, state.since);
+  const found = await unchangedByFind(top, state.file, availableParallelism());
+  // The record rewritten meanwhile (another restore) moved the reference: count it a change.
+  if (found !== undefined) return found && recordedSince(state.file) === state.since;
   const shares = Array.from({ length: workers.size + 1 }, (_, i) => top.filter((_, j) => j % (workers.size + 1) === i));
   const [own = [], ...others] = shares;
   const elsewhere = Promise.all(others.map((share) => workers.check(share, state.since)));

@@ -1,7 +1,7 @@
 import { chmodSync, linkSync, lstatSync, lutimesSync, mkdirSync, symlinkSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { unsafe } from './safe-path.ts';
-import type { ExtractResult } from './tar-read.ts';
+import type { DirRecord, ExtractResult } from './tar-read.ts';
 
 // The last step of an extraction, once every part's files are written: hard links
 // (to regular files the archive itself wrote), then symbolic links (never below another
@@ -10,9 +10,14 @@ import type { ExtractResult } from './tar-read.ts';
 // sealed only when full.
 
 export function finishTree(root: string, results: readonly ExtractResult[]): void {
+  finishLinks(root, results);
+  finishFolders(root, results.flatMap((r) => r.dirs));
+}
+
+/** Hard links, then symbolic links: the first half of finishTree. */
+export function finishLinks(root: string, results: readonly ExtractResult[]): void {
   const hardlinks = results.flatMap((r) => r.hardlinks);
   const symlinks = results.flatMap((r) => r.symlinks).sort((a, b) => (a.rel < b.rel ? -1 : 1));
-  const dirs = results.flatMap((r) => r.dirs).sort((a, b) => depth(b.rel) - depth(a.rel));
 
   for (const { rel, target } of hardlinks) {
     const targetStat = lstatOrUndefined(join(root, target));
@@ -41,7 +46,11 @@ export function finishTree(root: string, results: readonly ExtractResult[]): voi
     create(rel, () => symlinkSync(target, join(root, rel)));
     lutimesSync(join(root, rel), mtime, mtime);
   }
+}
 
+/** Folder modes and times, deepest first: the second half of finishTree. */
+export function finishFolders(root: string, folders: readonly DirRecord[]): void {
+  const dirs = [...folders].sort((a, b) => depth(b.rel) - depth(a.rel));
   for (const { rel, mode, mtime } of dirs) {
     chmodSync(join(root, rel), mode);
     utimesSync(join(root, rel), mtime, mtime);
@@ -79,7 +88,7 @@ function lstatOrUndefined(path: string): ReturnType<typeof lstatSync> | undefine
   }
 }
 
-function parentOf(rel: string): string {
+export function parentOf(rel: string): string {
   const slash = rel.lastIndexOf('/');
   return slash < 0 ? '' : rel.slice(0, slash);
 }

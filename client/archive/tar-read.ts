@@ -20,9 +20,14 @@ const UMASK = readUmask();
 export interface DirRecord { rel: string; mode: number; mtime: number }
 export interface LinkRecord { rel: string; target: string; mtime: number }
 
+/** A member as a listing sees it, in archive order; '' is the root. */
+export interface Member { rel: string; kind: 'file' | 'dir' | 'symlink' | 'hardlink' }
+
 export interface ExtractResult {
   /** the part came from the local part cache, not the server */
   local?: boolean;
+  /** when asked for: every member, in archive order (what a restore in place needs) */
+  members?: Member[];
   files: number;
   fileBytes: number;
   dirs: DirRecord[];
@@ -59,10 +64,15 @@ export class TarExtractor {
   #ex: HeaderData | undefined;
   #gex: HeaderData | undefined;
 
-  constructor(root: string, limits: ExtractLimits = NO_LIMITS, times?: readonly number[]) {
-    this.#root = root;
+  readonly #listOnly: boolean;
+
+  /** listing: the result lists the members; with no root, nothing is written, they are only listed */
+  constructor(root: string | undefined, limits: ExtractLimits = NO_LIMITS, times?: readonly number[], listing = root === undefined) {
+    this.#root = root ?? '';
     this.#limits = limits;
     this.#times = times;
+    this.#listOnly = root === undefined;
+    if (listing) this.#result.members = [];
   }
 
   write(chunk: Buffer): void {
@@ -135,6 +145,11 @@ export class TarExtractor {
     const rel = safeRelativePath(path);
     const mode = header.mode & PERMISSION_BITS;
     const mtime = this.#times ? (this.#times[this.#entries - 1] as number) : header.mtime;
+    this.#result.members?.push({ rel, kind: memberKind(type, rel) });
+    if (this.#listOnly) {
+      this.#state = size + pad > 0 ? { kind: 'skip', left: size + pad } : { kind: 'header' };
+      return;
+    }
     switch (type) {
       case 'File':
       case 'OldFile':
@@ -235,6 +250,14 @@ export class TarExtractor {
     }
     for (let dir = rel; dir !== '' && !this.#madeDirs.has(dir); dir = dir.slice(0, Math.max(0, dir.lastIndexOf('/')))) this.#madeDirs.add(dir);
   }
+}
+
+function memberKind(type: string, rel: string): Member['kind'] {
+  if (type === 'File' || type === 'OldFile' || type === 'ContiguousFile') return 'file';
+  if (type === 'Directory') return 'dir';
+  if (type === 'SymbolicLink') return 'symlink';
+  if (type === 'Link') return 'hardlink';
+  throw unsafe(`${type} entry ${JSON.stringify(rel)}: only files, folders and links are restored`);
 }
 
 /** A header's time in seconds; an invalid one (a pax mtime that is not a number) is refused. */

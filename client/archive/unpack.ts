@@ -6,7 +6,7 @@ import { LarderError } from '../../shared/errors.ts';
 import type { PartRef } from '../../shared/manifest.ts';
 import { decodeTimes } from '../../shared/times.ts';
 import { unsafe } from './safe-path.ts';
-import { type ExtractLimits, type ExtractResult, TarExtractor } from './tar-read.ts';
+import { type ExtractLimits, type ExtractResult, type Member, TarExtractor } from './tar-read.ts';
 import { zstd, ZstdOutputTooLarge } from './zstd.ts';
 
 // One part into a staging folder: verify sha256 → unzstd → write files, never past the
@@ -22,8 +22,8 @@ export function limitsOf(part: PartRef): ExtractLimits {
 }
 
 /** An extractor bound to the part's caps and, for a version 2 part, the times beside it. */
-function extractorFor(part: PartRef, root: string): TarExtractor {
-  return new TarExtractor(root, limitsOf(part), part.times === undefined ? undefined : decodeTimes(part.times, part.entries));
+function extractorFor(part: PartRef, root: string | undefined, listing?: boolean): TarExtractor {
+  return new TarExtractor(root, limitsOf(part), part.times === undefined ? undefined : decodeTimes(part.times, part.entries), listing);
 }
 
 export async function extractPart(compressed: Readable, part: PartRef, root: string): Promise<ExtractResult> {
@@ -71,7 +71,7 @@ export function fitsInMemory(part: PartRef): boolean {
  * is written, and zstd may not produce more than the declared raw size (a bomb stops
  * inside the decompressor).
  */
-export function extractPartBuffer(compressed: Buffer, part: PartRef, root: string): ExtractResult {
+export function extractPartBuffer(compressed: Buffer, part: PartRef, root: string | undefined, listing?: boolean): ExtractResult {
   if (compressed.length !== part.size || sha256Digest(compressed) !== part.digest) {
     throw new LarderError('LARDER_INTEGRITY', `part ${part.digest} arrived corrupted (${compressed.length} of ${part.size} bytes, or other bytes)`);
   }
@@ -83,7 +83,7 @@ export function extractPartBuffer(compressed: Buffer, part: PartRef, root: strin
     throw unsafe(`part ${part.digest} is not valid zstd: ${(err as Error).message}`);
   }
   if (tar.length !== part.rawSize) throw wrongRawSize(part, tar.length);
-  const extractor = extractorFor(part, root);
+  const extractor = extractorFor(part, root, listing);
   try {
     extractor.write(tar);
     return extractor.end();
@@ -91,6 +91,11 @@ export function extractPartBuffer(compressed: Buffer, part: PartRef, root: strin
     extractor.abort();
     throw err;
   }
+}
+
+/** The members of a part held in memory, verified like an extraction, nothing written. */
+export function listPartBuffer(compressed: Buffer, part: PartRef): Member[] {
+  return extractPartBuffer(compressed, part, undefined).members ?? [];
 }
 
 /**

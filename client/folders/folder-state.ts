@@ -32,6 +32,8 @@ export interface FolderState {
 export interface RecordedState extends FolderState {
   /** ms since 1970: nothing in the folder changed after this */
   since: number;
+  /** the record itself, whose mtime is since (what `find -cnewer` compares with) */
+  file: string;
 }
 
 function stateFile(stateDir: string, folder: string): string {
@@ -68,7 +70,16 @@ export function readFolderState(stateDir: string, folder: string): RecordedState
   try {
     const state = JSON.parse(readFileSync(file, 'utf8')) as FolderState;
     if (state.path !== folder || typeof state.key !== 'string' || typeof state.ino !== 'number') return undefined;
-    return { ...state, since: statSync(file).mtimeMs };
+    return { ...state, since: statSync(file).mtimeMs, file };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The record file's mtime now (its "since"), or undefined when it is gone. */
+export function recordedSince(file: string): number | undefined {
+  try {
+    return statSync(file).mtimeMs;
   } catch {
     return undefined;
   }

@@ -103,7 +103,8 @@ function stagingPrefix(target: string): string {
 /** What killed restores of this target left behind: staging folders removed, a moved-aside target put back. */
 function sweepLeftovers(target: string, log: (line: string) => void): void {
   const prefix = stagingPrefix(target);
-  const pattern = /^(\d+)-[0-9a-f]+(-old)?$/;
+  // -old: a target moved aside; -out: what a restore in place moved out (client/folders/patch.ts)
+  const pattern = /^(\d+)-[0-9a-f]+(-old|-out)?$/;
   let names: string[];
   try {
     names = readdirSync(dirname(target)).filter((n) => n.startsWith(prefix));
@@ -115,7 +116,7 @@ function sweepLeftovers(target: string, log: (line: string) => void): void {
     const match = pattern.exec(name.slice(prefix.length));
     if (!match || isAlive(Number(match[1]))) continue;
     const path = join(dirname(target), name);
-    if (match[2] && !existsSync(target)) {
+    if (match[2] === ASIDE && !existsSync(target)) {
       putBack(path, target);
       log(`larder restore: put back ${target}, which a killed restore had moved aside`);
       continue;
@@ -148,7 +149,7 @@ function isAlive(pid: number): boolean {
   }
 }
 
-function lstatOrUndefined(path: string): Stats | undefined {
+export function lstatOrUndefined(path: string): Stats | undefined {
   try {
     return lstatSync(path);
   } catch (err) {

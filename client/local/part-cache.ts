@@ -3,6 +3,8 @@ import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unl
 import { join } from 'node:path';
 import { digestHex } from '../../shared/digest.ts';
 import type { PartRef } from '../../shared/manifest.ts';
+import { safeRelativePath } from '../archive/safe-path.ts';
+import type { Member } from '../archive/tar-read.ts';
 
 // Parts already seen, kept on this machine (LARDER_CACHE_DIR/parts), so switching back
 // to a branch's tree downloads nothing. A part is stored under its SHA-256 exactly as the
@@ -56,8 +58,44 @@ export function storeLocalPart(dir: string, digest: string, bytes: Buffer): void
   }
 }
 
+// Beside each part, its member list (`<digest>.list`), written when the part is
+// extracted: a restore in place (client/local/reuse.ts) learns which files a part put in
+// the folder without decompressing it. It goes with its part.
+const LISTING = '.list';
+const KINDS: Record<Member['kind'], string> = { file: 'f', dir: 'd', symlink: 's', hardlink: 'h' };
+const KIND_OF = new Map(Object.entries(KINDS).map(([kind, letter]) => [letter, kind as Member['kind']]));
+
+export function storeListing(dir: string, digest: string, members: readonly Member[]): void {
+  const file = partFile(dir, digest) + LISTING;
+  try {
+    const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    writeFileSync(temp, JSON.stringify(members.map((m) => KINDS[m.kind] + m.rel)));
+    renameSync(temp, file);
+  } catch {
+    // only the next restore in place pays for a listing
+  }
+}
+
+/** The part's members as listed when it was extracted; undefined when there is no sound listing. */
+export function readListing(dir: string, part: PartRef): Member[] | undefined {
+  try {
+    const lines = JSON.parse(readFileSync(partFile(dir, part.digest) + LISTING, 'utf8')) as unknown;
+    if (!Array.isArray(lines) || lines.length !== part.entries) return undefined;
+    return lines.map((line: unknown) => {
+      const kind = typeof line === 'string' ? KIND_OF.get(line.charAt(0)) : undefined;
+      const rel = (line as string).slice(1);
+      // A listing names what a restore moves out of a folder: never a path that leaves it.
+      if (kind === undefined || safeRelativePath(rel) !== rel) throw new Error('not a listing');
+      return { rel, kind };
+    });
+  } catch {
+    return undefined;
+  }
+}
+
 export function forgetLocalPart(dir: string, digest: string): void {
   rmSync(partFile(dir, digest), { force: true });
+  rmSync(partFile(dir, digest) + LISTING, { force: true });
 }
 
 export interface PartCacheInfo {
@@ -95,6 +133,7 @@ function held(dir: string): Held[] {
           if (Date.now() - info.mtimeMs > 3_600_000) unlinkSync(file);
           continue;
         }
+        if (name.endsWith(LISTING)) continue;
         found.push({ file, size: info.size, used: info.mtimeMs });
       } catch {
         // gone meanwhile
@@ -118,6 +157,7 @@ export function prunePartCache(dir: string, maxBytes: number): PartCacheInfo {
     if (total <= maxBytes) break;
     try {
       unlinkSync(part.file);
+      rmSync(part.file + LISTING, { force: true });
       total -= part.size;
       removed.parts++;
       removed.bytes += part.size;

@@ -3,7 +3,7 @@ import type { PartRef } from '../../shared/manifest.ts';
 import type { ExtractResult } from '../archive/tar-read.ts';
 import { CacheClient } from '../transport/transfer.ts';
 import { extractPart, extractPartBuffer, fitsInMemory, readPart } from '../archive/unpack.ts';
-import { forgetLocalPart, readLocalPart, storeLocalPart } from '../local/part-cache.ts';
+import { forgetLocalPart, readLocalPart, storeListing, storeLocalPart } from '../local/part-cache.ts';
 import type { PartJob, PartWorkerData } from './worker-pool.ts';
 
 // A restore's job in a part worker: download → verify → unzstd → write into staging.
@@ -25,16 +25,22 @@ export function startExtractJob(job: Extract<PartJob, { kind: 'extract' }>, data
   // downloaded after all when it is found corrupt.
   const cache = data.partCache;
   const local = cache === undefined ? undefined : readLocalPart(cache, part);
+  // With the local cache on, a part's member list is kept beside it (what a restore in place reads).
+  const extractListed = (bytes: Buffer): ExtractResult => {
+    const { members, ...result } = extractPartBuffer(bytes, part, root, cache !== undefined);
+    if (cache && members) storeListing(cache, part.digest, members);
+    return result;
+  };
   const extractDownload = async (bytes: Promise<Buffer>): Promise<ExtractResult> => {
     const fetched = await bytes;
-    const result = extractPartBuffer(fetched, part, root);
+    const result = extractListed(fetched);
     if (cache) storeLocalPart(cache, part.digest, fetched); // verified by now
     return result;
   };
   if (local && cache) {
     return async () => {
       try {
-        return { ...extractPartBuffer(local, part, root), local: true };
+        return { ...extractListed(local), local: true };
       } catch (err) {
         if (!isLarderError(err, 'LARDER_INTEGRITY')) throw err;
         forgetLocalPart(cache, part.digest);

@@ -26,6 +26,16 @@ t.test('a restore sweeps what killed restores of its target left: staging folder
   t.same(readdirSync(base).sort(), ['.node_modules.larder-' + process.pid + '-cccc2222', staging.dir.slice(base.length + 1), '.venv.larder-1-dddd3333', 'node_modules'].sort(), 'only a live restore\'s folders and other targets\' remain');
 });
 
+t.test('what a killed restore in place moved out is removed, never put back as the target', async (t) => {
+  const base = tempDir(t, 'sweep-out');
+  const dead = deadPid();
+  mkdirSync(join(base, `.node_modules.larder-${dead}-eeee4444-out`), { recursive: true });
+  writeFileSync(join(base, `.node_modules.larder-${dead}-eeee4444-out/0`), 'a file moved out');
+  createStaging(join(base, 'node_modules'));
+  t.notOk(existsSync(join(base, 'node_modules')), 'no target made of moved-out files');
+  t.notOk(existsSync(join(base, `.node_modules.larder-${dead}-eeee4444-out`)), 'the moved-out folder is gone');
+});
+
 t.test('removing a tree copes with read-only folders and great depth', async (t) => {
   const base = tempDir(t, 'remove');
   const root = join(base, 'tree');
