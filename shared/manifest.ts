@@ -13,6 +13,8 @@ export const MANIFEST_VERSION = 2;
 export const READABLE_MANIFEST_VERSIONS = [1, 2] as const;
 export const CODECS = ['zstd'] as const;
 export type Codec = (typeof CODECS)[number];
+/** The codec of entries other tools' caches publish through larder's protocol adapters. */
+export const OPAQUE_CODEC = 'opaque';
 
 /** One standalone compressed tar of whole files from one path. */
 export interface PartRef {
@@ -42,7 +44,8 @@ export interface Manifest {
   version: (typeof READABLE_MANIFEST_VERSIONS)[number];
   key: string;
   createdAt: string;
-  codec: Codec;
+  /** opaque: the one part is another tool's own archive, stored by a protocol adapter (server/protocols/), never unpacked by larder */
+  codec: Codec | typeof OPAQUE_CODEC;
   paths: PathRecord[];
   /** what made the key: placeholder → value or hash, for `larder key --explain` style audits */
   inputs: Record<string, string>;

@@ -38,6 +38,8 @@ export interface TokensFile {
 }
 
 export interface CompiledGrant {
+  /** the namespace or pattern as written */
+  pattern: string;
   namespace: RegExp;
   write: boolean;
   keyPrefixes: string[] | undefined;
@@ -77,6 +79,11 @@ export class Access {
 
   requireWrite(ns: string, key?: string): void {
     if (!this.canWrite(ns, key)) throw forbidden(this.name, 'write', ns, key);
+  }
+
+  /** the namespaces (or patterns) the grants name, each once */
+  namespaces(): string[] {
+    return [...new Set(this.#grants.map((g) => g.pattern))];
   }
 
   requireAdmin(): void {
@@ -157,6 +164,7 @@ export function quotaBytes(quotas: unknown, fail: (message: string) => never): R
 /** A grant ready to check; `{pr}` in its key prefixes becomes the pull request's number. */
 export function compileGrant(grant: Grant, pr?: string): CompiledGrant {
   return {
+    pattern: grant.namespaces,
     namespace: globRegExp(grant.namespaces, '[a-z0-9._-]*'),
     write: grant.access === 'read-write',
     keyPrefixes: grant.keyPrefixes?.map((p) => p.replaceAll('{pr}', pr ?? '{pr}')),

@@ -9,8 +9,9 @@ import { OidcVerifier } from './oidc.ts';
 // against the tokens file's OIDC rules. What the token may do (403) is decided by each route, after it
 // has validated the namespace and key.
 
-// '/' is the dashboard page, which holds no data; /client/ serves the public client
-const OPEN_ROUTES = new Set(['/healthz', '/readyz', '/', '/client/', '/client/:name']);
+// '/' is the dashboard page, which holds no data; /client/ serves the public client;
+// /gha/blobs/ URLs are capabilities, signed and checked by their route (server/protocols/gha)
+const OPEN_ROUTES = new Set(['/healthz', '/readyz', '/', '/client/', '/client/:name', '/gha/blobs/:capability']);
 const OPEN = Access.all('open server');
 const ANONYMOUS = new Access('(anonymous)', false, []);
 

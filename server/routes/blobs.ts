@@ -6,6 +6,7 @@ import { finishDigest, VerifyingStream } from '../../shared/digest.ts';
 import { LarderError } from '../../shared/errors.ts';
 import { type MissingRequest, type MissingResponse, missingRequestSchema, type VerifyResponse } from '../../shared/protocol.ts';
 import { parseRange } from '../range.ts';
+import type { PutOutcome } from '../storage/store.ts';
 import type { RouteDeps } from './deps.ts';
 import { digestOf, namespaceOf } from './params.ts';
 
@@ -82,20 +83,30 @@ export async function blobRoutes(app: FastifyInstance, { store, stats, limits, r
     if (size > limits.maxBlobBytes) throw new LarderError('LARDER_TOO_LARGE', `blob of ${size} bytes is over the ${limits.maxBlobBytes}-byte limit`);
     const body = request.body;
     if (!body || typeof body.pipe !== 'function') throw new LarderError('LARDER_UNSUPPORTED_MEDIA_TYPE', `a blob upload is sent as ${BLOB_TYPE}`);
-    const doomed = (await retention.doomedAmong(ns, [digest])).has(digest);
-    // The hash check sits in front of the store: a mismatch fails the stream before it commits.
-    const verified = new VerifyingStream(digest, size);
-    // pipeline keeps a listener on both streams; a failure reaches the store through `verified`.
-    pipeline(body, verified).catch(() => {});
-    const outcome = await store.putBlob(ns, digest, verified, size, { replace: doomed });
-    if (doomed) retention.rescued(ns, digest);
-    if (outcome === 'created') {
-      stats.add(ns, 'blobsUploaded');
-      stats.add(ns, 'bytesIn', size);
-      retention.uploaded(ns, size);
-    }
+    const outcome = await storeBlob({ store, stats, retention }, ns, digest, size, body);
     return reply.code(outcome === 'created' ? 201 : 200).send({ digest, size });
   });
+}
+
+/**
+ * Stores one blob body, checked against its digest and size on the way in; a doomed blob
+ * (server/retention) written again is kept. What every upload goes through, larder's own
+ * and the protocol adapters'.
+ */
+export async function storeBlob({ store, stats, retention }: Pick<RouteDeps, 'store' | 'stats' | 'retention'>, ns: string, digest: string, size: number, body: Readable): Promise<PutOutcome> {
+  const doomed = (await retention.doomedAmong(ns, [digest])).has(digest);
+  // The hash check sits in front of the store: a mismatch fails the stream before it commits.
+  const verified = new VerifyingStream(digest, size);
+  // pipeline keeps a listener on both streams; a failure reaches the store through `verified`.
+  pipeline(body, verified).catch(() => {});
+  const outcome = await store.putBlob(ns, digest, verified, size, { replace: doomed });
+  if (doomed) retention.rescued(ns, digest);
+  if (outcome === 'created') {
+    stats.add(ns, 'blobsUploaded');
+    stats.add(ns, 'bytesIn', size);
+    retention.uploaded(ns, size);
+  }
+  return outcome;
 }
 
 function blobHeaders(reply: FastifyReply, digest: string): FastifyReply {

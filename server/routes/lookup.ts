@@ -29,11 +29,19 @@ const MAX_PASSED_OVER = 8;
  * untrusted token published are passed over (and named) unless the caller allows them:
  * any job holding that token could have written them.
  */
-export async function lookup(store: Store, ns: string, { key, restoreKeys = [], allowUntrusted = false }: LookupRequest, mayRead: (key: string) => boolean = () => true): Promise<LookupResponse> {
+export async function lookup(
+  store: Store,
+  ns: string,
+  { key, restoreKeys = [], allowUntrusted = false }: LookupRequest,
+  mayRead: (key: string) => boolean = () => true,
+  /** a protocol adapter's own check of a candidate (restoreKey: its index, -1 for the exact key) */
+  accept: (entry: Manifest, restoreKey: number) => boolean = () => true,
+): Promise<LookupResponse> {
   const passedOver: string[] = [];
-  const take = (stored: Buffer | undefined, found: string): Manifest | undefined => {
+  const take = (stored: Buffer | undefined, found: string, restoreKey = -1): Manifest | undefined => {
     if (!stored) return undefined;
     const entry = parseStored(stored, found);
+    if (!accept(entry, restoreKey)) return undefined;
     if (entry.publisher?.untrusted && !allowUntrusted) {
       passedOver.push(found);
       return undefined;
@@ -41,12 +49,12 @@ export async function lookup(store: Store, ns: string, { key, restoreKeys = [], 
     return entry;
   };
   const withPassedOver = (answer: LookupResponse): LookupResponse => (passedOver.length > 0 ? { ...answer, passedOver } : answer);
-  const exact = take(await store.getEntry(ns, key), key);
+  const exact = mayRead(key) ? take(await store.getEntry(ns, key), key) : undefined;
   if (exact) return withPassedOver({ match: 'exact', key, entry: exact });
-  for (const prefix of restoreKeys) {
+  for (const [index, prefix] of restoreKeys.entries()) {
     const readable = (await store.listEntries(ns, prefix, MAX_LIST_LIMIT)).filter((e) => mayRead(e.key) && e.key !== key);
     for (const candidate of readable.slice(0, MAX_PASSED_OVER)) {
-      const entry = take(await store.getEntry(ns, candidate.key), candidate.key);
+      const entry = take(await store.getEntry(ns, candidate.key), candidate.key, index);
       if (entry) return withPassedOver({ match: 'prefix', key: candidate.key, entry });
     }
   }

@@ -60,7 +60,9 @@ export class FsMeta {
         else names.push(relative(this.#dir, path).split(sep).join('/'));
       }
     };
-    await walk(this.#dir);
+    // From the prefix's own folder: one upload's blocks, not every object there is.
+    const folder = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+    await walk(join(this.#dir, ...folder.split('/').filter(Boolean)));
     return names.filter((n) => n.startsWith(prefix)).sort();
   }
 

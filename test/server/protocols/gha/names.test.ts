@@ -1,0 +1,31 @@
+import t from 'tap';
+import { entryName, namespaceFor, prefixName, tierKey } from '../../../../server/protocols/gha/names.ts';
+import { Access } from '../../../../server/auth/access.ts';
+import { compileGrant } from '../../../../server/auth/access.ts';
+import { KEY_PATTERN } from '../../../../shared/names.ts';
+
+t.test('a key becomes a larder name that keeps every restore key a prefix', async (t) => {
+  const keys = ['Linux-node-20-npm-0f3a', 'setup-java-Linux-maven-é/ü ~ key', 'a'.repeat(512), `${'x'.repeat(170)}€${'y'.repeat(300)}`];
+  for (const key of keys) {
+    const name = entryName(key, 'v1');
+    t.ok(KEY_PATTERN.test(name), `${key.slice(0, 30)}…: a valid larder key (${name.length} characters)`);
+    for (const cut of [1, 10, 100, 179, 200, key.length]) {
+      const prefix = key.slice(0, cut);
+      t.ok(name.startsWith(prefixName(prefix, 'v1')), `its first ${cut} characters list it`);
+    }
+    t.notOk(name.startsWith(prefixName(key, 'v2')), 'another version does not');
+  }
+  t.equal(entryName('plain-key_1.2', 'v'), `${prefixName('', 'v')}plain-key_1.2`, 'a plain key is itself');
+  t.not(entryName('a b', 'v'), entryName('a=20b', 'v'), 'an escape and its spelling out differ');
+  t.not(entryName('a'.repeat(400), 'v'), entryName(`${'a'.repeat(399)}b`, 'v'), 'two long keys alike in their first 180 characters differ');
+  t.equal(tierKey(entryName('pr-12-deps', 'v')), 'pr-12-deps', 'trust tiers see the key');
+});
+
+t.test('a token\'s caches live in its one namespace, else in gha', async (t) => {
+  const access = (...namespaces: string[]) => new Access('n', false, namespaces.map((n) => compileGrant({ namespaces: n, access: 'read-write' })));
+  t.equal(namespaceFor(access('web')), 'web');
+  t.equal(namespaceFor(access('web', 'web')), 'web');
+  t.equal(namespaceFor(access('web', 'api')), 'gha');
+  t.equal(namespaceFor(access('team-*')), 'gha');
+  t.equal(namespaceFor(Access.all('open')), 'gha');
+});
