@@ -5,6 +5,8 @@ import { TokenTable } from '../../../../server/auth/access.ts';
 import { buildApp } from '../../../../server/app.ts';
 import { Retention } from '../../../../server/retention/retention.ts';
 import { FsStore } from '../../../../server/storage/fs.ts';
+import { S3Store } from '../../../../server/storage/s3.ts';
+import { s3Skip, s3StoreOptions } from '../../../helpers/s3.ts';
 import { startServer } from '../../../helpers/server.ts';
 import { tempDir } from '../../../helpers/tmp.ts';
 
@@ -56,8 +58,8 @@ t.test('refusals are Twirp JSON, with the prefixes the client recognises', async
   t.match(await twirp(url, 'NoSuchMethod', { version: 'v' }, 'main-token'), { status: 404, json: { code: 'bad_route' } });
 });
 
-t.test('blocks out of order make one archive; ranges are served; tampered or misused URLs are refused', async (t) => {
-  const { url } = await startServer(t, { tokens: TOKENS });
+for (const backend of ['fs', 's3'] as const) t.test(`blocks out of order make one archive; ranges are served; tampered or misused URLs are refused (${backend})`, { skip: backend === 's3' && s3Skip }, async (t) => {
+  const { url } = await startServer(t, { tokens: TOKENS }, backend);
   const blocks = [randomBytes(300_000), randomBytes(5), randomBytes(70_000)];
   const archive = Buffer.concat(blocks);
   t.match(await saveByBlocks(t, url, 'main-token', 'node-deps-1', 'v1', blocks), { ok: true });
@@ -111,12 +113,17 @@ t.test('retention: the blocks go a grace period after the archive is assembled; 
   t.ok(Buffer.from(await res.body.arrayBuffer()).equals(Buffer.concat(blocks)), 'the archive still downloads');
 });
 
-t.test('two servers on one store: either honours the other\'s URLs', async (t) => {
-  const first = await startServer(t, { tokens: TOKENS });
-  const store = await new FsStore(first.storeDir).init();
-  const second = await buildApp({ store, tokens: TOKENS });
-  const secondUrl = await second.listen({ host: '127.0.0.1', port: 0 });
-  t.teardown(() => second.close());
+for (const backend of ['fs', 's3'] as const) t.test(`two servers on one store: either honours the other's URLs (${backend})`, { skip: backend === 's3' && s3Skip }, async (t) => {
+  const dir = tempDir(t, 'gha-fleet');
+  const options = backend === 's3' ? await s3StoreOptions() : undefined;
+  const serve = async () => {
+    const app = await buildApp({ store: options ? new S3Store(options) : await new FsStore(dir).init(), tokens: TOKENS });
+    const url = await app.listen({ host: '127.0.0.1', port: 0 });
+    t.teardown(() => app.close());
+    return url;
+  };
+  const first = { url: await serve() };
+  const secondUrl = await serve();
   const created = await twirp(first.url, 'CreateCacheEntry', { key: 'shared', version: 'v1' }, 'main-token');
   const viaSecond = String(created.json.signed_upload_url).replace(first.url, secondUrl);
   const archive = randomBytes(50_000);
