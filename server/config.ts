@@ -16,6 +16,8 @@ export interface ServerConfig {
   maxBlobBytes: number;
   /** a tokens file (hashes and grants) */
   tokensFile: string | undefined;
+  /** the tokens file's content itself (LARDER_TOKENS_JSON: a container's secret, no file to mount) */
+  tokensJson: string | undefined;
   /** PEM files; both or neither */
   tls: { certFile: string; keyFile: string } | undefined;
   /** a single admin token, for a one-person server */
@@ -49,7 +51,8 @@ export const SERVER_USAGE = `larder-server: the larder build cache server
                          that crashed mid-upload; at start and hourly (LARDER_S3_ABORT_UPLOADS_AFTER;
                          default 86400)
                          credentials come from the standard AWS chain (env, profile, instance role)
-  --tokens FILE          tokens and their grants, as hashes (LARDER_TOKENS_FILE); see docs/security.md
+  --tokens FILE          tokens and their grants, as hashes (LARDER_TOKENS_FILE, or the
+                         file's content in LARDER_TOKENS_JSON); see docs/security.md
   --token TOKEN          one admin token, for a one-person server (LARDER_TOKEN)
                          without either, the server is open and listens on loopback only
   --tls-cert FILE --tls-key FILE
@@ -118,7 +121,8 @@ export function parseServerConfig(argv: string[], env: NodeJS.ProcessEnv): Serve
   const host = values.host ?? env.LARDER_HOST ?? '127.0.0.1';
   const tokensFile = values.tokens ?? (env.LARDER_TOKENS_FILE || undefined);
   const token = values.token ?? (env.LARDER_TOKEN || undefined);
-  if (!tokensFile && !token && !isLoopback(host)) {
+  const tokensJson = tokensFile ? undefined : env.LARDER_TOKENS_JSON || undefined;
+  if (!tokensFile && !tokensJson && !token && !isLoopback(host)) {
     throw new LarderError('LARDER_USAGE', `refusing to listen on ${host} without tokens: anyone who can reach it could read and poison the cache; give --tokens FILE (or listen on 127.0.0.1)`);
   }
   const certFile = values['tls-cert'] ?? (env.LARDER_TLS_CERT || undefined);
@@ -136,7 +140,7 @@ export function parseServerConfig(argv: string[], env: NodeJS.ProcessEnv): Serve
     collectEveryMs: duration('--collect-every', option('collect-every', 'LARDER_COLLECT_EVERY') ?? '1h'),
   };
   if (retention.collectEveryMs < 60_000) throw new LarderError('LARDER_USAGE', '--collect-every is at least 1m: each run reads the whole store');
-  return { host, port, store, maxBlobBytes, tokensFile, token, tls, logLevel, clientFiles, retention };
+  return { host, port, store, maxBlobBytes, tokensFile, tokensJson, token, tls, logLevel, clientFiles, retention };
 }
 
 /** s3://bucket/some/prefix → bucket and a prefix that is '' or ends in '/'. */

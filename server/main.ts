@@ -65,14 +65,15 @@ function readConfigFile(path: string, flag: string): Buffer {
 
 /** The tokens file and --token, merged into one table (undefined when neither is given), and the file's quotas. */
 function loadTokens(config: ServerConfig): { tokens: TokenTable | undefined; quotas: Record<string, number> | undefined } {
-  if (!config.tokensFile && !config.token) return { tokens: undefined, quotas: undefined };
+  if (!config.tokensFile && !config.tokensJson && !config.token) return { tokens: undefined, quotas: undefined };
   let file: TokensFile = { tokens: [] };
-  if (config.tokensFile) {
+  const source = config.tokensFile ? `--tokens ${config.tokensFile}` : 'LARDER_TOKENS_JSON';
+  if (config.tokensFile || config.tokensJson) {
     try {
-      file = checkTokensFile(JSON.parse(readConfigFile(config.tokensFile, '--tokens').toString('utf8')));
+      file = checkTokensFile(JSON.parse(config.tokensFile ? readConfigFile(config.tokensFile, '--tokens').toString('utf8') : (config.tokensJson as string)));
     } catch (err) {
       if (isLarderError(err)) throw err;
-      throw new LarderError('LARDER_USAGE', `--tokens ${config.tokensFile}: ${(err as Error).message}`);
+      throw new LarderError('LARDER_USAGE', `${source}: ${(err as Error).message}`);
     }
   }
   if (config.token) file.tokens.push({ name: 'admin (--token)', sha256: TokenTable.hash(config.token), admin: true });

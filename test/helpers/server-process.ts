@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const SERVER_BIN = fileURLToPath(new URL('../../bin/larder-server.js', import.meta.url));
+export const SERVER_BIN = fileURLToPath(new URL('../../bin/larder-server.js', import.meta.url));
 
 export interface ServerProcess {
   child: ChildProcess;

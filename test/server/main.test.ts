@@ -6,9 +6,9 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { request } from 'undici';
 import { TokenTable } from '../../server/auth/access.ts';
-import { runLarder } from '../helpers/cli.ts';
+import { runLarder, runProcess } from '../helpers/cli.ts';
 import { S3_BUCKET, s3Skip, s3StoreOptions } from '../helpers/s3.ts';
-import { spawnServer } from '../helpers/server-process.ts';
+import { SERVER_BIN, spawnServer } from '../helpers/server-process.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { mountTmpfs, tmpfsSkip } from '../helpers/tmpfs.ts';
 import { buildSampleTree, snapshotTree } from '../helpers/trees.ts';
@@ -23,6 +23,21 @@ t.test('larder-server starts on the disk store, says how it runs, and stops on S
   server.child.kill('SIGTERM');
   const [code] = await once(server.child, 'exit');
   t.equal(code, 0, 'a graceful exit');
+});
+
+t.test('the tokens file as an environment variable (a container\'s secret): tokens required, a broken one refused in one line', async (t) => {
+  const tokens = JSON.stringify({ tokens: [{ name: 'ci', sha256: TokenTable.hash('env-token'), grants: [{ namespaces: '*', access: 'read-write' }] }] });
+  const server = await spawnServer(t, ['--store', tempDir(t, 'env-tokens')], { LARDER_TOKENS_JSON: tokens });
+  const anonymous = await request(`${server.url}/v1/ns/x/entries`);
+  t.equal(anonymous.statusCode, 401, 'no token, no access');
+  await anonymous.body.dump();
+  const known = await request(`${server.url}/v1/ns/x/entries?prefix=&limit=10`, { headers: { authorization: 'Bearer env-token' } });
+  t.equal(known.statusCode, 200, 'the token from the variable works');
+  await known.body.dump();
+  const broken = await runProcess(process.execPath, [SERVER_BIN, '--host', '0.0.0.0', '--port', '0', '--store', tempDir(t, 'env-broken')], { cwd: tempDir(t, 'env-cwd'), env: { ...process.env, LARDER_TOKENS_JSON: '{"tokens": [' } });
+  t.equal(broken.code, 2);
+  t.match(broken.out, /^larder-server: LARDER_USAGE: LARDER_TOKENS_JSON: .*JSON/m);
+  t.notMatch(broken.out, /\n\s+at /, 'no stack trace');
 });
 
 t.test('--version prints the version', async (t) => {
