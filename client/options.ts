@@ -1,6 +1,7 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { byteSize, parseCommandLine, wholeNumber } from '../shared/args.ts';
+import { EMF_NAMESPACE } from '../shared/emf.ts';
 import { LarderError } from '../shared/errors.ts';
 import { checkKeyPrefix, checkNamespace } from '../shared/names.ts';
 import { presetNamed } from './presets.ts';
@@ -206,7 +207,7 @@ export function parseClientArgs(argv: string[], env: NodeJS.ProcessEnv, cwd: str
     localCacheMaxBytes: byteSize('LARDER_LOCAL_CACHE_MAX', env.LARDER_LOCAL_CACHE_MAX || '5G'),
     githubOutput: env.GITHUB_OUTPUT || undefined,
     githubStepSummary: env.GITHUB_STEP_SUMMARY || undefined,
-    emfNamespace: values.emf || values['emf-namespace'] ? (values['emf-namespace'] ?? env.LARDER_EMF_NAMESPACE ?? 'Larder') : undefined,
+    emfNamespace: values.emf || values['emf-namespace'] ? (values['emf-namespace'] ?? env.LARDER_EMF_NAMESPACE ?? EMF_NAMESPACE) : undefined,
     command,
     argument: extra[0],
   };

@@ -1,5 +1,6 @@
 import type { ErrorBody } from '../shared/errors.ts';
 import type { MatchKind } from '../shared/protocol.ts';
+import { EMF_DIMENSIONS, EMF_METRICS } from '../shared/emf.ts';
 import { mb } from '../shared/units.ts';
 
 // What a save or restore did, as one record: printed as a line for people, as JSON
@@ -61,22 +62,24 @@ export function secondsSince(mark: number): number {
 
 /** One CloudWatch Embedded Metric Format line: CloudWatch Logs turns it into metrics, no SDK call. */
 export function emfLine(record: Report, namespace: string, cacheNamespace: string): string {
+  const m = EMF_METRICS;
   const hit = record.outcome === 'hit' ? 1 : 0;
   const metrics: Array<[string, string, number]> = [
-    ['Seconds', 'Seconds', record.seconds],
-    ['Bytes', 'Bytes', record.fileBytes],
-    ['TransferredBytes', 'Bytes', record.transferredBytes],
-    ...(record.command === 'restore' ? ([['Hit', 'Count', hit], ['Miss', 'Count', record.outcome === 'miss' ? 1 : 0], ['ExactHit', 'Count', record.match === 'exact' ? 1 : 0]] as Array<[string, string, number]>) : []),
-    ['Error', 'Count', record.outcome === 'error' ? 1 : 0],
-    ...(record.savedSeconds !== undefined ? ([['SavedSeconds', 'Seconds', record.savedSeconds]] as Array<[string, string, number]>) : []),
+    [m.seconds, 'Seconds', record.seconds],
+    [m.bytes, 'Bytes', record.fileBytes],
+    [m.transferredBytes, 'Bytes', record.transferredBytes],
+    ...(record.command === 'restore' ? ([[m.hit, 'Count', hit], [m.miss, 'Count', record.outcome === 'miss' ? 1 : 0], [m.exactHit, 'Count', record.match === 'exact' ? 1 : 0]] as Array<[string, string, number]>) : []),
+    [m.error, 'Count', record.outcome === 'error' ? 1 : 0],
+    ...(record.savedSeconds !== undefined ? ([[m.savedSeconds, 'Seconds', record.savedSeconds]] as Array<[string, string, number]>) : []),
   ];
+  const { command, cacheNamespace: cacheNs } = EMF_DIMENSIONS;
   return JSON.stringify({
     _aws: {
       Timestamp: Date.now(),
-      CloudWatchMetrics: [{ Namespace: namespace, Dimensions: [['Command', 'CacheNamespace'], ['Command']], Metrics: metrics.map(([Name, Unit]) => ({ Name, Unit })) }],
+      CloudWatchMetrics: [{ Namespace: namespace, Dimensions: [[command, cacheNs], [command]], Metrics: metrics.map(([Name, Unit]) => ({ Name, Unit })) }],
     },
-    Command: record.command,
-    CacheNamespace: cacheNamespace,
+    [command]: record.command,
+    [cacheNs]: cacheNamespace,
     Outcome: record.outcome,
     Key: record.key,
     ...Object.fromEntries(metrics.map(([name, , value]) => [name, value])),
