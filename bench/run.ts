@@ -10,13 +10,14 @@ import { serverMemory } from './server-memory.ts';
 import { lookupRows } from './lookups.ts';
 import { startupRows } from './startup.ts';
 import { switchRows } from './switch.ts';
+import { turborepoRows } from './turborepo.ts';
 import { type BenchServer, startServer } from './server.ts';
 
 // npm run bench: builds (or reuses) the corpora, then measures every scenario against
 // its baseline in the same run, prints medians and ratios, and writes the results as
 // JSON. Ratios, not seconds, are what carry from one machine or run to another.
 //   LARDER_BENCH_RUNS (default 3), LARDER_BENCH_CACHE (default ~/.cache/larder-bench),
-//   LARDER_BENCH_ONLY=name,name (corpora, 'startup', 'switch' and 'lookups' for those rows),
+//   LARDER_BENCH_ONLY=name,name (corpora, 'startup', 'switch', 'lookups' and 'turborepo' for those rows),
 //   LARDER_BENCH_MEMORY_GB (default 1; 0 skips)
 
 const RUNS = Number(process.env.LARDER_BENCH_RUNS ?? 3);
@@ -51,6 +52,7 @@ async function main(): Promise<void> {
     const source = all.find((c) => c.name === 'npm-large');
     if (source && (!ONLY || ONLY.includes('startup'))) rows.push(...(await startupRows(CACHE, source.project, work, Math.max(RUNS, 5))));
     if (!ONLY || ONLY.includes('lookups')) rows.push(...(await lookupRows(work)));
+    if (!ONLY || ONLY.includes('turborepo')) rows.push(...(await turborepoRows(work, RUNS)));
     if (MEMORY_GB > 0) {
       log(`server memory: 4 clients upload ${MEMORY_GB} GB each`);
       const memory = await serverMemory(join(work, 'store-memory'), 4, MEMORY_GB * 1024 ** 3);

@@ -9,7 +9,7 @@ import { clientFileRoutes } from './routes/client-files.ts';
 import type { Limits, RouteDeps } from './routes/deps.ts';
 import { entryRoutes } from './routes/entries.ts';
 import { healthRoutes } from './routes/health.ts';
-import { ghaRoutes } from './protocols/gha/routes.ts';
+import { protocolRoutes } from './protocols/routes.ts';
 import { lookupRoutes } from './routes/lookup.ts';
 import { statsRoutes } from './routes/stats.ts';
 import { Retention, type RetentionOptions } from './retention/retention.ts';
@@ -82,7 +82,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(entryRoutes, deps);
   await app.register(blobRoutes, deps);
   await app.register(statsRoutes, deps);
-  await app.register(ghaRoutes, deps);
+  await app.register(protocolRoutes, deps);
   await app.register(dashboardRoutes);
   await app.register(clientFileRoutes, { dir: options.clientFiles });
   closeConnectionsOnShutdown(app, options.shutdownGraceMs ?? 30_000);

@@ -15,6 +15,8 @@ export class Metrics {
   readonly entries = new Counter({ name: 'larder_entries_published_total', help: 'Entries published.', labelNames: ['namespace'], registers: [this.registry] });
   readonly timeSaved = new Counter({ name: 'larder_time_saved_seconds_total', help: 'Build time that restores saved, as clients reported it.', labelNames: ['namespace'], registers: [this.registry] });
   readonly corruptBlobs = new Counter({ name: 'larder_corrupt_blobs_removed_total', help: 'Blobs a client found corrupt, that the server confirmed by hashing them and removed.', labelNames: ['namespace'], registers: [this.registry] });
+  readonly protocolRequests = new Counter({ name: 'larder_protocol_requests_total', help: 'Reads (hit, miss) and writes through the other tools\' protocols, by protocol and namespace.', labelNames: ['protocol', 'namespace', 'result'], registers: [this.registry] });
+  readonly protocolBytes = new Counter({ name: 'larder_protocol_bytes_total', help: 'Bytes received (in) and served (out) through the other tools\' protocols.', labelNames: ['protocol', 'direction'], registers: [this.registry] });
   readonly storeErrors = new Counter({ name: 'larder_store_errors_total', help: 'Store failures answered with 5xx, by error code.', labelNames: ['code'], registers: [this.registry] });
   readonly requestSeconds = new Histogram({
     name: 'larder_http_request_duration_seconds',

@@ -1,4 +1,4 @@
-import type { ClientReport, MatchKind, NamespaceStats, StatsResponse } from '../shared/protocol.ts';
+import type { ClientReport, MatchKind, NamespaceStats, ProtocolStats, StatsResponse } from '../shared/protocol.ts';
 import { Metrics } from './metrics.ts';
 
 type Counters = Omit<NamespaceStats, 'hitRate'>;
@@ -20,6 +20,7 @@ export class Stats {
   readonly #byNamespace = new Map<string, Counters>();
   readonly #history: StatsResponse['history'] = [];
   readonly #missesByKey = new Map<string, number>();
+  readonly #byProtocol = new Map<string, ProtocolStats>();
   readonly #maxNamespaces: number;
 
   constructor(maxNamespaces = NAMESPACES_TRACKED) {
@@ -73,6 +74,26 @@ export class Stats {
     else m.blobs.inc({ namespace: ns, outcome: field === 'blobsUploaded' ? 'uploaded' : 'already_present' }, amount);
   }
 
+  /** A read (hit or miss) or a write through another tool's protocol, with the bytes it moved. */
+  protocol(protocol: string, ns: string, result: 'hit' | 'miss' | 'write', bytes = 0): void {
+    let p = this.#byProtocol.get(protocol);
+    if (!p) this.#byProtocol.set(protocol, (p = { hits: 0, misses: 0, writes: 0, bytesIn: 0, bytesOut: 0 }));
+    if (result === 'hit') p.hits++;
+    else if (result === 'miss') p.misses++;
+    else p.writes++;
+    if (result === 'write') p.bytesIn += bytes;
+    else p.bytesOut += bytes;
+    this.metrics.protocolRequests.inc({ protocol, namespace: this.#tracked(ns), result });
+    if (bytes > 0) this.metrics.protocolBytes.inc({ protocol, direction: result === 'write' ? 'in' : 'out' }, bytes);
+  }
+
+  /** Bytes served for a hit counted earlier (a GitHub Actions archive, downloaded after its lookup). */
+  protocolServed(protocol: string, bytes: number): void {
+    const p = this.#byProtocol.get(protocol);
+    if (p) p.bytesOut += bytes;
+    this.metrics.protocolBytes.inc({ protocol, direction: 'out' }, bytes);
+  }
+
   corruptBlobRemoved(ns: string): void {
     this.metrics.corruptBlobs.inc({ namespace: this.#tracked(ns) });
   }
@@ -94,6 +115,7 @@ export class Stats {
       .sort((a, b) => b[1] - a[1])
       .slice(0, 10)
       .map(([id, misses]) => ({ namespace: id.slice(0, id.indexOf('/')), key: id.slice(id.indexOf('/') + 1), misses }));
-    return { since: this.#since.toISOString(), namespaces, history: [...this.#history], topMisses };
+    const protocols = Object.fromEntries([...this.#byProtocol].sort(([a], [b]) => a.localeCompare(b)).map(([name, p]) => [name, { ...p }]));
+    return { since: this.#since.toISOString(), namespaces, history: [...this.#history], topMisses, protocols };
   }
 }

@@ -105,6 +105,17 @@ export interface StatsResponse {
   topMisses: Array<{ namespace: string; key: string; misses: number }>;
   /** the store against its caps, and the collector, as of its last run (any server's) */
   retention?: RetentionStats;
+  /** other tools' caches served through larder's protocol adapters (server/protocols/), by protocol */
+  protocols: Record<string, ProtocolStats>;
+}
+
+/** One protocol adapter's outcomes: reads that hit or missed, writes, and bytes. */
+export interface ProtocolStats {
+  hits: number;
+  misses: number;
+  writes: number;
+  bytesIn: number;
+  bytesOut: number;
 }
 
 export interface RetentionStats {

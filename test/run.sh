@@ -61,6 +61,19 @@ if [ ! -f /usr/lib/python3/dist-packages/fusepy.py ] || ! command -v fusermount3
   fi
 fi
 
+# Other tools' caches are tested with their real clients: ccache and Gradle from Debian
+# (turbo, Nx and Bazel come from npm, in devDependencies).
+if ! command -v ccache >/dev/null || ! command -v gradle >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "[tools] installing ccache and gradle (apt)" >&2
+    { apt-get update -qq -o DPkg::Lock::Timeout=300 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -o DPkg::Lock::Timeout=300 --no-install-recommends ccache gradle gcc libc6-dev; } >/dev/null 2>&1
+  fi
+  if ! command -v ccache >/dev/null || ! command -v gradle >/dev/null; then
+    echo "PROTOCOL CLIENT TESTS SKIPPED: no ccache or gradle (needs root and apt to install them)" >&2
+    if [ "${CI:-}" = true ]; then echo "0 passed, 1 failed (CI needs the ccache and Gradle tests)"; exit 1; fi
+  fi
+fi
+
 log=$(mktemp)
 trap 'rm -f "$log"; [ -n "${rgw_dir:-}" ] && bash test/s3/rgw-down.sh "$rgw_dir"' EXIT
 tap "$@" 2>&1 | tee "$log"

@@ -26,12 +26,27 @@ export function installAuth(app: FastifyInstance, tokens: TokenTable | undefined
   app.decorateRequest('access', null as unknown as Access);
   app.addHook('onRequest', async (request: FastifyRequest) => {
     request.access = tokens ? ANONYMOUS : OPEN;
-    if (!tokens || OPEN_ROUTES.has(request.routeOptions.url ?? '')) return;
-    const token = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '')?.[1];
+    // A CORS preflight (Turborepo's TURBO_PREFLIGHT) carries no credentials, by design.
+    if (!tokens || OPEN_ROUTES.has(request.routeOptions.url ?? '') || request.method === 'OPTIONS') return;
+    const token = bearerOrBasic(request.headers.authorization);
     if (!token) throw new LarderError('LARDER_UNAUTHORIZED', 'this server needs Authorization: Bearer <token>');
     // The tokens file first: a static token may happen to look like a JWT.
     const access = tokens.find(token) ?? (oidc && OidcVerifier.looksLikeJwt(token) ? await oidc.access(token) : undefined);
     if (!access) throw new LarderError('LARDER_UNAUTHORIZED', 'the token is not known to this server');
     request.access = access;
   });
+}
+
+/**
+ * The token: `Bearer <token>`, or HTTP Basic with the token as the password (Gradle's
+ * build cache sends only Basic credentials; the user name is free).
+ */
+function bearerOrBasic(header: string | undefined): string | undefined {
+  const bearer = /^Bearer (\S+)$/.exec(header ?? '')?.[1];
+  if (bearer) return bearer;
+  const basic = /^Basic ([A-Za-z0-9+/=]+)$/.exec(header ?? '')?.[1];
+  if (!basic) return undefined;
+  const decoded = Buffer.from(basic, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon >= 0 && colon < decoded.length - 1 ? decoded.slice(colon + 1) : undefined;
 }

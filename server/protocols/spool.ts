@@ -1,19 +1,17 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyRequest } from 'fastify';
 import { finishDigest } from '../../shared/digest.ts';
 import { LarderError } from '../../shared/errors.ts';
 import type { RouteDeps } from '../routes/deps.ts';
-import { storeBlob } from '../routes/blobs.ts';
+import { counted } from '../routes/blobs.ts';
 
 // Other tools' caches send bodies larder cannot name before they end: their keys are
-// not content hashes. Such a body is spooled to a temp file while it is hashed (never
-// held in memory, whatever its size), then stored like any upload under its digest,
-// and hashed once more on the way in.
+// not content hashes. Such a body streams into the store under a temporary name while it
+// is hashed (never held in memory, whatever its size, and written once: a rename on disk,
+// a copy inside S3), then is placed under its digest, or dropped when it is not what it
+// claimed to be.
 
 /** A body passed through as a stream by a catch-all parser; else the raw request (sent without Content-Type). */
 export function bodyStream(request: FastifyRequest): Readable {
@@ -26,26 +24,28 @@ export interface Stored {
   size: number;
 }
 
-export async function storeSpooled(deps: Pick<RouteDeps, 'store' | 'stats' | 'retention' | 'limits'>, ns: string, body: Readable): Promise<Stored> {
-  const dir = mkdtempSync(join(tmpdir(), 'larder-spool-'));
-  const file = join(dir, 'body');
-  try {
-    const hash = createHash('sha256');
-    let size = 0;
-    const max = deps.limits.maxBlobBytes;
-    const counting = new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
-        size += chunk.length;
-        if (size > max) return callback(new LarderError('LARDER_TOO_LARGE', `the upload is over the ${max}-byte limit (--max-blob-size)`));
-        hash.update(chunk);
-        callback(null, chunk);
-      },
-    });
-    await pipeline(body, counting, createWriteStream(file));
-    const digest = finishDigest(hash);
-    await storeBlob(deps, ns, digest, size, createReadStream(file));
-    return { digest, size };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+/** expectDigest: a content-addressed body (Bazel's CAS) must hash to it, or nothing is stored. */
+export async function storeSpooled(deps: Pick<RouteDeps, 'store' | 'stats' | 'retention' | 'limits'>, ns: string, body: Readable, expectDigest?: string): Promise<Stored> {
+  const hash = createHash('sha256');
+  let size = 0;
+  const max = deps.limits.maxBlobBytes;
+  const hashing = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      size += chunk.length;
+      if (size > max) return callback(new LarderError('LARDER_TOO_LARGE', `the upload is over the ${max}-byte limit (--max-blob-size)`));
+      hash.update(chunk);
+      callback(null, chunk);
+    },
+  });
+  pipeline(body, hashing).catch(() => {}); // a failure reaches the store through hashing
+  const staged = await deps.store.stageBlob(ns, hashing);
+  const digest = finishDigest(hash);
+  if (expectDigest !== undefined && digest !== expectDigest) {
+    await staged.discard();
+    throw new LarderError('LARDER_DIGEST_MISMATCH', `the body hashes to ${digest}, not the ${expectDigest} it was sent as; nothing was stored`);
   }
+  const doomed = (await deps.retention.doomedAmong(ns, [digest])).has(digest);
+  const outcome = await staged.commit(digest, { replace: doomed });
+  counted(deps, ns, digest, size, outcome, doomed);
+  return { digest, size };
 }

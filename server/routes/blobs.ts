@@ -100,13 +100,18 @@ export async function storeBlob({ store, stats, retention }: Pick<RouteDeps, 'st
   // pipeline keeps a listener on both streams; a failure reaches the store through `verified`.
   pipeline(body, verified).catch(() => {});
   const outcome = await store.putBlob(ns, digest, verified, size, { replace: doomed });
+  counted({ stats, retention }, ns, digest, size, outcome, doomed);
+  return outcome;
+}
+
+/** What a stored blob changes: a doomed one is rescued; a new one is counted, and counts toward the caps. */
+export function counted({ stats, retention }: Pick<RouteDeps, 'stats' | 'retention'>, ns: string, digest: string, size: number, outcome: PutOutcome, doomed: boolean): void {
   if (doomed) retention.rescued(ns, digest);
   if (outcome === 'created') {
     stats.add(ns, 'blobsUploaded');
     stats.add(ns, 'bytesIn', size);
     retention.uploaded(ns, size);
   }
-  return outcome;
 }
 
 function blobHeaders(reply: FastifyReply, digest: string): FastifyReply {

@@ -7,7 +7,7 @@ import { digestHex } from '../../shared/digest.ts';
 import { fromSystemError, LarderError } from '../../shared/errors.ts';
 import { EntryIndex } from './fs-entry-index.ts';
 import { FsMeta } from './fs-meta.ts';
-import { type BlobInfo, type ByteRange, clientGone, type EntryInfo, type MetaCondition, type MetaObject, missingOf, type PutOutcome, type Store } from './store.ts';
+import { type BlobInfo, type ByteRange, clientGone, type EntryInfo, type MetaCondition, type MetaObject, missingOf, type PutOutcome, type StagedBlob, type Store } from './store.ts';
 import { NAMESPACE_PATTERN } from '../../shared/names.ts';
 
 // The embedded default: blobs and manifests as files. Every write goes to a temp file
@@ -60,17 +60,34 @@ export class FsStore implements Store {
 
   async putBlob(ns: string, digest: string, body: Readable, size: number, options: { replace?: boolean } = {}): Promise<PutOutcome> {
     // Reading starts at once (before any await), so a body that fails early fails here.
-    const tmp = await this.#writeTemp(body);
-    const final = this.#blobFile(ns, digest);
-    try {
-      // A blob of the right size stays; one of another size is torn, and the verified upload replaces it.
-      if (!options.replace && (await this.statBlob(ns, digest)) === size) return 'exists';
-      await fsCall(() => mkdir(join(final, '..'), { recursive: true }));
-      await fsCall(() => rename(tmp, final));
-      return 'created';
-    } finally {
-      await rm(tmp, { force: true });
+    const staged = await this.stageBlob(ns, body);
+    // A blob of the right size stays; one of another size is torn, and the verified upload replaces it.
+    if (staged.size !== size) {
+      await staged.discard();
+      throw new LarderError('LARDER_INCOMPLETE_BODY', `body ended after ${staged.size} of ${size} bytes`);
     }
+    return staged.commit(digest, options);
+  }
+
+  async stageBlob(ns: string, body: Readable): Promise<StagedBlob> {
+    const tmp = await this.#writeTemp(body);
+    const size = (await fsCall(() => stat(tmp))).size;
+    const discard = () => rm(tmp, { force: true });
+    return {
+      size,
+      discard,
+      commit: async (digest, options = {}) => {
+        const final = this.#blobFile(ns, digest);
+        try {
+          if (!options.replace && (await this.statBlob(ns, digest)) === size) return 'exists';
+          await fsCall(() => mkdir(join(final, '..'), { recursive: true }));
+          await fsCall(() => rename(tmp, final));
+          return 'created';
+        } finally {
+          await discard();
+        }
+      },
+    };
   }
 
   async deleteBlob(ns: string, digest: string, options: { unlessWrittenAfter?: Date } = {}): Promise<boolean> {

@@ -1,5 +1,6 @@
 import {
   AbortMultipartUploadCommand,
+  CopyObjectCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
@@ -11,12 +12,14 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import type { Readable } from 'node:stream';
+import { randomUUID } from 'node:crypto';
+import { PassThrough, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { mapLimit } from '../../shared/concurrency.ts';
 import { digestHex } from '../../shared/digest.ts';
 import { LarderError } from '../../shared/errors.ts';
 import { JOURNAL_KEEP_MS, journalName, journalTime, type ListedObject, S3EntryIndex } from './s3-entry-index.ts';
-import { type BlobInfo, type ByteRange, clientGone, type EntryInfo, META_NAME, type MetaCondition, type MetaObject, missingOf, type PutOutcome, type Store } from './store.ts';
+import { type BlobInfo, type ByteRange, clientGone, type EntryInfo, META_NAME, type MetaCondition, type MetaObject, missingOf, type PutOutcome, type StagedBlob, type Store } from './store.ts';
 import { NAMESPACE_PATTERN } from '../../shared/names.ts';
 
 // The distributed store: any number of stateless servers on one bucket. Blobs stream
@@ -47,6 +50,9 @@ export interface S3StoreOptions {
 }
 
 const HEAD_CONCURRENCY = 16;
+
+/** CopyObject copies up to 5 GiB in one request. */
+const MAX_COPY_BYTES = 5 * 1024 ** 3;
 
 export class S3Store implements Store {
   readonly description: string;
@@ -102,6 +108,44 @@ export class S3Store implements Store {
       body.resume();
       return 'exists';
     }
+    await this.#upload(key, body);
+    return 'created';
+  }
+
+  async stageBlob(ns: string, body: Readable): Promise<StagedBlob> {
+    // Under v1/staging/, outside every namespace: no listing of blobs or entries sees it,
+    // and the sweep removes what a crash left there.
+    const key = `${this.#stagingPrefix()}${ns}/${randomUUID()}`;
+    let size = 0;
+    const counted = new PassThrough();
+    body.on('data', (chunk: Buffer) => void (size += chunk.length));
+    pipeline(body, counted).catch(() => {}); // a failure reaches the upload through counted
+    await this.#upload(key, counted, body);
+    const discard = async (): Promise<void> => void (await this.#send(() => this.#s3.send(new DeleteObjectCommand({ Bucket: this.#options.bucket, Key: key })), true));
+    return {
+      size,
+      discard,
+      commit: async (digest, options = {}) => {
+        const final = this.#blobKey(ns, digest);
+        try {
+          if (!options.replace && (await this.#head(final))?.size === size) return 'exists';
+          if (size <= MAX_COPY_BYTES) {
+            // A copy inside S3: the bytes do not pass through this server again.
+            await this.#send(() => this.#s3.send(new CopyObjectCommand({ Bucket: this.#options.bucket, Key: final, CopySource: encodeURI(`${this.#options.bucket}/${key}`), ContentType: 'application/octet-stream', MetadataDirective: 'REPLACE' })));
+          } else {
+            const staged = await this.#send(() => this.#s3.send(new GetObjectCommand({ Bucket: this.#options.bucket, Key: key })));
+            await this.#upload(final, staged.Body as Readable);
+          }
+          return 'created';
+        } finally {
+          await discard();
+        }
+      },
+    };
+  }
+
+  /** A streamed multipart upload; a failed body (digest mismatch, client gone) leaves nothing. */
+  async #upload(key: string, body: Readable, source: Readable = body): Promise<void> {
     const upload = new Upload({
       client: this.#s3,
       params: { Bucket: this.#options.bucket, Key: key, Body: body, ContentType: 'application/octet-stream' },
@@ -109,20 +153,19 @@ export class S3Store implements Store {
       queueSize: this.#options.queueSize ?? 2,
       leavePartsOnError: false,
     });
-    // A failed body (digest mismatch, client gone) fails the Upload's own reader, and
-    // done() rejects only after the SDK has sent AbortMultipartUpload. (Upload.abort()
-    // would make done() reject at once and leave that abort racing in the background.)
+    // A failed body fails the Upload's own reader, and done() rejects only after the SDK
+    // has sent AbortMultipartUpload. (Upload.abort() would make done() reject at once and
+    // leave that abort racing in the background.)
     try {
       await upload.done();
     } catch (err) {
       if (err instanceof LarderError) throw err;
       const cause = (err as { cause?: unknown }).cause;
       if (cause instanceof LarderError) throw cause;
-      if (body.errored instanceof LarderError) throw body.errored;
-      if (body.errored && (body.errored === err || body.errored === cause)) throw clientGone(err); // the client went away: not the store's failure
+      for (const stream of [body, source]) if (stream.errored instanceof LarderError) throw stream.errored;
+      if (source.errored && (source.errored === err || source.errored === cause || (source !== body && body.errored))) throw clientGone(err); // the client went away: not the store's failure
       throw storeFailure(err);
     }
-    return 'created';
   }
 
   async getBlob(ns: string, digest: string, range?: ByteRange): Promise<Readable | undefined> {
@@ -303,7 +346,13 @@ export class S3Store implements Store {
       [keyMarker, uploadIdMarker] = page.IsTruncated ? [page.NextKeyMarker, page.NextUploadIdMarker] : [undefined, undefined];
     } while (keyMarker !== undefined);
     const trimmed = await this.trimJournals(Date.now() - JOURNAL_KEEP_MS);
-    const did = [aborted > 0 ? `aborted ${aborted} multipart upload(s) left unfinished` : '', trimmed > 0 ? `removed ${trimmed} journal record(s) older than an hour` : ''].filter(Boolean);
+    let staged = 0;
+    for await (const object of this.#list(this.#stagingPrefix())) {
+      if (!object.Key || (object.LastModified?.getTime() ?? 0) > cutoff) continue;
+      await this.#send(() => this.#s3.send(new DeleteObjectCommand({ Bucket: this.#options.bucket, Key: object.Key })), true);
+      staged++;
+    }
+    const did = [aborted > 0 ? `aborted ${aborted} multipart upload(s) left unfinished` : '', trimmed > 0 ? `removed ${trimmed} journal record(s) older than an hour` : '', staged > 0 ? `removed ${staged} staged upload(s) a crash left` : ''].filter(Boolean);
     return did.length > 0 ? did.join('; ') : undefined;
   }
 
@@ -368,6 +417,10 @@ export class S3Store implements Store {
   #metaKey(name: string): string {
     if (!META_NAME.test(name)) throw new LarderError('LARDER_INTERNAL', `bad bookkeeping object name ${name}`);
     return this.#metaPrefix() + name;
+  }
+
+  #stagingPrefix(): string {
+    return `${this.#options.prefix}v1/staging/`;
   }
 
   #metaPrefix(): string {

@@ -29,6 +29,18 @@ export interface BlobInfo {
   modifiedAt: Date;
 }
 
+/**
+ * A blob body held by the store under a temporary name while the caller hashes it: for
+ * bodies whose digest is only known at their end (other tools' caches, server/protocols/).
+ * commit places it under its digest ('exists' when a blob of that size is stored already,
+ * unless replace); discard drops it. Either must be called once.
+ */
+export interface StagedBlob {
+  size: number;
+  commit(digest: string, options?: { replace?: boolean }): Promise<PutOutcome>;
+  discard(): Promise<void>;
+}
+
 /** A small object of the store's own bookkeeping (retention state, leases, access logs). */
 export interface MetaObject {
   body: Buffer;
@@ -56,6 +68,8 @@ export interface Store {
    * new: the collector keeps a blob a save has claimed (server/retention/collector.ts).
    */
   putBlob(ns: string, digest: string, body: Readable, size: number, options?: { replace?: boolean }): Promise<PutOutcome>;
+  /** writes a body whose digest is not known yet; the caller hashes it on the way (StagedBlob) */
+  stageBlob(ns: string, body: Readable): Promise<StagedBlob>;
   /**
    * removes a blob (one found corrupt, or collected); false when it was absent, or, with
    * unlessWrittenAfter, when it was written again after that time (a save claimed it)

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { LarderError } from '../../../shared/errors.ts';
 import { parseRange } from '../../range.ts';
 import { bodyStream, type Stored } from '../spool.ts';
+import { PROTOCOL } from './names.ts';
 import type { GhaService } from './service.ts';
 import type { Upload } from './uploads.ts';
 
@@ -29,6 +30,7 @@ export async function blobUrlRoutes(app: FastifyInstance, service: GhaService): 
     const length = range ? range.end - range.start + 1 : size;
     if (range) reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${size}`);
     stats.add(ns, 'bytesOut', length);
+    stats.protocolServed(PROTOCOL, length);
     return reply.type('application/octet-stream').header('accept-ranges', 'bytes').header('content-length', length).send(body);
   });
 

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import { LarderError } from '../../../shared/errors.ts';
-import type { Access } from '../../auth/access.ts';
 
 // How a GitHub Actions cache entry (a key of up to 512 characters, a version) is named in
 // larder's store: `gha.<version hash>.<key>`, the key written in larder's key alphabet
@@ -13,6 +12,8 @@ const KEPT = /[A-Za-z0-9._+,@-]/;
 const MAX_ENCODED = 180;
 
 export const DEFAULT_NAMESPACE = 'gha';
+/** the name /v1/stats and /metrics count this protocol under */
+export const PROTOCOL = 'github-actions';
 
 export function versionPrefix(version: string): string {
   return `gha.${createHash('sha256').update(version).digest('hex').slice(0, 16)}.`;
@@ -59,13 +60,4 @@ export function checkGhaKey(key: unknown, what = 'key'): string {
     throw new LarderError('LARDER_INVALID_KEY', `${what} must be 1 to 512 characters without commas`);
   }
   return key;
-}
-
-/**
- * The namespace a token's GitHub Actions caches live in: the one namespace its grants
- * name, when they name exactly one without a wildcard; else `gha`.
- */
-export function namespaceFor(access: Access): string {
-  const names = access.namespaces();
-  return names.length === 1 && !names[0]?.includes('*') ? (names[0] as string) : DEFAULT_NAMESPACE;
 }

@@ -10,8 +10,6 @@ import { v1Routes } from './v1.ts';
 // BuildKit's type=gha cache use larder when the runner's environment points them here.
 
 export async function ghaRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
-  // Archive bodies (PATCH chunks, Azure blocks, block lists) pass through as streams.
-  app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
   const service = new GhaService(deps);
   await app.register(async (twirp) => twirpRoutes(twirp, service));
   await v1Routes(app, service);

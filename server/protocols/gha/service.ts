@@ -6,7 +6,8 @@ import type { Access } from '../../auth/access.ts';
 import type { RouteDeps } from '../../routes/deps.ts';
 import { lookup } from '../../routes/lookup.ts';
 import { Capabilities, DOWNLOAD_TTL_MS } from './capability.ts';
-import { entryName, namespaceFor, prefixName, tierKey } from './names.ts';
+import { namespaceFor } from '../namespace.ts';
+import { DEFAULT_NAMESPACE, entryName, PROTOCOL, prefixName, tierKey } from './names.ts';
 import { type Upload, Uploads } from './uploads.ts';
 
 // What both versions of the GitHub Actions cache protocol do, over larder's store: find
@@ -34,7 +35,7 @@ export class GhaService {
 
   async find(request: FastifyRequest, key: string, restoreKeys: readonly string[], version: string): Promise<Found | undefined> {
     const { access } = request;
-    const ns = namespaceFor(access);
+    const ns = namespaceFor(access, DEFAULT_NAMESPACE);
     access.requireRead(ns);
     const { store, stats, retention } = this.deps;
     const result = await lookup(
@@ -49,26 +50,28 @@ export class GhaService {
     const part = result.entry?.paths[0]?.parts[0];
     if (result.match === 'none' || !result.key || !result.entry || !part) {
       stats.missed(ns, entryName(key, version));
+      stats.protocol(PROTOCOL, ns, 'miss');
       return undefined;
     }
+    stats.protocol(PROTOCOL, ns, 'hit');
     retention.accessed(ns, result.key);
     const url = await this.capabilities.url(request, { kind: 'd', ns, id: digestHex(part.digest) }, DOWNLOAD_TTL_MS);
     return { key: String(result.entry.inputs['gha.key']), createdAt: result.entry.createdAt, url };
   }
 
   namespaceOf(access: Access): string {
-    return namespaceFor(access);
+    return namespaceFor(access, DEFAULT_NAMESPACE);
   }
 
   async reserve(access: Access, key: string, version: string): Promise<Upload | 'exists' | 'busy'> {
-    const ns = namespaceFor(access);
+    const ns = namespaceFor(access, DEFAULT_NAMESPACE);
     access.requireWrite(ns, tierKey(entryName(key, version)));
     return this.uploads.create(ns, key, version, publisherOf(access));
   }
 
   /** An upload this token may finish: its namespace's, and its own tier's. */
   async ownUpload(access: Access, upload: Upload | undefined, what: string): Promise<Upload> {
-    if (!upload || upload.ns !== namespaceFor(access)) throw new LarderError('LARDER_ENTRY_NOT_FOUND', `no upload ${what} in flight; reserve the cache entry first`);
+    if (!upload || upload.ns !== namespaceFor(access, DEFAULT_NAMESPACE)) throw new LarderError('LARDER_ENTRY_NOT_FOUND', `no upload ${what} in flight; reserve the cache entry first`);
     access.requireWrite(upload.ns, tierKey(upload.name));
     return upload;
   }

@@ -6,7 +6,7 @@ import type { RouteDeps } from '../../routes/deps.ts';
 import { parseStored } from '../../routes/lookup.ts';
 import { type Stored, storeSpooled } from '../spool.ts';
 import { UPLOAD_TTL_MS } from './capability.ts';
-import { entryName } from './names.ts';
+import { entryName, PROTOCOL } from './names.ts';
 
 // An upload in flight: reserved by CreateCacheEntry (v2) or POST caches (v1), filled
 // by blocks through its upload URL (v2: Put Blob, or Put Block then Put Block List) or
@@ -135,6 +135,7 @@ export class Uploads {
     const outcome = await store.putEntry(upload.ns, upload.name, Buffer.from(JSON.stringify(manifest)));
     if (outcome === 'created') {
       stats.add(upload.ns, 'entriesPublished');
+      stats.protocol(PROTOCOL, upload.ns, 'write', blob.size);
       retention.accessed(upload.ns, upload.name);
     }
     await this.forget(upload);

@@ -48,6 +48,27 @@ export function storeContract(t: Test, makeStore: (t: Test) => Promise<Store>): 
     t.equal(await store.deleteBlob('ns1', blob.digest), false, 'deleting an absent blob says so');
   });
 
+  t.test('a staged body is placed under the digest its caller computed, or dropped; nothing of it is listed before', async (t) => {
+    const store = await makeStore(t);
+    const blob = body('a body whose digest its sender did not know');
+    const staged = await store.stageBlob('ns1', Readable.from([Buffer.from('a body whose digest its sender did not know')]));
+    t.equal(staged.size, blob.size);
+    const listed: string[] = [];
+    for await (const b of store.listBlobs('ns1')) listed.push(b.digest);
+    t.same(listed, [], 'a staged body is no blob yet');
+    t.equal(await staged.commit(blob.digest), 'created');
+    t.equal(await text((await store.getBlob('ns1', blob.digest)) as Readable), 'a body whose digest its sender did not know');
+    const again = await store.stageBlob('ns1', Readable.from([Buffer.from('a body whose digest its sender did not know')]));
+    t.equal(await again.commit(blob.digest), 'exists', 'the same bytes again');
+    const dropped = await store.stageBlob('ns1', Readable.from([Buffer.from('not wanted')]));
+    await dropped.discard();
+    const after: string[] = [];
+    for await (const b of store.listBlobs('ns1')) after.push(b.digest);
+    t.same(after, [blob.digest], 'a discarded body leaves nothing');
+    const failing = new Readable({ read() { this.destroy(new Error('the client went away')); } });
+    await t.rejects(store.stageBlob('ns1', failing), 'a body that breaks off fails the staging');
+  });
+
   t.test('ranges are inclusive on both ends', async (t) => {
     const store = await makeStore(t);
     const blob = body('0123456789');

@@ -83,6 +83,7 @@ for (const version of ['v2', 'v1'] as const) {
     const stats = (await app.inject({ url: '/v1/stats', headers: { authorization: 'Bearer ops-token' } })).json() as { namespaces: Record<string, { entriesPublished: number; exact: number; prefix: number; miss: number; bytesOut: number; blobsUploaded: number }> };
     t.match(stats.namespaces['ci-cache'], { entriesPublished: 1, exact: 1, prefix: 1, miss: 2 }, 'in the token\'s namespace: one entry, the hits and misses counted');
     t.ok((stats.namespaces['ci-cache']?.bytesOut ?? 0) >= 2 * BIG, 'and the bytes served');
+    t.match((await app.inject({ url: '/v1/stats', headers: { authorization: 'Bearer ops-token' } })).json(), { protocols: { 'github-actions': { hits: 2, misses: 2, writes: 1 } } }, 'and per protocol');
     t.ok((stats.namespaces['ci-cache']?.blobsUploaded ?? 0) >= 4, `the archive came in pieces (${stats.namespaces['ci-cache']?.blobsUploaded} blobs stored: the pieces and the archive)`);
   });
 }

@@ -1,7 +1,5 @@
 import t from 'tap';
-import { entryName, namespaceFor, prefixName, tierKey } from '../../../../server/protocols/gha/names.ts';
-import { Access } from '../../../../server/auth/access.ts';
-import { compileGrant } from '../../../../server/auth/access.ts';
+import { entryName, prefixName, tierKey } from '../../../../server/protocols/gha/names.ts';
 import { KEY_PATTERN } from '../../../../shared/names.ts';
 
 t.test('a key becomes a larder name that keeps every restore key a prefix', async (t) => {
@@ -19,13 +17,4 @@ t.test('a key becomes a larder name that keeps every restore key a prefix', asyn
   t.not(entryName('a b', 'v'), entryName('a=20b', 'v'), 'an escape and its spelling out differ');
   t.not(entryName('a'.repeat(400), 'v'), entryName(`${'a'.repeat(399)}b`, 'v'), 'two long keys alike in their first 180 characters differ');
   t.equal(tierKey(entryName('pr-12-deps', 'v')), 'pr-12-deps', 'trust tiers see the key');
-});
-
-t.test('a token\'s caches live in its one namespace, else in gha', async (t) => {
-  const access = (...namespaces: string[]) => new Access('n', false, namespaces.map((n) => compileGrant({ namespaces: n, access: 'read-write' })));
-  t.equal(namespaceFor(access('web')), 'web');
-  t.equal(namespaceFor(access('web', 'web')), 'web');
-  t.equal(namespaceFor(access('web', 'api')), 'gha');
-  t.equal(namespaceFor(access('team-*')), 'gha');
-  t.equal(namespaceFor(Access.all('open')), 'gha');
 });

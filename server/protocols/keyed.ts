@@ -1,0 +1,117 @@
+import type { Readable } from 'node:stream';
+import { LarderError } from '../../shared/errors.ts';
+import { type Manifest, OPAQUE_CODEC } from '../../shared/manifest.ts';
+import { KEY_PATTERN } from '../../shared/names.ts';
+import type { Access } from '../auth/access.ts';
+import type { RouteDeps } from '../routes/deps.ts';
+import { parseStored } from '../routes/lookup.ts';
+import type { ByteRange } from '../storage/store.ts';
+import { storeSpooled } from './spool.ts';
+
+// Caches that name what they store by a key of their own (a task hash, a compiler's
+// key, an action digest) rather than by its content: Turborepo, Nx, Bazel, Gradle,
+// ccache. Each key is a larder entry `<kind>.<key>` holding one opaque part, so these
+// caches share larder's store, tokens, namespaces, limits, stats and retention; the
+// bytes are a blob under their SHA-256 like any part, stored once whoever sent them.
+//
+// A grant's key prefixes apply to the tool's own key. What a token marked untrusted
+// wrote is never served (it is a miss for everyone), and a trusted write replaces it.
+
+export interface Artifact {
+  body: Readable;
+  /** the whole artifact's size (the body may be a range of it) */
+  size: number;
+  /** what the tool sent beside the bytes and wants back (Turborepo's tag and duration) */
+  meta: Record<string, string>;
+}
+
+export class KeyedCache {
+  readonly #deps: RouteDeps;
+  /** what /v1/stats and /metrics count it under */
+  readonly protocol: string;
+  /** the entry names' prefix: a protocol may keep several kinds (Bazel's ac and cas) */
+  readonly #kind: string;
+
+  constructor(deps: RouteDeps, protocol: string, kind = protocol) {
+    this.#deps = deps;
+    this.protocol = protocol;
+    this.#kind = kind;
+  }
+
+  /** The artifact for key, or undefined (a miss: absent, written by an untrusted token, or its bytes collected). */
+  async get(access: Access, ns: string, key: string, range?: (size: number) => ByteRange | undefined): Promise<Artifact | undefined> {
+    const { store, stats, retention } = this.#deps;
+    const name = this.#name(key);
+    access.requireRead(ns, key);
+    const entry = await this.#entry(ns, name);
+    const part = entry && !entry.publisher?.untrusted ? entry.paths[0]?.parts[0] : undefined;
+    const wanted = part && range?.(part.size);
+    const body = part && (await store.getBlob(ns, part.digest, wanted));
+    if (!entry || !part || !body) {
+      stats.protocol(this.protocol, ns, 'miss');
+      return undefined;
+    }
+    const length = wanted ? wanted.end - wanted.start + 1 : part.size;
+    stats.protocol(this.protocol, ns, 'hit', length);
+    stats.add(ns, 'bytesOut', length);
+    retention.accessed(ns, name);
+    return { body, size: part.size, meta: Object.fromEntries(Object.entries(entry.inputs).filter(([k]) => k.startsWith('meta.')).map(([k, v]) => [k.slice(5), v])) };
+  }
+
+  /** Whether key is served (HEAD), without counting a read. */
+  async has(access: Access, ns: string, key: string): Promise<number | undefined> {
+    access.requireRead(ns, key);
+    const entry = await this.#entry(ns, this.#name(key));
+    const part = entry && !entry.publisher?.untrusted ? entry.paths[0]?.parts[0] : undefined;
+    return part && (await this.#deps.store.statBlob(ns, part.digest)) !== undefined ? part.size : undefined;
+  }
+
+  /**
+   * Stores the body under key. A key already stored keeps its first artifact (these
+   * tools write the same bytes for the same key); one an untrusted token wrote, or whose
+   * bytes were collected, is replaced.
+   */
+  async put(access: Access, ns: string, key: string, body: Readable, options: { meta?: Record<string, string>; contentDigest?: string } = {}): Promise<'created' | 'exists'> {
+    const { store, stats, retention } = this.#deps;
+    const name = this.#name(key);
+    access.requireWrite(ns, key);
+    const blob = await storeSpooled(this.#deps, ns, body, options.contentDigest);
+    const manifest: Manifest = {
+      version: 2,
+      key: name,
+      createdAt: new Date().toISOString(),
+      codec: OPAQUE_CODEC,
+      paths: [{ path: this.#kind, parts: [{ digest: blob.digest, size: blob.size, rawSize: blob.size, entries: 1 }], files: 1, fileBytes: blob.size }],
+      inputs: { protocol: this.protocol, key, ...Object.fromEntries(Object.entries(options.meta ?? {}).map(([k, v]) => [`meta.${k}`, v])) },
+      client: { version: this.protocol, os: '', arch: '' },
+      publisher: access.untrusted ? { name: access.name, untrusted: true } : { name: access.name },
+    };
+    const bytes = Buffer.from(JSON.stringify(manifest));
+    let outcome = await store.putEntry(ns, name, bytes);
+    if (outcome === 'exists') {
+      const held = await this.#entry(ns, name);
+      const heldPart = held?.paths[0]?.parts[0];
+      const stale = !held || (held.publisher?.untrusted && !access.untrusted) || !heldPart || (await store.statBlob(ns, heldPart.digest)) === undefined;
+      if (stale) {
+        await store.deleteEntry(ns, name);
+        outcome = await store.putEntry(ns, name, bytes);
+      }
+    }
+    stats.protocol(this.protocol, ns, 'write', blob.size);
+    if (outcome === 'created') stats.add(ns, 'entriesPublished');
+    retention.accessed(ns, name);
+    return outcome;
+  }
+
+  #name(key: string): string {
+    const name = `${this.#kind}.${key}`;
+    if (!KEY_PATTERN.test(name)) throw new LarderError('LARDER_INVALID_KEY', `${this.protocol} key ${JSON.stringify(key.slice(0, 80))} is not one this server stores`);
+    return name;
+  }
+
+  async #entry(ns: string, name: string): Promise<Manifest | undefined> {
+    const stored = await this.#deps.store.getEntry(ns, name);
+    const entry = stored && parseStored(stored, name);
+    return entry?.codec === OPAQUE_CODEC ? entry : undefined;
+  }
+}
