@@ -1,5 +1,8 @@
-import type { Readable } from 'node:stream';
-import { LarderError } from '../../shared/errors.ts';
+import { createHash } from 'node:crypto';
+import { type Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { finishDigest } from '../../shared/digest.ts';
+import { isLarderError, LarderError } from '../../shared/errors.ts';
 import { type Manifest, OPAQUE_CODEC } from '../../shared/manifest.ts';
 import { KEY_PATTERN } from '../../shared/names.ts';
 import type { Access } from '../auth/access.ts';
@@ -23,6 +26,53 @@ export interface Artifact {
   size: number;
   /** what the tool sent beside the bytes and wants back (Turborepo's tag and duration) */
   meta: Record<string, string>;
+}
+
+/**
+ * A blob's bytes checked against its digest on the way out. A corrupt blob (a disk fault,
+ * or one torn by a crash: blobs are not fsynced, FsStore) fails the stream before its
+ * last byte, so the client sees a broken transfer, never a whole wrong artifact; and it
+ * is removed, so the next read is a miss and the next write stores it again.
+ */
+export function verifiedRead({ store, stats }: Pick<RouteDeps, 'store' | 'stats'>, ns: string, digest: string, size: number, body: Readable): Readable {
+  const verified = new HeldBackVerifier(digest, size);
+  pipeline(body, verified).catch(async (err: unknown) => {
+    if (!isLarderError(err, 'LARDER_INTEGRITY')) return; // the client went away, or the store failed
+    await store.deleteBlob(ns, digest).catch(() => {});
+    stats.corruptBlobRemoved(ns);
+  });
+  return verified;
+}
+
+/** Passes bytes on one chunk late, and the last chunk only once the whole has matched its digest and size. */
+class HeldBackVerifier extends Transform {
+  readonly #hash = createHash('sha256');
+  readonly #digest: string;
+  readonly #size: number;
+  #bytes = 0;
+  #held: Buffer | undefined;
+
+  constructor(digest: string, size: number) {
+    super();
+    this.#digest = digest;
+    this.#size = size;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.#bytes += chunk.length;
+    this.#hash.update(chunk);
+    const previous = this.#held;
+    this.#held = chunk;
+    callback(null, previous);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    if (this.#bytes !== this.#size || finishDigest(this.#hash) !== this.#digest) {
+      callback(new LarderError('LARDER_INTEGRITY', `stored blob ${this.#digest} does not match its digest (${this.#bytes} of ${this.#size} bytes read): removed`));
+      return;
+    }
+    callback(null, this.#held);
+  }
 }
 
 export class KeyedCache {
@@ -55,7 +105,9 @@ export class KeyedCache {
     stats.protocol(this.protocol, ns, 'hit', length);
     stats.add(ns, 'bytesOut', length);
     retention.accessed(ns, name);
-    return { body, size: part.size, meta: Object.fromEntries(Object.entries(entry.inputs).filter(([k]) => k.startsWith('meta.')).map(([k, v]) => [k.slice(5), v])) };
+    // A whole artifact is checked against its digest as it goes (these tools do not check
+    // it themselves); a range cannot be.
+    return { body: wanted ? body : verifiedRead(this.#deps, ns, part.digest, part.size, body), size: part.size, meta: Object.fromEntries(Object.entries(entry.inputs).filter(([k]) => k.startsWith('meta.')).map(([k, v]) => [k.slice(5), v])) };
   }
 
   /** Whether key is served (HEAD), without counting a read. */

@@ -11,8 +11,13 @@ import { type BlobInfo, type ByteRange, clientGone, type EntryInfo, type MetaCon
 import { NAMESPACE_PATTERN } from '../../shared/names.ts';
 
 // The embedded default: blobs and manifests as files. Every write goes to a temp file
-// on the same file system, is fsynced, then renamed (blobs) or hard-linked (manifests,
-// whose link() fails if the name exists: an atomic first-writer-wins create).
+// on the same file system, then is renamed (blobs) or hard-linked (manifests, whose
+// link() fails if the name exists: an atomic first-writer-wins create). Manifests and
+// bookkeeping are fsynced first; blobs are not: every read of a whole blob is checked
+// against its digest (larder's client checks each part; the protocol adapters check
+// what they serve), so a blob a crash tore is a corrupt blob, found and removed like
+// any other, and a lost one a miss. The fsync cost 9 % of an upload's time (a cache may
+// lose an entry; it must never serve a wrong one).
 
 const STAT_CONCURRENCY = 64;
 const BLOB_NAME = /^[0-9a-f]{64}$/;
@@ -199,13 +204,13 @@ export class FsStore implements Store {
     return join(this.#nsDir(ns), 'entries', `${key}.json`);
   }
 
-  /** Writes data to a fresh temp file and fsyncs it; removes the file if anything fails. */
+  /** Writes data to a fresh temp file (a manifest fsynced, a blob not); removes the file if anything fails. */
   async #writeTemp(data: Readable | Buffer): Promise<string> {
     const tmp = join(this.#tmp, randomBytes(12).toString('hex'));
     try {
-      // flush: fsynced before it closes, so a rename never publishes unsynced bytes
+      // flush: fsynced before it closes, so a link never publishes an unsynced manifest
       if (Buffer.isBuffer(data)) await writeFile(tmp, data, { flag: 'wx', mode: 0o644, flush: true });
-      else await writeStreamSynced(tmp, data);
+      else await writeStreamBatched(tmp, data);
     } catch (err) {
       await rm(tmp, { force: true });
       if (err instanceof LarderError) throw err;
@@ -218,10 +223,10 @@ export class FsStore implements Store {
 }
 
 /**
- * Writes a stream to a new file in writes of ~1 MiB, then fsyncs it. Socket chunks are
- * 64 KiB, and writing them one by one costs the server twice the CPU.
+ * Writes a stream to a new file in writes of ~1 MiB. Socket chunks are 64 KiB, and
+ * writing them one by one costs the server twice the CPU.
  */
-async function writeStreamSynced(path: string, body: Readable): Promise<void> {
+async function writeStreamBatched(path: string, body: Readable): Promise<void> {
   const file = await open(path, 'wx', 0o644);
   try {
     let batch: Buffer[] = [];
@@ -237,7 +242,6 @@ async function writeStreamSynced(path: string, body: Readable): Promise<void> {
       if (bytes >= WRITE_BATCH_BYTES) await flush();
     }
     await flush();
-    await file.sync();
   } finally {
     await file.close();
   }

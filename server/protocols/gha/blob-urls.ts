@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { LarderError } from '../../../shared/errors.ts';
 import { parseRange } from '../../range.ts';
+import { verifiedRead } from '../keyed.ts';
 import { bodyStream, type Stored } from '../spool.ts';
 import { PROTOCOL } from './names.ts';
 import type { GhaService } from './service.ts';
@@ -31,7 +32,8 @@ export async function blobUrlRoutes(app: FastifyInstance, service: GhaService): 
     if (range) reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${size}`);
     stats.add(ns, 'bytesOut', length);
     stats.protocolServed(PROTOCOL, length);
-    return reply.type('application/octet-stream').header('accept-ranges', 'bytes').header('content-length', length).send(body);
+    const checked = range ? body : verifiedRead(service.deps, ns, digest, size, body);
+    return reply.type('application/octet-stream').header('accept-ranges', 'bytes').header('content-length', length).send(checked);
   });
 
   app.put<{ Params: { capability: string }; Querystring: { comp?: string; blockid?: string } }>('/gha/blobs/:capability', async (request, reply) => {

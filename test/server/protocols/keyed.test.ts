@@ -92,3 +92,22 @@ t.test('on S3: every protocol\'s artifact streams in through a staging object an
   }
 });
 
+t.test('a corrupt artifact is never served whole: the transfer breaks, the blob goes, the next read is a miss', async (t) => {
+  const server = await startServer(t, { tokens: TOKENS });
+  const bytes = randomBytes(200_000);
+  for (const url of ['/v1/cache/5150', '/v8/artifacts/00000000000000cc?slug=team']) {
+    t.ok((await fetch(`${server.url}${url}`, { method: 'PUT', headers: { ...auth('ci-token'), 'content-type': 'application/octet-stream' }, body: bytes })).ok);
+  }
+  t.equal(await server.corruptBlobs(), 1, 'one blob, a byte flipped in its middle, its size the same (as a torn write leaves it)');
+  const broken = await fetch(`${server.url}/v1/cache/5150`, { headers: auth('ci-token') });
+  await t.rejects(broken.arrayBuffer(), 'the transfer breaks before its end');
+  // The removal runs as the transfer fails; give it a moment on a loaded machine.
+  for (let i = 0; i < 50 && (await fetch(`${server.url}/v1/cache/5150`, { headers: auth('ci-token') }).then((r) => (r.arrayBuffer().catch(() => {}), r.status))) !== 404; i++) await new Promise((r) => setTimeout(r, 100));
+  t.equal((await fetch(`${server.url}/v1/cache/5150`, { headers: auth('ci-token') })).status, 404, 'then a miss: the corrupt blob was removed');
+  t.equal((await fetch(`${server.url}/v8/artifacts/00000000000000cc?slug=team`, { headers: auth('ci-token') })).status, 404, 'for every key that shared it');
+  t.ok((await fetch(`${server.url}/v1/cache/5150`, { method: 'PUT', headers: { ...auth('ci-token'), 'content-type': 'application/octet-stream' }, body: bytes })).ok);
+  t.ok(Buffer.from(await (await fetch(`${server.url}/v1/cache/5150`, { headers: auth('ci-token') })).arrayBuffer()).equals(bytes), 'and the next write makes it whole');
+  const metrics = await (await fetch(`${server.url}/metrics`, { headers: auth('ops-token') })).text();
+  t.match(metrics, /larder_corrupt_blobs_removed_total\{namespace="team"\} 1/);
+});
+
