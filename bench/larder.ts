@@ -17,7 +17,7 @@ export const log = (line: string): void => void process.stderr.write(`[bench] ${
 export async function larder(args: string[], cwd: string, server: BenchServer): Promise<Timed> {
   const cacheDir = mkdtempSync(join(tmpdir(), 'larder-bench-client-'));
   try {
-    return await timed(process.execPath, [LARDER, ...args, '--strict'], { cwd, env: { LARDER_SERVER: server.url, LARDER_NAMESPACE: 'bench', LARDER_CACHE_DIR: cacheDir, LARDER_LOCAL_CACHE: '0' } });
+    return await timed(process.execPath, [LARDER, ...args, '--strict'], { cwd, env: { LARDER_SERVER: server.url, LARDER_NAMESPACE: 'bench', LARDER_CACHE_DIR: cacheDir, LARDER_LOCAL_CACHE: '0' }, watchRss: true });
   } finally {
     rmSync(cacheDir, { recursive: true, force: true });
   }

@@ -18,20 +18,24 @@ export interface Row {
 export interface Timed {
   seconds: number;
   stdout: string;
+  /** the command's peak resident set (its worker threads included), when asked for */
+  peakRss?: number;
 }
 
 /** Runs a command to completion and returns its wall time; a failure is an error. */
-export function timed(command: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): Promise<Timed> {
+export function timed(command: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; watchRss?: boolean }): Promise<Timed> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const rss = options.watchRss ? watchRss(child) : undefined;
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d));
     child.stderr.on('data', (d: Buffer) => (stderr += d));
     child.once('error', reject);
+    child.once('exit', () => rss?.stop()); // the last sample while /proc still has it
     child.once('close', (code) => {
-      if (code === 0) resolve({ seconds: (performance.now() - started) / 1000, stdout });
+      if (code === 0) resolve({ seconds: (performance.now() - started) / 1000, stdout, ...(rss ? { peakRss: rss.stop() } : {}) });
       else reject(new Error(`${command} ${args.join(' ')} exited with ${code}:\n${stderr.slice(-2000)}`));
     });
   });
@@ -66,6 +70,16 @@ export function watchRss(child: ChildProcess): { stop: () => number } {
       return peak;
     },
   };
+}
+
+/** CPU seconds a process has used so far, its threads included (Linux: /proc/<pid>/stat, at 100 ticks a second). */
+export function cpuSeconds(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime and stime, fields 14 and 15
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /**

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { buildCorpora, type Corpus } from './corpora.ts';
 import { deltaSaves } from './delta.ts';
 import { LARDER, larder, log } from './larder.ts';
-import { inTurn, median, quiet, type Row, sh, timed } from './measure.ts';
+import { cpuSeconds, inTurn, median, quiet, type Row, sh, timed } from './measure.ts';
 import { serverMemory } from './server-memory.ts';
 import { lookupRows } from './lookups.ts';
 import { startupRows } from './startup.ts';
@@ -71,13 +71,22 @@ async function saveAndRestore(corpus: Corpus, work: string): Promise<Row[]> {
   const archive = join(work, `${corpus.name}.tar.zst`);
   const nativeSave: number[] = [];
   const larderSave: number[] = [];
+  const saveRss: number[] = [];
+  const serverCpuPerGb: number[] = [];
   let server: BenchServer | undefined;
   for (let i = 0; i < RUNS; i++) {
     await server?.stop();
     server = await startServer(join(work, `store-${corpus.name}-${i}`)); // a cold server each time
     const source = [join(corpus.project, corpus.path)];
     const runNative = async () => nativeSave.push((await quiet(() => sh(`tar -cf - ${corpus.path} | zstd -T0 -3 -q -f -o ${archive}`, corpus.project), source)).seconds);
-    const runLarder = async () => larderSave.push((await quiet(() => larder(['save', '--key', `bench-${corpus.name}`, '--path', corpus.path], corpus.project, server as BenchServer), source)).seconds);
+    const runLarder = async () => {
+      const cpuBefore = cpuSeconds(server?.child.pid);
+      const run = await quiet(() => larder(['save', '--key', `bench-${corpus.name}`, '--path', corpus.path], corpus.project, server as BenchServer), source);
+      larderSave.push(run.seconds);
+      saveRss.push((run.peakRss ?? 0) / 1e6);
+      const received = await bytesReceived(server as BenchServer);
+      serverCpuPerGb.push((cpuSeconds(server?.child.pid) - cpuBefore) / (received / 1e9));
+    };
     await inTurn(i, runNative, runLarder);
   }
   const nativeRestore: number[] = [];
@@ -96,6 +105,8 @@ async function saveAndRestore(corpus: Corpus, work: string): Promise<Row[]> {
   const rows: Row[] = [
     { scenario: 'save (cold server)', corpus: corpus.name, larder: larderSave, baselineName: 'tar | zstd -T0 -3', baseline: nativeSave, goal: { kind: 'larder/baseline ≤', value: 1.3 } },
     { scenario: 'restore exact hit, fresh folder', corpus: corpus.name, larder: larderRestore, baselineName: 'zstd -dc | tar -x', baseline: nativeRestore, goal: { kind: 'larder/baseline ≤', value: 1.3 } },
+    { scenario: 'client peak RSS, save', corpus: corpus.name, larder: saveRss, baselineName: 'the goal (MB)', baseline: [256], goal: { kind: 'larder/baseline ≤', value: 1 }, notes: 'MB' },
+    { scenario: 'server CPU per GB received, save', corpus: corpus.name, larder: serverCpuPerGb, baselineName: '1 (the ratio is the value)', baseline: [1], notes: 'CPU-seconds of the server process per GB of blobs it stored' },
   ];
   if (corpus.npm) {
     const npmCi: number[] = [];
@@ -138,6 +149,12 @@ async function settleFileSystem(work: string): Promise<void> {
     if (i === 0) log(`file creation is slow (${seconds.toFixed(1)} s for 2,000 files), likely after a recent big delete; waiting`);
     await new Promise((r) => setTimeout(r, 5_000));
   }
+}
+
+/** Blob bytes the server has stored since it started (its own /v1/stats: the bench server is open on loopback). */
+async function bytesReceived(server: BenchServer): Promise<number> {
+  const stats = (await (await fetch(`${server.url}/v1/stats`)).json()) as { namespaces: Record<string, { bytesIn: number }> };
+  return Object.values(stats.namespaces).reduce((n, ns) => n + ns.bytesIn, 0);
 }
 
 function report(rows: Row[], corpora: Corpus[], extra: Record<string, unknown>): void {
