@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { LarderError } from '../../shared/errors.ts';
+import type { Publisher } from '../../shared/manifest.ts';
 import { KEY_PREFIX_PATTERN, NAMESPACE_PATTERN } from '../../shared/names.ts';
 import { byteSize } from '../../shared/args.ts';
 import { checkOidcRules, type OidcRule } from './oidc-rules.ts';
@@ -59,6 +60,11 @@ export class Access {
   }
 
   /** Everything allowed: a server without tokens (loopback only) or an admin token. */
+  /** Who published what this token writes: the server's to say, never the client's; marked when the token is untrusted. */
+  publisher(): Publisher {
+    return this.untrusted ? { name: this.name, untrusted: true } : { name: this.name };
+  }
+
   static all(name: string): Access {
     return new Access(name, true, []);
   }

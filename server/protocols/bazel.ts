@@ -3,7 +3,7 @@ import { LarderError } from '../../shared/errors.ts';
 import type { RouteDeps } from '../routes/deps.ts';
 import { namespaceOf } from '../routes/params.ts';
 import { KeyedCache } from './keyed.ts';
-import { headArtifact, receiveArtifact, sendArtifact } from './serve.ts';
+import { artifactRoutes } from './serve.ts';
 
 // Bazel's HTTP remote cache (--remote_cache=http://HOST/bazel/<namespace>
 // --remote_header=Authorization=Bearer <larder token>): `/ac/<sha256>` holds action
@@ -16,20 +16,10 @@ const SHA256 = /^[0-9a-f]{64}$/;
 
 export async function bazelRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
   const caches = { ac: new KeyedCache(deps, 'bazel', 'bazel-ac'), cas: new KeyedCache(deps, 'bazel', 'bazel-cas') };
-  const route = '/bazel/:ns/:kind/:hash';
-  app.get(route, { exposeHeadRoute: false }, async (request, reply) => {
-    const { cache, hash } = parse(request);
-    return sendArtifact(cache, request, reply, namespaceOf(request), hash, () => '');
-  });
-  app.head(route, async (request, reply) => {
-    const { cache, hash } = parse(request);
-    return headArtifact(cache, request, reply, namespaceOf(request), hash);
-  });
-  app.put(route, async (request, reply) => {
+  artifactRoutes(app, '/bazel/:ns/:kind/:hash', (request) => {
     const { cache, hash, kind } = parse(request);
-    await receiveArtifact(cache, request, namespaceOf(request), hash, kind === 'cas' ? { contentDigest: `sha256:${hash}` } : {});
-    return reply.code(200).send();
-  });
+    return { cache, ns: namespaceOf(request), key: hash, ...(kind === 'cas' ? { contentDigest: `sha256:${hash}` } : {}) };
+  }, 200);
 
   function parse(request: FastifyRequest): { cache: KeyedCache; hash: string; kind: 'ac' | 'cas' } {
     const { kind, hash } = request.params as { kind: string; hash: string };

@@ -3,7 +3,7 @@ import { LarderError } from '../../shared/errors.ts';
 import type { RouteDeps } from '../routes/deps.ts';
 import { namespaceOf } from '../routes/params.ts';
 import { KeyedCache } from './keyed.ts';
-import { headArtifact, receiveArtifact, sendArtifact } from './serve.ts';
+import { artifactRoutes } from './serve.ts';
 
 // ccache's HTTP remote storage (CCACHE_REMOTE_STORAGE="http://HOST/ccache/<namespace>|
 // bearer-token=<larder token>", plain HTTP: ccache speaks no HTTPS): GET, HEAD and PUT
@@ -15,12 +15,7 @@ const KEY = /^[0-9a-v]{2,128}$/;
 
 export async function ccacheRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
   const cache = new KeyedCache(deps, 'ccache');
-  app.get('/ccache/:ns/*', { exposeHeadRoute: false }, async (request, reply) => sendArtifact(cache, request, reply, namespaceOf(request), keyOf(request), () => ''));
-  app.head('/ccache/:ns/*', async (request, reply) => headArtifact(cache, request, reply, namespaceOf(request), keyOf(request)));
-  app.put('/ccache/:ns/*', async (request, reply) => {
-    await receiveArtifact(cache, request, namespaceOf(request), keyOf(request));
-    return reply.code(201).send();
-  });
+  artifactRoutes(app, '/ccache/:ns/*', (request) => ({ cache, ns: namespaceOf(request), key: keyOf(request) }), 201);
 }
 
 /** The key, whatever the layout: the path's segments joined (ab/cdef → abcdef; ac/… → ac…). */

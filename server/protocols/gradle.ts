@@ -4,7 +4,7 @@ import { toLarderError } from '../errors.ts';
 import type { RouteDeps } from '../routes/deps.ts';
 import { namespaceOf } from '../routes/params.ts';
 import { KeyedCache } from './keyed.ts';
-import { headArtifact, receiveArtifact, sendArtifact } from './serve.ts';
+import { artifactRoutes } from './serve.ts';
 
 // Gradle's HTTP build cache (settings.gradle: buildCache { remote(HttpBuildCache) { url =
 // 'http://HOST/gradle/<namespace>/'; push = true; credentials { username = 'ci';
@@ -22,12 +22,7 @@ export async function gradleRoutes(app: FastifyInstance, deps: RouteDeps): Promi
     if (error.status === 401) reply.header('www-authenticate', 'Basic realm="larder"');
     return reply.code(error.status).send(error.toJSON());
   });
-  app.get('/gradle/:ns/:key', { exposeHeadRoute: false }, async (request, reply) => sendArtifact(cache, request, reply, namespaceOf(request), keyOf(request), () => ''));
-  app.head('/gradle/:ns/:key', async (request, reply) => headArtifact(cache, request, reply, namespaceOf(request), keyOf(request)));
-  app.put('/gradle/:ns/:key', async (request, reply) => {
-    await receiveArtifact(cache, request, namespaceOf(request), keyOf(request));
-    return reply.code(201).send();
-  });
+  artifactRoutes(app, '/gradle/:ns/:key', (request) => ({ cache, ns: namespaceOf(request), key: keyOf(request) }), 201);
 }
 
 function keyOf(request: FastifyRequest): string {

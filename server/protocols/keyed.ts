@@ -3,13 +3,13 @@ import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { finishDigest } from '../../shared/digest.ts';
 import { isLarderError, LarderError } from '../../shared/errors.ts';
-import { type Manifest, OPAQUE_CODEC } from '../../shared/manifest.ts';
+import { type Manifest, OPAQUE_CODEC, type PartRef, type Publisher } from '../../shared/manifest.ts';
 import { KEY_PATTERN } from '../../shared/names.ts';
 import type { Access } from '../auth/access.ts';
 import type { RouteDeps } from '../routes/deps.ts';
 import { parseStored } from '../routes/lookup.ts';
 import type { ByteRange } from '../storage/store.ts';
-import { storeSpooled } from './spool.ts';
+import { type Stored, storeSpooled } from './spool.ts';
 
 // Caches that name what they store by a key of their own (a task hash, a compiler's
 // key, an action digest) rather than by its content: Turborepo, Nx, Bazel, Gradle,
@@ -22,8 +22,10 @@ import { storeSpooled } from './spool.ts';
 
 export interface Artifact {
   body: Readable;
-  /** the whole artifact's size (the body may be a range of it) */
+  /** the whole artifact's size */
   size: number;
+  /** the part of it the body holds, when a range was asked for */
+  range?: ByteRange;
   /** what the tool sent beside the bytes and wants back (Turborepo's tag and duration) */
   meta: Record<string, string>;
 }
@@ -75,6 +77,20 @@ class HeldBackVerifier extends Transform {
   }
 }
 
+/** The entry of one opaque part: another tool's own bytes, stored as it sent them. */
+export function opaqueManifest(name: string, path: string, blob: Stored, inputs: Record<string, string>, client: string, publisher: Publisher, createdAt = new Date()): Manifest {
+  return {
+    version: 2,
+    key: name,
+    createdAt: createdAt.toISOString(),
+    codec: OPAQUE_CODEC,
+    paths: [{ path, parts: [{ digest: blob.digest, size: blob.size, rawSize: blob.size, entries: 1 }], files: 1, fileBytes: blob.size }],
+    inputs,
+    client: { version: client, os: '', arch: '' },
+    publisher,
+  };
+}
+
 export class KeyedCache {
   readonly #deps: RouteDeps;
   /** what /v1/stats and /metrics count it under */
@@ -93,8 +109,7 @@ export class KeyedCache {
     const { store, stats, retention } = this.#deps;
     const name = this.#name(key);
     access.requireRead(ns, key);
-    const entry = await this.#entry(ns, name);
-    const part = entry && !entry.publisher?.untrusted ? entry.paths[0]?.parts[0] : undefined;
+    const { entry, part } = await this.#served(ns, name);
     const wanted = part && range?.(part.size);
     const body = part && (await store.getBlob(ns, part.digest, wanted));
     if (!entry || !part || !body) {
@@ -107,14 +122,13 @@ export class KeyedCache {
     retention.accessed(ns, name);
     // A whole artifact is checked against its digest as it goes (these tools do not check
     // it themselves); a range cannot be.
-    return { body: wanted ? body : verifiedRead(this.#deps, ns, part.digest, part.size, body), size: part.size, meta: Object.fromEntries(Object.entries(entry.inputs).filter(([k]) => k.startsWith('meta.')).map(([k, v]) => [k.slice(5), v])) };
+    return { body: wanted ? body : verifiedRead(this.#deps, ns, part.digest, part.size, body), size: part.size, ...(wanted ? { range: wanted } : {}), meta: Object.fromEntries(Object.entries(entry.inputs).filter(([k]) => k.startsWith('meta.')).map(([k, v]) => [k.slice(5), v])) };
   }
 
   /** Whether key is served (HEAD), without counting a read. */
   async has(access: Access, ns: string, key: string): Promise<number | undefined> {
     access.requireRead(ns, key);
-    const entry = await this.#entry(ns, this.#name(key));
-    const part = entry && !entry.publisher?.untrusted ? entry.paths[0]?.parts[0] : undefined;
+    const { part } = await this.#served(ns, this.#name(key));
     return part && (await this.#deps.store.statBlob(ns, part.digest)) !== undefined ? part.size : undefined;
   }
 
@@ -128,16 +142,8 @@ export class KeyedCache {
     const name = this.#name(key);
     access.requireWrite(ns, key);
     const blob = await storeSpooled(this.#deps, ns, body, options.contentDigest);
-    const manifest: Manifest = {
-      version: 2,
-      key: name,
-      createdAt: new Date().toISOString(),
-      codec: OPAQUE_CODEC,
-      paths: [{ path: this.#kind, parts: [{ digest: blob.digest, size: blob.size, rawSize: blob.size, entries: 1 }], files: 1, fileBytes: blob.size }],
-      inputs: { protocol: this.protocol, key, ...Object.fromEntries(Object.entries(options.meta ?? {}).map(([k, v]) => [`meta.${k}`, v])) },
-      client: { version: this.protocol, os: '', arch: '' },
-      publisher: access.untrusted ? { name: access.name, untrusted: true } : { name: access.name },
-    };
+    const inputs = { protocol: this.protocol, key, ...Object.fromEntries(Object.entries(options.meta ?? {}).map(([k, v]) => [`meta.${k}`, v])) };
+    const manifest = opaqueManifest(name, this.#kind, blob, inputs, this.protocol, access.publisher());
     const bytes = Buffer.from(JSON.stringify(manifest));
     let outcome = await store.putEntry(ns, name, bytes);
     if (outcome === 'exists') {
@@ -159,6 +165,12 @@ export class KeyedCache {
     const name = `${this.#kind}.${key}`;
     if (!KEY_PATTERN.test(name)) throw new LarderError('LARDER_INVALID_KEY', `${this.protocol} key ${JSON.stringify(key.slice(0, 80))} is not one this server stores`);
     return name;
+  }
+
+  /** The entry, and the part it serves: none when an untrusted token wrote it. */
+  async #served(ns: string, name: string): Promise<{ entry?: Manifest; part?: PartRef }> {
+    const entry = await this.#entry(ns, name);
+    return entry?.publisher?.untrusted ? { entry } : { entry, part: entry?.paths[0]?.parts[0] };
   }
 
   async #entry(ns: string, name: string): Promise<Manifest | undefined> {

@@ -36,7 +36,7 @@ export async function entryRoutes(app: FastifyInstance, { store, stats, limits, 
       // Who published it is the server's to say, from the token, never the client's.
       const { publisher: _claimed, ...sent } = request.body;
       const { access } = request;
-      const manifest: Manifest = { ...sent, publisher: access.untrusted ? { name: access.name, untrusted: true } : { name: access.name } };
+      const manifest: Manifest = { ...sent, publisher: access.publisher() };
       checkManifestKey(manifest, key);
       // An entry of nothing restores nothing, and only costs every listing its share.
       if (manifestDigests(manifest).length === 0) throw new LarderError('LARDER_INVALID_MANIFEST', `entry ${key} has no parts; an entry must hold files`);

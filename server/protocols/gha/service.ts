@@ -1,7 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { digestHex } from '../../../shared/digest.ts';
 import { LarderError } from '../../../shared/errors.ts';
-import type { Publisher } from '../../../shared/manifest.ts';
 import type { Access } from '../../auth/access.ts';
 import type { RouteDeps } from '../../routes/deps.ts';
 import { lookup } from '../../routes/lookup.ts';
@@ -35,7 +34,7 @@ export class GhaService {
 
   async find(request: FastifyRequest, key: string, restoreKeys: readonly string[], version: string): Promise<Found | undefined> {
     const { access } = request;
-    const ns = namespaceFor(access, DEFAULT_NAMESPACE);
+    const ns = this.namespaceOf(access);
     access.requireRead(ns);
     const { store, stats, retention } = this.deps;
     const result = await lookup(
@@ -64,20 +63,15 @@ export class GhaService {
   }
 
   async reserve(access: Access, key: string, version: string): Promise<Upload | 'exists' | 'busy'> {
-    const ns = namespaceFor(access, DEFAULT_NAMESPACE);
+    const ns = this.namespaceOf(access);
     access.requireWrite(ns, tierKey(entryName(key, version)));
-    return this.uploads.create(ns, key, version, publisherOf(access));
+    return this.uploads.create(ns, key, version, access.publisher());
   }
 
   /** An upload this token may finish: its namespace's, and its own tier's. */
   async ownUpload(access: Access, upload: Upload | undefined, what: string): Promise<Upload> {
-    if (!upload || upload.ns !== namespaceFor(access, DEFAULT_NAMESPACE)) throw new LarderError('LARDER_ENTRY_NOT_FOUND', `no upload ${what} in flight; reserve the cache entry first`);
+    if (!upload || upload.ns !== this.namespaceOf(access)) throw new LarderError('LARDER_ENTRY_NOT_FOUND', `no upload ${what} in flight; reserve the cache entry first`);
     access.requireWrite(upload.ns, tierKey(upload.name));
     return upload;
   }
-}
-
-/** Who published it is the server's to say, from the token (as for larder's own entries). */
-function publisherOf(access: Access): Publisher {
-  return access.untrusted ? { name: access.name, untrusted: true } : { name: access.name };
 }

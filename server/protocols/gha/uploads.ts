@@ -1,9 +1,10 @@
 import { createHash, randomInt } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { LarderError } from '../../../shared/errors.ts';
-import { type Manifest, OPAQUE_CODEC, type Publisher } from '../../../shared/manifest.ts';
+import type { Manifest, Publisher } from '../../../shared/manifest.ts';
 import type { RouteDeps } from '../../routes/deps.ts';
 import { parseStored } from '../../routes/lookup.ts';
+import { opaqueManifest } from '../keyed.ts';
 import { type Stored, storeSpooled } from '../spool.ts';
 import { UPLOAD_TTL_MS } from './capability.ts';
 import { entryName, PROTOCOL } from './names.ts';
@@ -122,16 +123,7 @@ export class Uploads {
     const { store, stats, retention } = this.#deps;
     const blob = upload.blob;
     if (!blob) throw new LarderError('LARDER_BAD_REQUEST', `upload ${upload.id} has no archive yet: upload it before finalizing`);
-    const manifest: Manifest = {
-      version: 2,
-      key: upload.name,
-      createdAt: new Date(this.#now()).toISOString(),
-      codec: OPAQUE_CODEC,
-      paths: [{ path: 'archive', parts: [{ digest: blob.digest, size: blob.size, rawSize: blob.size, entries: 1 }], files: 1, fileBytes: blob.size }],
-      inputs: { 'gha.key': upload.key, 'gha.version': upload.version },
-      client: { version: 'github-actions-cache', os: '', arch: '' },
-      publisher: upload.publisher,
-    };
+    const manifest = opaqueManifest(upload.name, 'archive', blob, { 'gha.key': upload.key, 'gha.version': upload.version }, 'github-actions-cache', upload.publisher, new Date(this.#now()));
     const outcome = await store.putEntry(upload.ns, upload.name, Buffer.from(JSON.stringify(manifest)));
     if (outcome === 'created') {
       stats.add(upload.ns, 'entriesPublished');
