@@ -7,7 +7,7 @@ import { digestHex } from '../../shared/digest.ts';
 import { fromSystemError, LarderError } from '../../shared/errors.ts';
 import { EntryIndex } from './fs-entry-index.ts';
 import { FsMeta } from './fs-meta.ts';
-import { type BlobInfo, type ByteRange, clientGone, type EntryInfo, type MetaCondition, type MetaObject, missingOf, type PutOutcome, type StagedBlob, type Store } from './store.ts';
+import { type BlobInfo, type ByteRange, clientGone, type EntryInfo, type MetaCondition, type MetaObject, missingOf, type PutOutcome, type StagedBlob, stagedBlob, type Store } from './store.ts';
 import { NAMESPACE_PATTERN } from '../../shared/names.ts';
 
 // The embedded default: blobs and manifests as files. Every write goes to a temp file
@@ -77,22 +77,15 @@ export class FsStore implements Store {
   async stageBlob(ns: string, body: Readable): Promise<StagedBlob> {
     const tmp = await this.#writeTemp(body);
     const size = (await fsCall(() => stat(tmp))).size;
-    const discard = () => rm(tmp, { force: true });
-    return {
-      size,
-      discard,
-      commit: async (digest, options = {}) => {
+    return stagedBlob(size, {
+      storedSize: (digest) => this.statBlob(ns, digest),
+      place: async (digest) => {
         const final = this.#blobFile(ns, digest);
-        try {
-          if (!options.replace && (await this.statBlob(ns, digest)) === size) return 'exists';
-          await fsCall(() => mkdir(join(final, '..'), { recursive: true }));
-          await fsCall(() => rename(tmp, final));
-          return 'created';
-        } finally {
-          await discard();
-        }
+        await fsCall(() => mkdir(join(final, '..'), { recursive: true }));
+        await fsCall(() => rename(tmp, final));
       },
-    };
+      discard: () => rm(tmp, { force: true }),
+    });
   }
 
   async deleteBlob(ns: string, digest: string, options: { unlessWrittenAfter?: Date } = {}): Promise<boolean> {

@@ -19,7 +19,7 @@ import { mapLimit } from '../../shared/concurrency.ts';
 import { digestHex } from '../../shared/digest.ts';
 import { LarderError } from '../../shared/errors.ts';
 import { JOURNAL_KEEP_MS, journalName, journalTime, type ListedObject, S3EntryIndex } from './s3-entry-index.ts';
-import { type BlobInfo, type ByteRange, clientGone, type EntryInfo, META_NAME, type MetaCondition, type MetaObject, missingOf, type PutOutcome, type StagedBlob, type Store } from './store.ts';
+import { type BlobInfo, type ByteRange, clientGone, type EntryInfo, META_NAME, type MetaCondition, type MetaObject, missingOf, type PutOutcome, type StagedBlob, stagedBlob, type Store } from './store.ts';
 import { NAMESPACE_PATTERN } from '../../shared/names.ts';
 
 // The distributed store: any number of stateless servers on one bucket. Blobs stream
@@ -121,27 +121,20 @@ export class S3Store implements Store {
     body.on('data', (chunk: Buffer) => void (size += chunk.length));
     pipeline(body, counted).catch(() => {}); // a failure reaches the upload through counted
     await this.#upload(key, counted, body);
-    const discard = async (): Promise<void> => void (await this.#send(() => this.#s3.send(new DeleteObjectCommand({ Bucket: this.#options.bucket, Key: key })), true));
-    return {
-      size,
-      discard,
-      commit: async (digest, options = {}) => {
+    return stagedBlob(size, {
+      storedSize: async (digest) => (await this.#head(this.#blobKey(ns, digest)))?.size,
+      place: async (digest) => {
         const final = this.#blobKey(ns, digest);
-        try {
-          if (!options.replace && (await this.#head(final))?.size === size) return 'exists';
-          if (size <= MAX_COPY_BYTES) {
-            // A copy inside S3: the bytes do not pass through this server again.
-            await this.#send(() => this.#s3.send(new CopyObjectCommand({ Bucket: this.#options.bucket, Key: final, CopySource: encodeURI(`${this.#options.bucket}/${key}`), ContentType: 'application/octet-stream', MetadataDirective: 'REPLACE' })));
-          } else {
-            const staged = await this.#send(() => this.#s3.send(new GetObjectCommand({ Bucket: this.#options.bucket, Key: key })));
-            await this.#upload(final, staged.Body as Readable);
-          }
-          return 'created';
-        } finally {
-          await discard();
+        if (size <= MAX_COPY_BYTES) {
+          // A copy inside S3: the bytes do not pass through this server again.
+          await this.#send(() => this.#s3.send(new CopyObjectCommand({ Bucket: this.#options.bucket, Key: final, CopySource: encodeURI(`${this.#options.bucket}/${key}`), ContentType: 'application/octet-stream', MetadataDirective: 'REPLACE' })));
+        } else {
+          const staged = await this.#send(() => this.#s3.send(new GetObjectCommand({ Bucket: this.#options.bucket, Key: key })));
+          await this.#upload(final, staged.Body as Readable);
         }
       },
-    };
+      discard: async () => void (await this.#send(() => this.#s3.send(new DeleteObjectCommand({ Bucket: this.#options.bucket, Key: key })), true)),
+    });
   }
 
   /** A streamed multipart upload; a failed body (digest mismatch, client gone) leaves nothing. */
@@ -346,12 +339,10 @@ export class S3Store implements Store {
       [keyMarker, uploadIdMarker] = page.IsTruncated ? [page.NextKeyMarker, page.NextUploadIdMarker] : [undefined, undefined];
     } while (keyMarker !== undefined);
     const trimmed = await this.trimJournals(Date.now() - JOURNAL_KEEP_MS);
-    let staged = 0;
-    for await (const object of this.#list(this.#stagingPrefix())) {
-      if (!object.Key || (object.LastModified?.getTime() ?? 0) > cutoff) continue;
-      await this.#send(() => this.#s3.send(new DeleteObjectCommand({ Bucket: this.#options.bucket, Key: object.Key })), true);
-      staged++;
-    }
+    const stale: string[] = [];
+    for await (const object of this.#list(this.#stagingPrefix())) if (object.Key && (object.LastModified?.getTime() ?? 0) <= cutoff) stale.push(object.Key);
+    await this.#deleteKeys(stale);
+    const staged = stale.length;
     const did = [aborted > 0 ? `aborted ${aborted} multipart upload(s) left unfinished` : '', trimmed > 0 ? `removed ${trimmed} journal record(s) older than an hour` : '', staged > 0 ? `removed ${staged} staged upload(s) a crash left` : ''].filter(Boolean);
     return did.length > 0 ? did.join('; ') : undefined;
   }

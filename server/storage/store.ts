@@ -41,6 +41,27 @@ export interface StagedBlob {
   discard(): Promise<void>;
 }
 
+/**
+ * A staged body as each store commits it: a blob of its size already stored stays
+ * (unless replace), else the body is placed under its digest; the staged copy goes
+ * either way.
+ */
+export function stagedBlob(size: number, steps: { storedSize(digest: string): Promise<number | undefined>; place(digest: string): Promise<void>; discard(): Promise<void> }): StagedBlob {
+  return {
+    size,
+    discard: steps.discard,
+    commit: async (digest, options = {}) => {
+      try {
+        if (!options.replace && (await steps.storedSize(digest)) === size) return 'exists';
+        await steps.place(digest);
+        return 'created';
+      } finally {
+        await steps.discard();
+      }
+    },
+  };
+}
+
 /** A small object of the store's own bookkeeping (retention state, leases, access logs). */
 export interface MetaObject {
   body: Buffer;
