@@ -53,8 +53,8 @@ export async function restore(client: CacheClient, workers: PartWorkers, input: 
   // The part workers boot while the lookup runs; but where a folder may already hold what
   // is asked for, booting them would take the cores its check needs: they boot after it,
   // if there is anything to extract.
-  const recorded = input.paths.some((p) => readFolderState(input.cacheDir, resolveUserPath(p, input.cwd, input.home)) !== undefined);
-  if (!recorded) workers.warm('extract');
+  const states = new Map(input.paths.map((p) => [p, readFolderState(input.cacheDir, resolveUserPath(p, input.cwd, input.home))]));
+  if (![...states.values()].some(Boolean)) workers.warm('extract');
   const answer = await lookupOrLocal(client, input);
   // The same inputs' entry in the trusted tier is as good as our own.
   const found = answer.match === 'prefix' && answer.key !== undefined && input.sameInputs?.includes(answer.key) ? { ...answer, match: 'exact' as const } : answer;
@@ -72,12 +72,12 @@ export async function restore(client: CacheClient, workers: PartWorkers, input: 
   // is left as it is: switching back to a branch costs one lstat per file, not a download.
   // One that holds another entry this machine knows is patched: only what differs is written.
   mark = performance.now();
-  const held = await Promise.all(wanted.map((p) => heldUntouched(input, workers, p.path, found.key as string)));
+  const held = await Promise.all(wanted.map((p) => heldUntouched(input, workers, states.get(p.path), found.key as string)));
   const plans = wanted.flatMap((path, i) => {
     const target = resolveUserPath(path.path, input.cwd, input.home);
-    const heldKey = held[i];
+    const { key: heldKey, entry: heldEntry } = held[i] ?? {};
     if (heldKey === found.key) return [];
-    const reuse = heldKey === undefined || !input.localCache || entry.version !== 2 ? undefined : planReuse({ cacheDir: input.cacheDir, localCache: input.localCache, target, heldKey, wanted: path });
+    const reuse = heldEntry === undefined || entry.version !== 2 ? undefined : planReuse({ cacheDir: input.cacheDir, target, held: heldEntry, wanted: path });
     return [{ path, target, reuse }];
   });
   phases.check = secondsSince(mark);
@@ -171,17 +171,22 @@ async function lookupOrLocal(client: CacheClient, input: RestoreInput): Promise<
 }
 
 /**
- * The entry the folder holds with nothing in it changed since, when that is this entry or
- * one the local cache knows (else undefined, unchecked). One lstat per file, shared
- * between the part workers and this thread (74,000 entries take ~0.3 s on one thread here).
+ * The entry the folder's record says it holds, when nothing in it changed since and that
+ * is this entry, or another whose manifest the local cache has (then given, for a
+ * restore in place); else undefined, unchecked.
  */
-async function heldUntouched(input: RestoreInput, workers: PartWorkers, path: string, key: string): Promise<string | undefined> {
-  const state = readFolderState(input.cacheDir, resolveUserPath(path, input.cwd, input.home));
+async function heldUntouched(input: RestoreInput, workers: PartWorkers, state: RecordedState | undefined, key: string): Promise<{ key: string; entry?: Manifest } | undefined> {
   if (state === undefined) return undefined;
-  const known = state.key === key || (input.localCache !== undefined && localLookup(input.cacheDir, input.localCache.server, input.localCache.namespace, state.key, [])?.match === 'exact');
-  return known && (await untouched(workers, state)) ? state.key : undefined;
+  const local = state.key === key || !input.localCache ? undefined : localLookup(input.cacheDir, input.localCache.server, input.localCache.namespace, state.key, []);
+  const entry = local?.match === 'exact' ? local.entry : undefined;
+  if (state.key !== key && entry === undefined) return undefined;
+  return (await untouched(workers, state)) ? { key: state.key, ...(entry ? { entry } : {}) } : undefined;
 }
 
+/**
+ * One lstat per entry: by two `find` processes for a big folder (client/folders/find-changes.ts),
+ * else here, or shared with the part workers where there is no find.
+ */
 async function untouched(workers: PartWorkers, state: RecordedState): Promise<boolean> {
   const top = unchangedRoot(state);
   if (top === undefined) return false;

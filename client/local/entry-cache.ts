@@ -1,8 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Manifest } from '../../shared/manifest.ts';
 import { KEY_PATTERN } from '../../shared/names.ts';
+import { writeWhole } from './write-whole.ts';
 
 // Manifests of entries this machine restored or saved, per server and namespace, so a
 // restore with the server unreachable (a train, a VPN drop) can still find the entry for
@@ -15,16 +16,8 @@ function scopeDir(cacheDir: string, server: string, namespace: string): string {
 
 export function rememberEntry(cacheDir: string, server: string, namespace: string, manifest: Manifest): void {
   if (!KEY_PATTERN.test(manifest.key)) return;
-  const dir = scopeDir(cacheDir, server, namespace);
-  try {
-    mkdirSync(dir, { recursive: true });
-    const file = join(dir, `${manifest.key}.json`);
-    const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    writeFileSync(temp, JSON.stringify(manifest));
-    renameSync(temp, file); // its mtime says when this machine last had it: newest first
-  } catch {
-    // a cache folder we cannot write: only the offline fallback is lost
-  }
+  // Its mtime says when this machine last had it: newest first. Not written, only the offline fallback is lost.
+  writeWhole(join(scopeDir(cacheDir, server, namespace), `${manifest.key}.json`), JSON.stringify(manifest));
 }
 
 /** The entry for key, else the newest whose key starts with a restore key (in order); as a lookup would answer. */

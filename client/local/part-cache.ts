@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync, unlinkSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { digestHex } from '../../shared/digest.ts';
 import type { PartRef } from '../../shared/manifest.ts';
 import { safeRelativePath } from '../archive/safe-path.ts';
 import type { Member } from '../archive/tar-read.ts';
+import { writeWhole } from './write-whole.ts';
 
 // Parts already seen, kept on this machine (LARDER_CACHE_DIR/parts), so switching back
 // to a branch's tree downloads nothing. A part is stored under its SHA-256 exactly as the
@@ -47,15 +47,7 @@ export function hasLocalPart(dir: string, part: PartRef): boolean {
 
 /** Keeps a part's bytes; a failure only costs the next restore a download. */
 export function storeLocalPart(dir: string, digest: string, bytes: Buffer): void {
-  const file = partFile(dir, digest);
-  try {
-    mkdirSync(join(file, '..'), { recursive: true });
-    const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    writeFileSync(temp, bytes);
-    renameSync(temp, file);
-  } catch {
-    // a full or read-only cache folder: the part simply is not kept
-  }
+  writeWhole(partFile(dir, digest), bytes);
 }
 
 // Beside each part, its member list (`<digest>.list`), written when the part is
@@ -65,15 +57,9 @@ const LISTING = '.list';
 const KINDS: Record<Member['kind'], string> = { file: 'f', dir: 'd', symlink: 's', hardlink: 'h' };
 const KIND_OF = new Map(Object.entries(KINDS).map(([kind, letter]) => [letter, kind as Member['kind']]));
 
+/** Keeps a part's member list; a failure only costs the next restore in place a decompression. */
 export function storeListing(dir: string, digest: string, members: readonly Member[]): void {
-  const file = partFile(dir, digest) + LISTING;
-  try {
-    const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    writeFileSync(temp, JSON.stringify(members.map((m) => KINDS[m.kind] + m.rel)));
-    renameSync(temp, file);
-  } catch {
-    // only the next restore in place pays for a listing
-  }
+  writeWhole(partFile(dir, digest) + LISTING, JSON.stringify(members.map((m) => KINDS[m.kind] + m.rel)));
 }
 
 /** The part's members as listed when it was extracted; undefined when there is no sound listing. */

@@ -1,11 +1,10 @@
 import { lstatSync } from 'node:fs';
 import { join } from 'node:path';
-import type { PartRef, PathRecord } from '../../shared/manifest.ts';
+import type { Manifest, PartRef, PathRecord } from '../../shared/manifest.ts';
 import type { Member } from '../archive/tar-read.ts';
 import type { Retime } from '../folders/patch.ts';
 import { decodeTimes } from '../../shared/times.ts';
 import { listPartBuffer } from '../archive/unpack.ts';
-import { localLookup } from './entry-cache.ts';
 import { partsDir, readListing, readLocalPart, storeListing } from './part-cache.ts';
 
 // What a restore can keep of the tree already in the folder (client/folders/patch.ts):
@@ -28,20 +27,18 @@ export interface Reuse {
 
 export interface ReuseInput {
   cacheDir: string;
-  localCache: { server: string; namespace: string };
-  /** the folder, and the entry its record says it holds (checked unchanged by the caller) */
+  /** the folder, and the entry its record says it holds (checked unchanged by the caller; its manifest from the local cache) */
   target: string;
-  heldKey: string;
+  held: Manifest;
   /** the path record of the entry asked for (of manifest version 2) */
   wanted: PathRecord;
 }
 
 /** The plan, or undefined when a full restore is the way (nothing shared, a part not here, hard links). */
 export function planReuse(input: ReuseInput): Reuse | undefined {
-  const old = localLookup(input.cacheDir, input.localCache.server, input.localCache.namespace, input.heldKey, []);
   // Version 2 entries come from this client's walk, which lists every folder before what
   // it holds: what patchIntoPlace's whole-folder moves rely on.
-  const before = old?.match === 'exact' && old.entry.version === 2 ? old.entry.paths.find((p) => p.path === input.wanted.path) : undefined;
+  const before = input.held.version === 2 ? input.held.paths.find((p) => p.path === input.wanted.path) : undefined;
   if (!before) return undefined;
   const had = new Map(before.parts.map((p) => [p.digest, p]));
   const has = new Set(input.wanted.parts.map((p) => p.digest));
