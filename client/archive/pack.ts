@@ -5,15 +5,17 @@ import { finishDigest, sha256Digest } from '../../shared/digest.ts';
 import type { PartRef } from '../../shared/manifest.ts';
 import { encodeTimes } from '../../shared/times.ts';
 import { tarBytesOf } from './parts.ts';
+import { storedFrame, worthCompressing } from './stored.ts';
 import { type TarMemory, tarBuffer, tarChunks } from './tar-write.ts';
 import type { TreeEntry } from './tree.ts';
 import { zstd } from './zstd.ts';
 
 // One part: tar → zstd → sha256, with its members' times beside it and the sha256 of its
-// tar bytes (rawDigest). A part up to 64 MiB raw (every ordinary part) is built
-// and compressed in memory. A bigger one (one big file) streams; its compressed bytes
-// are kept only up to the buffer limit, and past that the uploader packs it a second
-// time with compressedPartStream rather than writing a temporary file.
+// tar bytes (rawDigest). A part up to 64 MiB raw (every ordinary part) is built in
+// memory and compressed in one call, or stored when its bytes are compressed already
+// (stored.ts). A bigger one (one big file) streams; its compressed bytes are kept only
+// up to the buffer limit, and past that the uploader packs it a second time with
+// compressedPartStream rather than writing a temporary file.
 
 export interface PackedPart {
   ref: PartRef;
@@ -62,6 +64,12 @@ export async function packPart(root: string, entries: readonly TreeEntry[], leve
     return packPartStreaming(root, entries, level, bufferLimit);
   }
   const tar = tarBuffer(root, entries, memory);
+  if (!worthCompressing(tar)) {
+    // Stored: framing costs a copy, so the part is not recognised by its tar bytes
+    // (no rawDigest) but by its digest, which depends on those bytes alone.
+    const stored = storedFrame(tar);
+    return { ref: { digest: sha256Digest(stored), size: stored.length, rawSize: tar.length, entries: entries.length, times: timesOf(entries) }, bytes: [stored] };
+  }
   const rawDigest = sha256Digest(tar);
   if (known?.has(rawDigest)) return { known: { rawDigest, times: timesOf(entries) } };
   const compressed = zstd().compress(tar, level);

@@ -1,0 +1,61 @@
+import { zstd } from './zstd.ts';
+
+// Parts of already-compressed files (jars, wheels, zips, gzip, images) are stored, not
+// compressed: zstd would spend as much CPU on them as on any other bytes (a third of a
+// Maven save's CPU) to shrink them by a few percent. A stored part is still a standard
+// zstd frame (RFC 8878), made of raw blocks, so every restore, GNU tar piped through
+// `zstd -d` included, reads it as it reads any other part.
+
+/** A part is stored when a sample of it compresses to more than this share of its size. */
+export const STORED_ABOVE = 0.9;
+
+const MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
+// Frame header descriptor: a 4-byte content size, not a single segment (a window is given).
+const DESCRIPTOR = 0x80;
+// Window descriptor: 2^(10 + 7) = 128 KiB. Raw blocks refer to nothing before them, so a
+// decoder needs no more window than one block.
+const WINDOW = 7 << 3;
+const BLOCK_MAX = 128 * 1024;
+const HEADER_BYTES = MAGIC.length + 2 + 4;
+const SAMPLE_WINDOWS = 32;
+const SAMPLE_WINDOW_BYTES = 4096;
+
+/** The size of the stored frame of `size` bytes. */
+export function storedSize(size: number): number {
+  return HEADER_BYTES + 3 * Math.max(1, Math.ceil(size / BLOCK_MAX)) + size;
+}
+
+/** `data` as one zstd frame of raw blocks: a frame header, then 3 bytes per 128 KiB. */
+export function storedFrame(data: Buffer): Buffer {
+  if (data.length > 0xffffffff) throw new RangeError('a stored frame holds at most 4 GiB');
+  const out = Buffer.allocUnsafe(storedSize(data.length));
+  out.set(MAGIC, 0);
+  out[4] = DESCRIPTOR;
+  out[5] = WINDOW;
+  out.writeUInt32LE(data.length, 6);
+  let off = HEADER_BYTES;
+  let at = 0;
+  do {
+    const size = Math.min(BLOCK_MAX, data.length - at);
+    const last = at + size === data.length ? 1 : 0;
+    // Block header, little-endian: Last_Block (bit 0), Block_Type 0 = raw (bits 1-2), Block_Size (bits 3-23).
+    out.writeUIntLE((size << 3) | last, off, 3);
+    off += 3;
+    off += data.copy(out, off, at, at + size);
+    at += size;
+  } while (at < data.length);
+  return out;
+}
+
+/**
+ * Whether compressing `data` is worth its CPU: zstd's fastest level on a sample of
+ * evenly spaced windows (128 KiB in all) must shrink it below STORED_ABOVE. The
+ * answer depends on the bytes alone, so the same tar is stored or compressed every time.
+ */
+export function worthCompressing(data: Buffer): boolean {
+  if (data.length <= SAMPLE_WINDOWS * SAMPLE_WINDOW_BYTES) return true; // small: compression costs next to nothing
+  const sample = Buffer.allocUnsafe(SAMPLE_WINDOWS * SAMPLE_WINDOW_BYTES);
+  const stride = Math.floor((data.length - SAMPLE_WINDOW_BYTES) / (SAMPLE_WINDOWS - 1));
+  for (let i = 0; i < SAMPLE_WINDOWS; i++) data.copy(sample, i * SAMPLE_WINDOW_BYTES, i * stride, i * stride + SAMPLE_WINDOW_BYTES);
+  return zstd().compress(sample, 1).length < sample.length * STORED_ABOVE;
+}

@@ -1,0 +1,53 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { zstdDecompressSync } from 'node:zlib';
+import t from 'tap';
+import { packPart } from '../../../client/archive/pack.ts';
+import { storedFrame, storedSize, worthCompressing } from '../../../client/archive/stored.ts';
+import { walkTree } from '../../../client/archive/tree.ts';
+import { loadPortableZstd } from '../../../client/archive/zstd-portable.ts';
+import { tempDir } from '../../helpers/tmp.ts';
+
+// Stored parts are plain zstd frames of raw blocks: every decoder a restore may use
+// (node:zlib, the Node 20 codec, the zstd command) reads them back byte for byte.
+
+t.test('a stored frame decodes to its bytes in node:zlib, the portable codec and the zstd command', async (t) => {
+  const portable = await loadPortableZstd();
+  const dir = tempDir(t);
+  for (const size of [0, 1, 128 * 1024, 128 * 1024 + 1, 3 * 1024 * 1024 + 5]) {
+    const data = randomBytes(size);
+    const frame = storedFrame(data);
+    t.equal(frame.length, storedSize(size), `${size} bytes: the size storedSize promised`);
+    t.same(zstdDecompressSync(frame), data, `node:zlib, ${size} bytes`);
+    t.same(portable.decompress(frame, size), data, `portable, ${size} bytes`);
+    const file = join(dir, `${size}.zst`);
+    writeFileSync(file, frame);
+    t.same(execFileSync('zstd', ['-dc', file], { maxBuffer: 8 << 20 }), data, `zstd -dc, ${size} bytes`);
+  }
+});
+
+t.test('compressed bytes are stored, text is compressed, and small buffers are always compressed', async (t) => {
+  t.notOk(worthCompressing(randomBytes(4 << 20)), 'random bytes (a jar, a wheel, an image) are not worth compressing');
+  t.ok(worthCompressing(Buffer.alloc(4 << 20, 'module.exports = function () { return 42 }\n')), 'source text is');
+  t.ok(worthCompressing(randomBytes(64 * 1024)), 'below the sample size, always compress: it costs next to nothing');
+  const mixed = Buffer.concat([randomBytes(2 << 20), Buffer.alloc(2 << 20, 'abc')]);
+  t.ok(worthCompressing(mixed), 'half text is worth it');
+});
+
+t.test('a part of jars is stored: a frame GNU tar reads, its size the tar plus framing, no rawDigest', async (t) => {
+  const src = tempDir(t);
+  for (let i = 0; i < 6; i++) writeFileSync(join(src, `lib-${i}.jar`), randomBytes(700_000));
+  writeFileSync(join(src, 'lib-0.pom'), '<project/>\n');
+  const entries = walkTree(src).entries;
+  const part = await packPart(src, entries, 3, 64 << 20);
+  const bytes = Buffer.concat(part.bytes ?? []);
+  t.equal(part.ref.size, storedSize(part.ref.rawSize), 'stored, not compressed');
+  t.equal(part.ref.rawDigest, undefined, 'recognised by its digest alone');
+  const out = tempDir(t);
+  execFileSync('sh', ['-c', `zstd -dc | tar -xf - -C ${out}`], { input: bytes });
+  t.same(execFileSync('sh', ['-c', `cd ${out} && sha256sum * | sort`]).toString(), execFileSync('sh', ['-c', `cd ${src} && sha256sum * | sort`]).toString(), 'GNU tar extracts the same files');
+  const again = await packPart(src, entries, 3, 64 << 20);
+  t.equal(again.ref.digest, part.ref.digest, 'the same files make the same stored part (dedup)');
+});
