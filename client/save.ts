@@ -110,11 +110,15 @@ export async function save(client: CacheClient, workers: PartWorkers, input: Sav
       }
       part = (await pack(false)) as Exclude<typeof part, { known: unknown }>; // the base's blob is gone: build it after all
     }
-    if (await stored(part.ref)) return part.ref;
     const buffered = part.bytes;
+    if (await stored(part.ref)) {
+      if (buffered) workers.recycle(buffered);
+      return part.ref;
+    }
     // A streaming part too big to keep is packed again, here, as it uploads.
     if (!buffered) await codec;
     await client.putBlob(part.ref.digest, part.ref.size, buffered ? () => buffered : () => compressedPartStream(root, entries, input.level));
+    if (buffered) workers.recycle(buffered);
     report.transferredBytes += part.ref.size;
     return part.ref;
   };

@@ -50,9 +50,19 @@ export const IN_MEMORY_RAW_LIMIT = 64 * 1024 * 1024;
  * whose tar bytes are among `known` (raw digests of an entry this save builds on) is
  * not compressed at all: hashing the tar costs a fraction of compressing it.
  */
-export async function packPart(root: string, entries: readonly TreeEntry[], level: number, bufferLimit: number, memory?: TarMemory): Promise<PackedPart>;
-export async function packPart(root: string, entries: readonly TreeEntry[], level: number, bufferLimit: number, memory: TarMemory | undefined, known: ReadonlySet<string> | undefined): Promise<PackedPart | KnownPart>;
-export async function packPart(root: string, entries: readonly TreeEntry[], level: number, bufferLimit: number, memory?: TarMemory, known?: ReadonlySet<string>): Promise<PackedPart | KnownPart> {
+/**
+ * Where a part's bytes are built: `tar` is scratch memory reused from part to part; `frame`
+ * gives the stored frame its own memory, which leaves with the part (a worker is handed
+ * back the memory of parts uploaded, so it need not fault in fresh pages for each one).
+ */
+export interface PartMemory {
+  tar: TarMemory;
+  frame: TarMemory;
+}
+
+export async function packPart(root: string, entries: readonly TreeEntry[], level: number, bufferLimit: number, memory?: PartMemory): Promise<PackedPart>;
+export async function packPart(root: string, entries: readonly TreeEntry[], level: number, bufferLimit: number, memory: PartMemory | undefined, known: ReadonlySet<string> | undefined): Promise<PackedPart | KnownPart>;
+export async function packPart(root: string, entries: readonly TreeEntry[], level: number, bufferLimit: number, memory?: PartMemory, known?: ReadonlySet<string>): Promise<PackedPart | KnownPart> {
   // bufferLimit applies to the streaming path only.
   const estimate = entries.reduce((sum, e) => sum + tarBytesOf(e), 0);
   if (estimate > IN_MEMORY_RAW_LIMIT) {
@@ -63,11 +73,11 @@ export async function packPart(root: string, entries: readonly TreeEntry[], leve
     }
     return packPartStreaming(root, entries, level, bufferLimit);
   }
-  const tar = tarBuffer(root, entries, memory);
+  const tar = tarBuffer(root, entries, memory?.tar);
   if (!worthCompressing(tar)) {
     // Stored: framing costs a copy, so the part is not recognised by its tar bytes
     // (no rawDigest) but by its digest, which depends on those bytes alone.
-    const stored = storedFrame(tar);
+    const stored = storedFrame(tar, memory?.frame);
     return { ref: { digest: sha256Digest(stored), size: stored.length, rawSize: tar.length, entries: entries.length, times: timesOf(entries) }, bytes: [stored] };
   }
   const rawDigest = sha256Digest(tar);

@@ -1,4 +1,4 @@
-import { packPart } from '../archive/pack.ts';
+import { packPart, type PartMemory } from '../archive/pack.ts';
 import { reusedMemory } from '../archive/tar-write.ts';
 import { storeLocalPart } from '../local/part-cache.ts';
 import type { PackResult, PartJob } from './worker-pool.ts';
@@ -6,10 +6,27 @@ import type { PackResult, PartJob } from './worker-pool.ts';
 // A save's job in a part worker: tar → zstd → sha256, in one tar buffer kept from part
 // to part; a part whose tar bytes the save's base entry holds is not compressed.
 
-const tarMemory = reusedMemory();
+/** Memory of uploaded parts the main thread handed back, for the next stored frames. */
+const spares: ArrayBuffer[] = [];
+const SPARES_KEPT = 2;
+
+const memory: PartMemory = {
+  tar: reusedMemory(),
+  frame(size) {
+    const at = spares.findIndex((b) => b.byteLength >= size);
+    const spare = at >= 0 ? spares.splice(at, 1)[0] : undefined;
+    return spare ? Buffer.from(spare, 0, size) : Buffer.allocUnsafeSlow(size);
+  },
+};
+
+/** Keeps the biggest few: enough for the next parts, never more than a few parts' worth. */
+export function takeSpares(buffers: ArrayBuffer[]): void {
+  spares.push(...buffers);
+  spares.sort((a, b) => b.byteLength - a.byteLength).splice(SPARES_KEPT);
+}
 
 export async function packJob(job: Extract<PartJob, { kind: 'pack' }>, known: ReadonlySet<string>, partCache?: string): Promise<PackResult> {
-  const packed = await packPart(job.root, job.entries, job.level, job.bufferLimit, tarMemory, job.reuse ? known : undefined);
+  const packed = await packPart(job.root, job.entries, job.level, job.bufferLimit, memory, job.reuse ? known : undefined);
   if ('known' in packed) return packed;
   const bytes = packed.bytes?.length === 1 ? packed.bytes[0] : packed.bytes && Buffer.concat(packed.bytes);
   // What this machine saved, it restores without downloading (client/local/part-cache.ts).

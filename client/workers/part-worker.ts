@@ -5,7 +5,7 @@ import { loadZstd } from '../archive/zstd.ts';
 import { unchangedBelow } from '../folders/folder-state.ts';
 import { once } from '../once.ts';
 import type { ExtractResult } from '../archive/tar-read.ts';
-import type { KnowMessage, PackResult, PartJob, PartWorkerData, WorkerReply } from './worker-pool.ts';
+import type { KnowMessage, PackResult, PartJob, PartWorkerData, RecycleMessage, WorkerReply } from './worker-pool.ts';
 
 // A worker thread that handles one part at a time: packs it (tar → zstd → sha256) for
 // a save, or downloads, verifies, unzstds and writes it for a restore. Its synchronous
@@ -26,9 +26,13 @@ if (data.preload === 'extract') loadExtractor().catch(() => {});
 // Jobs run one after another; an extract job's download starts on arrival.
 let previous: Promise<unknown> = Promise.resolve();
 
-parentPort?.on('message', (job: PartJob | KnowMessage) => {
+parentPort?.on('message', (job: PartJob | KnowMessage | RecycleMessage) => {
   if (job.kind === 'know') {
     for (const digest of job.rawDigests) known.add(digest);
+    return;
+  }
+  if (job.kind === 'recycle') {
+    loadPacker().then(({ takeSpares }) => takeSpares(job.buffers), () => {});
     return;
   }
   const run = prepare(job);

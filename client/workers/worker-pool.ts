@@ -31,6 +31,12 @@ export interface KnowMessage {
   rawDigests: string[];
 }
 
+/** Not a job: memory of parts uploaded, handed back for the worker's next stored frames. */
+export interface RecycleMessage {
+  kind: 'recycle';
+  buffers: ArrayBuffer[];
+}
+
 export type PartJob =
   | { id: number; kind: 'pack'; root: string; entries: TreeEntry[]; level: number; bufferLimit: number; reuse: boolean }
   | { id: number; kind: 'extract'; part: PartRef; root: string }
@@ -58,6 +64,8 @@ const WORKER: { code: string | URL; eval: boolean } =
     : { code: new URL(import.meta.url.endsWith('.ts') ? './part-worker.ts' : './part-worker.js', import.meta.url), eval: false };
 /** Jobs a worker may hold at once, by kind: packing is all CPU, nothing to overlap. */
 const DEPTH: Record<PartJob['kind'], number> = { pack: 1, extract: 2, check: 1 };
+/** Smaller buffers are not worth a message (and may share a pooled slab). */
+const RECYCLED_MIN_BYTES = 1024 * 1024;
 
 export class PartWorkers {
   readonly #size: number;
@@ -94,6 +102,18 @@ export class PartWorkers {
     this.#data.known = [...(this.#data.known ?? []), ...rawDigests];
     const message: KnowMessage = { kind: 'know', rawDigests };
     for (const worker of [...this.#idle, ...this.#busy.keys()]) worker.postMessage(message);
+  }
+
+  /**
+   * Hands the memory of uploaded parts back to a worker (an idle one first), which builds
+   * its next stored frames in it: no fresh pages to fault in, no garbage to collect here.
+   * The buffer must not be used after this.
+   */
+  recycle(bytes: Buffer): void {
+    const worker = this.#idle[0] ?? this.#busy.keys().next().value;
+    const memory = bytes.buffer;
+    if (!worker || !(memory instanceof ArrayBuffer) || memory.byteLength < RECYCLED_MIN_BYTES) return;
+    worker.postMessage({ kind: 'recycle', buffers: [memory] } satisfies RecycleMessage, [memory]);
   }
 
   extract(part: PartRef, root: string): Promise<ExtractResult> {

@@ -79,3 +79,27 @@ t.test('a part whose tar bytes the pool was told of comes back known, not compre
     t.same('ref' in built && built.ref, reference.ref, 'without reuse it is compressed as ever');
   }
 });
+
+t.test('the memory of an uploaded stored part goes back to a worker, which builds the next stored part in it', async (t) => {
+  const { randomBytes } = await import('node:crypto');
+  const big = tempDir(t);
+  writeFileSync(join(big, 'big.jar'), randomBytes(3 << 20));
+  const small = tempDir(t);
+  writeFileSync(join(small, 'small.jar'), randomBytes(2 << 20));
+  const workers = new PartWorkers(1, { namespace: 'pool' });
+  t.teardown(() => workers.terminate());
+  const pack = async (root: string) => {
+    const packed = await workers.pack({ root, entries: walkTree(root).entries, level: 3, bufferLimit: 1 << 20, reuse: false });
+    if ('known' in packed || !packed.bytes) throw new Error('expected bytes');
+    return packed.bytes;
+  };
+  const first = await pack(big);
+  const firstMemory = first.buffer.byteLength;
+  const before = await pack(small);
+  t.equal(before.buffer.byteLength, before.length, 'before: each stored part has memory of its own size');
+  workers.recycle(first);
+  t.equal(first.buffer.byteLength, 0, 'handed over, not copied: the main thread no longer holds it');
+  const next = await pack(small);
+  t.equal(next.buffer.byteLength, firstMemory, 'the next stored part is built in the memory handed back');
+  t.same(next, before, 'and it is the same part');
+});
