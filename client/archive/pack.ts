@@ -1,5 +1,7 @@
-import { createHash, type Hash } from 'node:crypto';
-import { Readable, Writable } from 'node:stream';
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { finishDigest, sha256Digest } from '../../shared/digest.ts';
 import type { PartRef } from '../../shared/manifest.ts';
@@ -8,37 +10,25 @@ import { tarBytesOf } from './parts.ts';
 import { storedFrame, worthCompressing } from './stored.ts';
 import { type TarMemory, tarBuffer, tarChunks } from './tar-write.ts';
 import type { TreeEntry } from './tree.ts';
-import { zstd } from './zstd.ts';
+import { STREAM_CHUNK_BYTES, zstd } from './zstd.ts';
 
 // One part: tar → zstd → sha256, with its members' times beside it and the sha256 of its
 // tar bytes (rawDigest). A part up to 64 MiB raw (every ordinary part) is built in
 // memory and compressed in one call, or stored when its bytes are compressed already
-// (stored.ts). A bigger one (one big file) streams; its compressed bytes are kept only
-// up to the buffer limit, and past that the uploader packs it a second time with
-// compressedPartStream rather than writing a temporary file.
+// (stored.ts). A bigger one (one big file) streams, and its compressed bytes go to a
+// file in the save's spill folder: a 140 MB native binary never sits in memory.
 
 export interface PackedPart {
   ref: PartRef;
-  /** the compressed bytes, or undefined when a streamed part was over the buffer limit */
-  bytes: Buffer[] | undefined;
+  /** the compressed bytes of a part built in memory... */
+  bytes?: Buffer;
+  /** ...or the file a streamed part's went to, in the spill folder; its uploader removes it */
+  file?: string;
 }
 
 /** A part whose tar bytes an entry already holds: it was not compressed again. */
 export interface KnownPart {
   known: { rawDigest: string; times: string };
-}
-
-/** Counts (and, when given a hash, hashes) the tar bytes as they stream. */
-interface RawCounter {
-  rawBytes: number;
-  rawHash?: Hash;
-}
-
-export function compressedPartStream(root: string, entries: readonly TreeEntry[], level: number, counter: RawCounter = { rawBytes: 0 }): Readable {
-  const tar = Readable.from(counted(tarChunks(root, entries), counter), { objectMode: false });
-  const compress = zstd().compressStream(level);
-  tar.once('error', (err) => compress.destroy(err));
-  return tar.pipe(compress);
 }
 
 /** Parts up to this raw size are built in memory and compressed in one call (the fast path). */
@@ -60,10 +50,9 @@ export interface PartMemory {
   frame: TarMemory;
 }
 
-export async function packPart(root: string, entries: readonly TreeEntry[], level: number, bufferLimit: number, memory?: PartMemory): Promise<PackedPart>;
-export async function packPart(root: string, entries: readonly TreeEntry[], level: number, bufferLimit: number, memory: PartMemory | undefined, known: ReadonlySet<string> | undefined): Promise<PackedPart | KnownPart>;
-export async function packPart(root: string, entries: readonly TreeEntry[], level: number, bufferLimit: number, memory?: PartMemory, known?: ReadonlySet<string>): Promise<PackedPart | KnownPart> {
-  // bufferLimit applies to the streaming path only.
+export async function packPart(root: string, entries: readonly TreeEntry[], level: number, spill: string, memory?: PartMemory): Promise<PackedPart>;
+export async function packPart(root: string, entries: readonly TreeEntry[], level: number, spill: string, memory: PartMemory | undefined, known: ReadonlySet<string> | undefined): Promise<PackedPart | KnownPart>;
+export async function packPart(root: string, entries: readonly TreeEntry[], level: number, spill: string, memory?: PartMemory, known?: ReadonlySet<string>): Promise<PackedPart | KnownPart> {
   const estimate = entries.reduce((sum, e) => sum + tarBytesOf(e), 0);
   if (estimate > IN_MEMORY_RAW_LIMIT) {
     // One big file: reading it once more to hash it costs far less than compressing it.
@@ -71,23 +60,21 @@ export async function packPart(root: string, entries: readonly TreeEntry[], leve
       const rawDigest = rawDigestOf(root, entries);
       if (known.has(rawDigest)) return { known: { rawDigest, times: timesOf(entries) } };
     }
-    return packPartStreaming(root, entries, level, bufferLimit);
+    return packPartStreaming(root, entries, level, spill);
   }
   const tar = tarBuffer(root, entries, memory?.tar);
   if (!worthCompressing(tar)) {
     // Stored: framing costs a copy, so the part is not recognised by its tar bytes
     // (no rawDigest) but by its digest, which depends on those bytes alone.
     const stored = storedFrame(tar, memory?.frame);
-    return { ref: { digest: sha256Digest(stored), size: stored.length, rawSize: tar.length, entries: entries.length, times: timesOf(entries) }, bytes: [stored] };
+    return { ref: { digest: sha256Digest(stored), size: stored.length, rawSize: tar.length, entries: entries.length, times: timesOf(entries) }, bytes: stored };
   }
   const rawDigest = sha256Digest(tar);
   if (known?.has(rawDigest)) return { known: { rawDigest, times: timesOf(entries) } };
   const compressed = zstd().compress(tar, level);
-  // Always kept: the raw size bounds it, and the streaming compressor would not
-  // reproduce these exact bytes (another framing, another digest).
   return {
     ref: { digest: sha256Digest(compressed), size: compressed.length, rawSize: tar.length, entries: entries.length, times: timesOf(entries), rawDigest },
-    bytes: [compressed],
+    bytes: compressed,
   };
 }
 
@@ -103,33 +90,38 @@ export function timesOf(entries: readonly TreeEntry[]): string {
   return encodeTimes(entries.map((e) => Math.floor(e.mtimeMs / 1000)));
 }
 
-export async function packPartStreaming(root: string, entries: readonly TreeEntry[], level: number, bufferLimit: number): Promise<PackedPart> {
+/**
+ * Streams a part through zstd into a new file in `spill` (removed if packing fails),
+ * hashing the tar and the compressed bytes on the way.
+ */
+export async function packPartStreaming(root: string, entries: readonly TreeEntry[], level: number, spill: string): Promise<PackedPart> {
   const hash = createHash('sha256');
-  let chunks: Buffer[] | undefined = [];
+  const rawHash = createHash('sha256');
+  let rawSize = 0;
   let size = 0;
-  const counter = { rawBytes: 0, rawHash: createHash('sha256') };
-  await pipeline(
-    compressedPartStream(root, entries, level, counter),
-    new Writable({
-      write(chunk: Buffer, _encoding, callback) {
-        hash.update(chunk);
-        size += chunk.length;
-        if (chunks && size <= bufferLimit) chunks.push(chunk);
-        else chunks = undefined;
-        callback();
-      },
-    }),
+  const file = join(spill, `${randomBytes(8).toString('hex')}.zst`);
+  const tar = Readable.from(
+    (function* () {
+      for (const chunk of tarChunks(root, entries)) {
+        rawSize += chunk.length;
+        rawHash.update(chunk);
+        yield chunk;
+      }
+    })(),
+    { objectMode: false },
   );
-  return {
-    ref: { digest: finishDigest(hash), size, rawSize: counter.rawBytes, entries: entries.length, times: timesOf(entries), rawDigest: finishDigest(counter.rawHash) },
-    bytes: chunks,
-  };
-}
-
-function* counted(chunks: Iterable<Buffer>, counter: RawCounter): Generator<Buffer> {
-  for (const chunk of chunks) {
-    counter.rawBytes += chunk.length;
-    counter.rawHash?.update(chunk);
-    yield chunk;
+  const hashed = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk);
+      size += chunk.length;
+      callback(null, chunk);
+    },
+  });
+  try {
+    await pipeline(tar, zstd().compressStream(level), hashed, createWriteStream(file, { flags: 'wx', highWaterMark: STREAM_CHUNK_BYTES }));
+  } catch (err) {
+    rmSync(file, { force: true });
+    throw err;
   }
+  return { ref: { digest: finishDigest(hash), size, rawSize, entries: entries.length, times: timesOf(entries), rawDigest: finishDigest(rawHash) }, file };
 }

@@ -1,5 +1,6 @@
-import { readdirSync, readFileSync, rmSync, statSync, unlinkSync, utimesSync } from 'node:fs';
-import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, utimesSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { digestHex } from '../../shared/digest.ts';
 import type { PartRef } from '../../shared/manifest.ts';
 import { safeRelativePath } from '../archive/safe-path.ts';
@@ -48,6 +49,19 @@ export function hasLocalPart(dir: string, part: PartRef): boolean {
 /** Keeps a part's bytes; a failure only costs the next restore a download. */
 export function storeLocalPart(dir: string, digest: string, bytes: Buffer): void {
   writeWhole(partFile(dir, digest), bytes);
+}
+
+/** Keeps a part a save streamed to a file: a second name for it (no copy), put in place whole. */
+export function storeLocalPartFile(dir: string, digest: string, file: string): void {
+  const final = partFile(dir, digest);
+  const temp = `${final}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    mkdirSync(dirname(final), { recursive: true });
+    linkSync(file, temp);
+    renameSync(temp, final);
+  } catch {
+    rmSync(temp, { force: true });
+  }
 }
 
 // Beside each part, its member list (`<digest>.list`), written when the part is

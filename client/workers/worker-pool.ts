@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { type ErrorBody, LarderError } from '../../shared/errors.ts';
 import type { PartRef } from '../../shared/manifest.ts';
-import type { KnownPart } from '../archive/pack.ts';
+import type { KnownPart, PackedPart } from '../archive/pack.ts';
 import type { ExtractResult } from '../archive/tar-read.ts';
 import type { TreeEntry } from '../archive/tree.ts';
 
@@ -38,11 +38,11 @@ export interface RecycleMessage {
 }
 
 export type PartJob =
-  | { id: number; kind: 'pack'; root: string; entries: TreeEntry[]; level: number; bufferLimit: number; reuse: boolean }
+  | { id: number; kind: 'pack'; root: string; entries: TreeEntry[]; level: number; spill: string; reuse: boolean }
   | { id: number; kind: 'extract'; part: PartRef; root: string }
   | { id: number; kind: 'check'; paths: string[]; since: number };
 
-export type PackResult = { ref: PartRef; bytes: Buffer | undefined } | KnownPart;
+export type PackResult = PackedPart | KnownPart;
 
 export type WorkerReply = { id: number; ok: true; result: PackResult | ExtractResult | boolean } | { id: number; ok: false; error: ErrorBody };
 
@@ -88,8 +88,8 @@ export class PartWorkers {
     const result = (await this.#run({ kind: 'pack', ...job })) as PackResult;
     if ('known' in result) return result;
     // Posted buffers arrive as plain Uint8Arrays: view them as Buffers again, without a copy.
-    const { ref, bytes } = result;
-    return { ref, bytes: bytes ? Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) : undefined };
+    const { bytes } = result;
+    return bytes ? { ...result, bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) } : result;
   }
 
   /**

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { IN_MEMORY_RAW_LIMIT } from '../../client/archive/pack.ts';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
 import { runLarder } from '../helpers/cli.ts';
@@ -155,4 +156,32 @@ t.test('an empty folder is not saved: an entry of nothing would restore nothing'
   t.equal(saved.code, 0);
   t.match(JSON.parse(saved.stdout), { outcome: 'skipped', error: { code: 'LARDER_PATH_NOT_FOUND', message: 'deps is empty: nothing to save' } });
   t.equal((await fetch(`${url}/v1/ns/default/entries/empty`)).status, 404);
+});
+
+t.test('a file too big for memory is compressed into a spill file and uploaded from it; no spill folder outlives the save', async (t) => {
+  const { url } = await startServer(t);
+  const cacheDir = tempDir(t, 'cache');
+  const env = { LARDER_SERVER: url, LARDER_CACHE_DIR: cacheDir };
+  const project = tempDir(t, 'big');
+  mkdirSync(join(project, 'deps'));
+  // Over the in-memory limit: one part of its own, streamed. Compressible, so quick.
+  const big = Buffer.alloc(IN_MEMORY_RAW_LIMIT + 4096);
+  for (let i = 0; i < big.length; i += 4096) big.write(`block ${i}\n`, i);
+  writeFileSync(join(project, 'deps/native.node'), big);
+  writeFileSync(join(project, 'deps/index.js'), 'module.exports = 1;\n');
+  const saved = await runLarder(['save', '--key', 'big-1', '--path', 'deps', '--json'], { cwd: project, env });
+  t.equal(saved.code, 0, saved.stderr);
+  t.match(JSON.parse(saved.stdout), { outcome: 'saved', parts: 2 });
+  t.same(readdirSync(cacheDir).filter((n) => n.startsWith('spill-')), [], 'the spill folder is gone');
+  const target = tempDir(t, 'big-restore');
+  const restored = await runLarder(['restore', '--key', 'big-1', '--path', 'deps', '--json'], { cwd: target, env: { LARDER_SERVER: url, LARDER_CACHE_DIR: tempDir(t) } });
+  t.match(JSON.parse(restored.stdout), { outcome: 'hit' });
+  t.ok(readFileSync(join(target, 'deps/native.node')).equals(big), 'the big file comes back byte for byte');
+
+  // A save that fails after the big part was spilled (the server takes no blob that big) leaves no spill folder either.
+  const strict = await startServer(t, { limits: { maxBlobBytes: 32 * 1024 } });
+  writeFileSync(join(project, 'deps/index.js'), 'module.exports = 2;\n'); // a build ran
+  const failed = await runLarder(['save', '--key', 'big-2', '--path', 'deps', '--json'], { cwd: project, env: { LARDER_SERVER: strict.url, LARDER_CACHE_DIR: cacheDir } });
+  t.match(JSON.parse(failed.stdout), { outcome: 'error', error: { code: 'LARDER_TOO_LARGE' } });
+  t.same(readdirSync(cacheDir).filter((n) => n.startsWith('spill-')), [], 'still none after a failed save');
 });

@@ -1,11 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { rmSync, utimesSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import t from 'tap';
 import { finishTree } from '../../../client/archive/finish-tree.ts';
-import { compressedPartStream, IN_MEMORY_RAW_LIMIT, packPart, packPartStreaming } from '../../../client/archive/pack.ts';
+import { IN_MEMORY_RAW_LIMIT, packPart, packPartStreaming } from '../../../client/archive/pack.ts';
+import { sha256Digest } from '../../../shared/digest.ts';
 import { planParts } from '../../../client/archive/parts.ts';
 import { reusedMemory, tarBuffer, tarChunks } from '../../../client/archive/tar-write.ts';
 import { walkTree } from '../../../client/archive/tree.ts';
@@ -18,7 +19,7 @@ t.test('a tree packed into parts and extracted again is the same tree', async (t
   buildSampleTree(src);
   const out = tempDir(t, 'pack-out');
   const tree = walkTree(src);
-  const parts = await Promise.all(planParts(tree.entries).map((entries) => packPart(src, entries, 3, 64 << 20)));
+  const parts = await Promise.all(planParts(tree.entries).map((entries) => packPart(src, entries, 3, tempDir(t))));
   const results = [];
   for (const part of parts.reverse()) results.push(await extractPart(Readable.from(part.bytes ?? []), part.ref, out)); // any order works
   finishTree(out, results);
@@ -31,43 +32,49 @@ t.test('packing is deterministic and rawSize is exact', async (t) => {
   const src = tempDir(t);
   buildSampleTree(src);
   const entries = walkTree(src).entries;
-  const a = await packPart(src, entries, 3, 64 << 20);
-  const b = await packPart(src, entries, 3, 64 << 20);
+  const a = await packPart(src, entries, 3, tempDir(t));
+  const b = await packPart(src, entries, 3, tempDir(t));
   t.equal(a.ref.digest, b.ref.digest, 'same files, same bytes: parts dedupe');
   const tarFile = join(tempDir(t), 'part.tar');
-  execFileSync('sh', ['-c', `zstd -dc > ${tarFile}`], { input: Buffer.concat(a.bytes ?? []) });
+  execFileSync('sh', ['-c', `zstd -dc > ${tarFile}`], { input: a.bytes as Buffer });
   t.equal(execFileSync('stat', ['-c', '%s', tarFile]).toString().trim(), String(a.ref.rawSize));
 });
 
 t.test('each part is a standard tar that GNU tar reads', async (t) => {
   const src = tempDir(t);
   buildSampleTree(src);
-  const part = await packPart(src, walkTree(src).entries, 3, 64 << 20);
-  const listing = execFileSync('sh', ['-c', 'zstd -dc | tar -tvf -'], { input: Buffer.concat(part.bytes ?? []) }).toString();
+  const part = await packPart(src, walkTree(src).entries, 3, tempDir(t));
+  const listing = execFileSync('sh', ['-c', 'zstd -dc | tar -tvf -'], { input: part.bytes as Buffer }).toString();
   t.match(listing, /lib\/index\.js link to lib\/hardlink\.js/, 'the later name links to the first (byte order)');
   t.match(listing, /bin\/python3 -> \/usr\/bin\/python3/);
   t.match(listing, /häßlich-文字-🙂\.txt/);
   t.match(listing, /x{80}\.js/);
   const gnuOut = tempDir(t);
-  execFileSync('sh', ['-c', `zstd -dc | tar -xf - -C ${gnuOut}`], { input: Buffer.concat(part.bytes ?? []) });
+  execFileSync('sh', ['-c', `zstd -dc | tar -xf - -C ${gnuOut}`], { input: part.bytes as Buffer });
   t.same(
     snapshotTree(gnuOut).map(({ rel, type, content, target }) => ({ rel, type, content, target })),
     snapshotTree(src).map(({ rel, type, content, target }) => ({ rel, type, content, target })),
   );
 });
 
-t.test('a part over the buffer limit is not kept in memory and streams again identically', async (t) => {
+t.test('a streamed part goes to a file in the spill folder, not memory, and that file is the part', async (t) => {
   const src = tempDir(t);
   writeFileSync(join(src, 'random.bin'), randomBytes(200_000));
   const entries = walkTree(src).entries;
-  t.ok((await packPart(src, entries, 3, 1024)).bytes, 'a small part is always kept: its bytes cannot be reproduced by streaming');
-  const part = await packPartStreaming(src, entries, 3, 1024);
-  t.equal(part.bytes, undefined);
-  const again: Buffer[] = [];
-  for await (const chunk of compressedPartStream(src, entries, 3)) again.push(chunk as Buffer);
+  const spill = tempDir(t);
+  const part = await packPartStreaming(src, entries, 3, spill);
+  t.equal(part.bytes, undefined, 'nothing kept in memory');
+  t.equal(dirname(part.file as string), spill);
+  const bytes = readFileSync(part.file as string);
+  t.equal(bytes.length, part.ref.size);
+  t.equal(sha256Digest(bytes), part.ref.digest);
   const out = tempDir(t);
-  finishTree(out, [await extractPart(Readable.from(again), part.ref, out)]);
+  finishTree(out, [await extractPart(Readable.from([bytes]), part.ref, out)]);
   t.same(snapshotTree(out).map((e) => e.content), snapshotTree(src).map((e) => e.content));
+  const gone = tempDir(t);
+  rmSync(join(src, 'random.bin'));
+  await t.rejects(packPartStreaming(src, entries, 3, gone), { code: 'LARDER_PATH_UNREADABLE' });
+  t.same(readdirSync(gone), [], 'a part that failed leaves no file behind');
 });
 
 t.test('a file that shrinks while it is saved fails the part', async (t) => {
@@ -75,7 +82,7 @@ t.test('a file that shrinks while it is saved fails the part', async (t) => {
   writeFileSync(join(src, 'f'), Buffer.alloc(5000, 1));
   const entries = walkTree(src).entries;
   writeFileSync(join(src, 'f'), Buffer.alloc(10, 1));
-  await t.rejects(packPart(src, entries, 3, 64 << 20), { code: 'LARDER_PATH_UNREADABLE', message: /f shrank/ });
+  await t.rejects(packPart(src, entries, 3, tempDir(t)), { code: 'LARDER_PATH_UNREADABLE', message: /f shrank/ });
 });
 
 t.test('the in-memory tar is byte-identical to the streamed one, pax headers included', async (t) => {
@@ -105,17 +112,17 @@ t.test('a file that vanishes before it is packed fails the part with LARDER_PATH
   writeFileSync(join(src, 'gone.js'), 'soon gone');
   const entries = walkTree(src).entries;
   rmSync(join(src, 'gone.js'));
-  await t.rejects(packPart(src, entries, 3, 64 << 20), { code: 'LARDER_PATH_UNREADABLE', message: 'gone.js could not be read (ENOENT)' });
-  await t.rejects(packPartStreaming(src, entries, 3, 64 << 20), { code: 'LARDER_PATH_UNREADABLE' }, 'the streaming path too');
+  await t.rejects(packPart(src, entries, 3, tempDir(t)), { code: 'LARDER_PATH_UNREADABLE', message: 'gone.js could not be read (ENOENT)' });
+  await t.rejects(packPartStreaming(src, entries, 3, tempDir(t)), { code: 'LARDER_PATH_UNREADABLE' }, 'the streaming path too');
 });
 
 t.test('a part too big for memory is recognised by its tar bytes too, without compressing it', async (t) => {
   const src = tempDir(t);
   writeFileSync(join(src, 'big.bin'), Buffer.alloc(IN_MEMORY_RAW_LIMIT + 1024, 3));
   const entries = walkTree(src).entries;
-  const streamed = await packPartStreaming(src, entries, 3, 1024);
-  const known = await packPart(src, entries, 3, 1024, undefined, new Set([streamed.ref.rawDigest as string]));
+  const streamed = await packPartStreaming(src, entries, 3, tempDir(t));
+  const known = await packPart(src, entries, 3, tempDir(t), undefined, new Set([streamed.ref.rawDigest as string]));
   t.same(known, { known: { rawDigest: streamed.ref.rawDigest, times: streamed.ref.times } });
-  const unknown = await packPart(src, entries, 3, 1024, undefined, new Set(['sha256:' + '0'.repeat(64)]));
+  const unknown = await packPart(src, entries, 3, tempDir(t), undefined, new Set(['sha256:' + '0'.repeat(64)]));
   t.same('ref' in unknown && unknown.ref, streamed.ref, 'another digest: compressed as ever');
 });

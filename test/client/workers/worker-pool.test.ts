@@ -18,7 +18,7 @@ t.test('a pool warmed for packing still extracts: each worker loads the other co
   const workers = new PartWorkers(2, { server: server.url, namespace: 'pool' });
   t.teardown(() => workers.terminate());
   workers.warm('pack');
-  const packed = await workers.pack({ root: src, entries: walkTree(src).entries, level: 3, bufferLimit: 1 << 20, reuse: false });
+  const packed = await workers.pack({ root: src, entries: walkTree(src).entries, level: 3, spill: tempDir(t), reuse: false });
   if ('known' in packed) throw new Error('nothing was known');
   t.ok(packed.bytes, 'packed in memory');
   const client = new CacheClient({ server: server.url, namespace: 'pool' });
@@ -36,8 +36,8 @@ t.test('one worker holding several restore jobs finishes each, and a failed one 
   for (const name of ['a', 'b']) {
     const src = tempDir(t);
     writeFileSync(join(src, `${name}.txt`), name.repeat(1000));
-    const packed = await packPart(src, walkTree(src).entries, 3, 1 << 20);
-    await client.putBlob(packed.ref.digest, packed.ref.size, () => Buffer.concat(packed.bytes ?? []));
+    const packed = await packPart(src, walkTree(src).entries, 3, tempDir(t));
+    await client.putBlob(packed.ref.digest, packed.ref.size, () => packed.bytes as Buffer);
     parts.push(packed.ref);
   }
   const [a, b] = parts as [PartRef, PartRef];
@@ -60,20 +60,20 @@ t.test('a job on a terminated pool fails with a stable code', async (t) => {
   const workers = new PartWorkers(1, { namespace: 'pool' });
   workers.warm('pack');
   await workers.terminate();
-  await t.rejects(workers.pack({ root: '/nonexistent', entries: [], level: 3, bufferLimit: 1, reuse: false }), { code: 'LARDER_INTERNAL' });
+  await t.rejects(workers.pack({ root: '/nonexistent', entries: [], level: 3, spill: tempDir(t), reuse: false }), { code: 'LARDER_INTERNAL' });
 });
 
 t.test('a part whose tar bytes the pool was told of comes back known, not compressed, on running and new workers alike', async (t) => {
   const src = tempDir(t);
   writeFileSync(join(src, 'a.txt'), 'a'.repeat(5000));
   const entries = walkTree(src).entries;
-  const reference = await packPart(src, entries, 3, 1 << 20);
+  const reference = await packPart(src, entries, 3, tempDir(t));
   for (const warm of [true, false]) {
     const workers = new PartWorkers(1, { namespace: 'pool' });
     t.teardown(() => workers.terminate());
     if (warm) workers.warm('pack'); // running when it is told
     workers.know([reference.ref.rawDigest as string]);
-    const job = { root: src, entries, level: 3, bufferLimit: 1 << 20 };
+    const job = { root: src, entries, level: 3, spill: tempDir(t) };
     t.same(await workers.pack({ ...job, reuse: true }), { known: { rawDigest: reference.ref.rawDigest, times: reference.ref.times } }, `${warm ? 'a running' : 'a new'} worker knows it`);
     const built = await workers.pack({ ...job, reuse: false });
     t.same('ref' in built && built.ref, reference.ref, 'without reuse it is compressed as ever');
@@ -89,7 +89,7 @@ t.test('the memory of an uploaded stored part goes back to a worker, which build
   const workers = new PartWorkers(1, { namespace: 'pool' });
   t.teardown(() => workers.terminate());
   const pack = async (root: string) => {
-    const packed = await workers.pack({ root, entries: walkTree(root).entries, level: 3, bufferLimit: 1 << 20, reuse: false });
+    const packed = await workers.pack({ root, entries: walkTree(root).entries, level: 3, spill: tempDir(t), reuse: false });
     if ('known' in packed || !packed.bytes) throw new Error('expected bytes');
     return packed.bytes;
   };
