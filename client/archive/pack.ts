@@ -6,14 +6,14 @@ import { pipeline } from 'node:stream/promises';
 import { finishDigest, sha256Digest } from '../../shared/digest.ts';
 import type { PartRef } from '../../shared/manifest.ts';
 import { encodeTimes } from '../../shared/times.ts';
-import { tarBytesOf } from './parts.ts';
+import { MAX_PART_BYTES, tarBytesOf } from './parts.ts';
 import { storedFrame, worthCompressing } from './stored.ts';
 import { type TarMemory, tarBuffer, tarChunks } from './tar-write.ts';
 import type { TreeEntry } from './tree.ts';
 import { STREAM_CHUNK_BYTES, zstd } from './zstd.ts';
 
 // One part: tar → zstd → sha256, with its members' times beside it and the sha256 of its
-// tar bytes (rawDigest). A part up to 64 MiB raw (every ordinary part) is built in
+// tar bytes (rawDigest). A part up to 16 MiB raw (every ordinary part) is built in
 // memory and compressed in one call, or stored when its bytes are compressed already
 // (stored.ts). A bigger one (one big file) streams, and its compressed bytes go to a
 // file in the save's spill folder: a 140 MB native binary never sits in memory.
@@ -31,8 +31,12 @@ export interface KnownPart {
   known: { rawDigest: string; times: string };
 }
 
-/** Parts up to this raw size are built in memory and compressed in one call (the fast path). */
-export const IN_MEMORY_RAW_LIMIT = 64 * 1024 * 1024;
+/**
+ * Parts up to this raw size are built in memory and compressed in one call (the fast
+ * path): every part of several files (parts.ts caps those), while one bigger file streams.
+ * A worker keeps the memory of its biggest part so far, so this also bounds each one's.
+ */
+export const IN_MEMORY_RAW_LIMIT = MAX_PART_BYTES;
 
 /**
  * Packs a part: in memory with one zstd call when it is small enough (every ~4 MiB

@@ -64,6 +64,11 @@ const WORKER: { code: string | URL; eval: boolean } =
     : { code: new URL(import.meta.url.endsWith('.ts') ? './part-worker.ts' : './part-worker.js', import.meta.url), eval: false };
 /** Jobs a worker may hold at once, by kind: packing is all CPU, nothing to overlap. */
 const DEPTH: Record<PartJob['kind'], number> = { pack: 1, extract: 2, check: 1 };
+// A worker's objects are few and short-lived (a part's entries); its bytes live outside
+// the heap. V8's default young generation (up to 48 MB) only let each worker's heap grow:
+// 4 MB took ~40 MB off a big save's peak RSS at the same speed (measured on the
+// 647-package node_modules).
+const WORKER_YOUNG_GENERATION_MB = 4;
 /** Smaller buffers are not worth a message (and may share a pooled slab). */
 const RECYCLED_MIN_BYTES = 1024 * 1024;
 
@@ -179,7 +184,7 @@ export class PartWorkers {
   }
 
   #spawn(preload: PartJob['kind']): Worker {
-    const worker = new Worker(WORKER.code, { eval: WORKER.eval, workerData: { ...this.#data, preload } satisfies PartWorkerData });
+    const worker = new Worker(WORKER.code, { eval: WORKER.eval, workerData: { ...this.#data, preload } satisfies PartWorkerData, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } });
     worker.on('message', (reply: WorkerReply) => {
       const jobs = this.#busy.get(worker) ?? [];
       const at = jobs.findIndex((p) => p.job.id === reply.id);
