@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { IN_MEMORY_RAW_LIMIT } from '../../client/archive/pack.ts';
 import { join } from 'node:path';
@@ -164,9 +165,8 @@ t.test('a file too big for memory is compressed into a spill file and uploaded f
   const env = { LARDER_SERVER: url, LARDER_CACHE_DIR: cacheDir };
   const project = tempDir(t, 'big');
   mkdirSync(join(project, 'deps'));
-  // Over the in-memory limit: one part of its own, streamed. Compressible, so quick.
-  const big = Buffer.alloc(IN_MEMORY_RAW_LIMIT + 4096);
-  for (let i = 0; i < big.length; i += 4096) big.write(`block ${i}\n`, i);
+  // Over the in-memory limit: one part of its own, streamed.
+  const big = randomBytes(IN_MEMORY_RAW_LIMIT + 4096);
   writeFileSync(join(project, 'deps/native.node'), big);
   writeFileSync(join(project, 'deps/index.js'), 'module.exports = 1;\n');
   const saved = await runLarder(['save', '--key', 'big-1', '--path', 'deps', '--json'], { cwd: project, env });
