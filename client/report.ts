@@ -1,7 +1,7 @@
 import type { ErrorBody } from '../shared/errors.ts';
 import type { MatchKind } from '../shared/protocol.ts';
 import { EMF_DIMENSIONS, EMF_METRICS } from '../shared/emf.ts';
-import { mb } from '../shared/units.ts';
+import { count, mb } from '../shared/units.ts';
 
 // What a save or restore did, as one record: printed as a line for people, as JSON
 // with --json or --report, and as step outputs in GitHub Actions.
@@ -36,12 +36,12 @@ export interface Report {
 }
 
 export function describe(record: Report): string {
-  const size = `${record.files.toLocaleString('en-US')} files, ${mb(record.fileBytes)} in ${record.parts} part${record.parts === 1 ? '' : 's'}`;
+  const size = `${count(record.files)} files, ${mb(record.fileBytes)} in ${record.parts} part${record.parts === 1 ? '' : 's'}`;
   const time = `${record.seconds.toFixed(2)} s`;
   const rate = record.seconds > 0 && record.fileBytes > 0 ? `, ${mb(record.fileBytes / record.seconds)}/s` : '';
   switch (record.outcome) {
     case 'hit':
-      if (record.upToDate && record.upToDate === record.paths.length) return `larder restore: ${record.match} hit ${record.matchedKey}: already up to date (${record.files.toLocaleString('en-US')} files unchanged, nothing downloaded) in ${time}`;
+      if (record.upToDate && record.upToDate === record.paths.length) return `larder restore: ${record.match} hit ${record.matchedKey}: already up to date (${count(record.files)} files unchanged, nothing downloaded) in ${time}`;
       return `larder restore: ${record.match} hit ${record.matchedKey} (${size}, ${mb(record.transferredBytes)} downloaded${record.partsInPlace ? `; ${record.partsInPlace} part(s) already in place` : ''}${record.upToDate ? `; ${record.upToDate} path(s) already up to date` : ''}) in ${time}${rate}`;
     case 'miss':
       return `larder restore: miss for ${record.key} in ${time}`;
@@ -92,7 +92,7 @@ export function stepSummary(record: Report): string {
   return [
     `| larder ${record.command} | key | files | size | seconds |`,
     '|---|---|---:|---:|---:|',
-    `| ${outcome}${record.error ? ` (${record.error.code})` : ''} | \`${record.matchedKey ?? record.key}\` | ${record.files.toLocaleString('en-US')} | ${mb(record.fileBytes)} | ${record.seconds.toFixed(2)} |`,
+    `| ${outcome}${record.error ? ` (${record.error.code})` : ''} | \`${record.matchedKey ?? record.key}\` | ${count(record.files)} | ${mb(record.fileBytes)} | ${record.seconds.toFixed(2)} |`,
     '',
   ].join('\n');
 }

@@ -5,7 +5,7 @@ import { checkKey, checkKeyPrefix } from '../../shared/names.ts';
 import type { ClientOptions } from '../options.ts';
 import { CacheClient } from '../transport/transfer.ts';
 import type { Io } from './context.ts';
-import { mb } from '../../shared/units.ts';
+import { count, mb } from '../../shared/units.ts';
 
 // Operators' commands: see what a namespace holds and remove a bad entry. Unlike save and
 // restore, they are not part of a build, so a failure exits 1.
@@ -45,7 +45,7 @@ export async function lsCommand(options: ClientOptions, io: Io): Promise<{ exitC
     io.out(`${'KEY'.padEnd(width)}  ${'AGE'.padStart(5)}  ${'FILES'.padStart(9)}  ${'SIZE'.padStart(9)}  ${'STORED'.padStart(9)}\n`);
     const now = Date.now();
     for (const r of rows) {
-      io.out(`${r.key.padEnd(width)}  ${age(now - Date.parse(r.createdAt)).padStart(5)}  ${r.files.toLocaleString('en-US').padStart(9)}  ${mb(r.fileBytes).padStart(9)}  ${mb(r.storedBytes).padStart(9)}\n`);
+      io.out(`${r.key.padEnd(width)}  ${age(now - Date.parse(r.createdAt)).padStart(5)}  ${count(r.files).padStart(9)}  ${mb(r.fileBytes).padStart(9)}  ${mb(r.storedBytes).padStart(9)}\n`);
     }
     if (summaries.length === LIST_LIMIT) io.err(`larder ls: the newest ${LIST_LIMIT} shown; give a longer PREFIX to see others`);
   });
