@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 
 // The benchmark's corpora, built by script and cached outside the repository. Each is a
 // project folder holding the tree a cache would carry.
@@ -66,36 +66,70 @@ function venvCorpus(cache: string, log: (line: string) => void): Corpus {
   return { name: 'venv', project, path: '.venv', npm: false, ...measureTree(venv) };
 }
 
-/** ~/.m2/repository's shape: group/artifact/version/ with jar, pom, sha1s and _remote.repositories. */
+// Debian's Java libraries, for the m2 corpus: real jars (and the real poms Debian keeps
+// beside them in Maven's layout, /usr/share/maven-repo), of many sizes and makers.
+const JAVA_LIBRARIES = [
+  'libspring-core-java', 'libspring-beans-java', 'libspring-context-java', 'libspring-web-java', 'libnetty-java', 'libjetty9-java',
+  'libbatik-java', 'libicu4j-java', 'libbcprov-java', 'libderby-java', 'libtomcat9-java', 'libhsqldb-java', 'libsaxonhe-java',
+  'libxalan2-java', 'libjna-java', 'libasm-java', 'libbyte-buddy-java', 'libmockito-java', 'libjsoup-java', 'libcommons-math3-java',
+  'libjoda-time-java', 'libhibernate-validator-java', 'libxmlgraphics-commons-java', 'libpdfbox2-java', 'liblucene4.10-java',
+  'libgoogle-gson-java', 'libslf4j-java', 'liblog4j2-java', 'libjackson2-databind-java', 'libantlr4-runtime-java',
+  'libcommons-compress-java', 'libhttpclient-java', 'libjaxb-api-java', 'libguava-java',
+];
+const MAVEN_REPO = '/usr/share/maven-repo';
+
+/**
+ * ~/.m2/repository as Maven leaves it, of real artifacts only: every group/artifact/version
+ * Debian's Java libraries put in /usr/share/maven-repo (their own "debian" versions left
+ * out), with the jar and pom, their .sha1 files and _remote.repositories.
+ */
 function m2Corpus(cache: string, log: (line: string) => void): Corpus {
-  const project = join(cache, 'm2');
+  const project = join(cache, 'm2-debian');
   const repo = join(project, '.m2/repository');
-  buildOnce(project, 'building m2: Debian jars on this machine plus deterministic synthetic jars, in Maven layout', log, () => {
-    const artifact = (group: string, name: string, version: string, jar: Buffer): void => {
-      const dir = join(repo, ...group.split('.'), name, version);
-      mkdirSync(dir, { recursive: true });
-      const base = join(dir, `${name}-${version}`);
-      const pom = `<project><modelVersion>4.0.0</modelVersion><groupId>${group}</groupId><artifactId>${name}</artifactId><version>${version}</version></project>\n`;
-      writeFileSync(`${base}.jar`, jar);
-      writeFileSync(`${base}.pom`, pom);
-      writeFileSync(`${base}.jar.sha1`, createHash('sha1').update(jar).digest('hex'));
-      writeFileSync(`${base}.pom.sha1`, createHash('sha1').update(pom).digest('hex'));
-      writeFileSync(join(dir, '_remote.repositories'), `${name}-${version}.jar>central=\n${name}-${version}.pom>central=\n`);
-    };
-    const debianJars = existsSync('/usr/share/java') ? readdirSync('/usr/share/java').filter((n) => n.endsWith('.jar')) : [];
-    for (const jar of debianJars) {
-      const match = /^(.*?)-(\d[\w.]*)\.jar$/.exec(jar);
-      const file = join('/usr/share/java', jar);
-      if (statSync(file).isFile()) artifact('org.debian', match?.[1] ?? jar.slice(0, -4), match?.[2] ?? '0', readFileSync(file));
+  buildOnce(project, 'building m2: real jars and poms of Debian\'s Java libraries, in Maven\'s layout', log, () => {
+    installJavaLibraries(log);
+    const versions = execFileSync('find', ['-L', MAVEN_REPO, '-name', '*.pom', '-not', '-path', '*/debian/*']).toString().trim().split('\n').filter(Boolean);
+    let jars = 0;
+    // Debian points several artifacts (relocations, other versions) at one jar; a real
+    // repository holds each version's own bytes, so a jar already copied is not copied again.
+    const seen = new Set<string>();
+    for (const pom of versions.sort()) {
+      const dir = dirname(pom);
+      const rel = relative(MAVEN_REPO, dir);
+      const files = readdirSync(dir).filter((n) => (n.endsWith('.pom') || n.endsWith('.jar')) && existsSync(join(dir, n))); // a link may point to a jar another package would install
+      const jar = files.find((n) => n.endsWith('.jar'));
+      const jarHash = jar && createHash('sha1').update(readFileSync(join(dir, jar))).digest('hex');
+      if (jarHash && seen.has(jarHash)) continue;
+      if (jarHash) seen.add(jarHash);
+      mkdirSync(join(repo, rel), { recursive: true });
+      const names: string[] = [];
+      for (const name of files) {
+        const from = join(dir, name);
+        const bytes = readFileSync(from);
+        writeFileSync(join(repo, rel, name), bytes);
+        writeFileSync(join(repo, rel, `${name}.sha1`), createHash('sha1').update(bytes).digest('hex'));
+        names.push(name);
+        if (name.endsWith('.jar')) jars++;
+      }
+      writeFileSync(join(repo, rel, '_remote.repositories'), names.map((n) => `${n}>central=\n`).join(''));
     }
-    // Jars are zip files: already compressed, so their bytes are incompressible.
-    for (let i = 0; i < 480; i++) {
-      const size = Math.round(40_000 + ((i * 7919) % 97) * 4_000 * (1 + (i % 3)));
-      artifact(`com.example.lib${i % 37}`, `component-${i}`, `${1 + (i % 4)}.${i % 10}.${i % 3}`, pseudoRandom(`jar-${i}`, size));
-    }
+    if (jars < 200) log(`m2 holds only ${jars} jars: run the benchmark as root once, so it can install Debian's Java libraries`);
     writeFileSync(join(project, 'pom.xml'), '<project><modelVersion>4.0.0</modelVersion><groupId>bench</groupId><artifactId>m2</artifactId><version>1</version></project>\n');
   });
   return { name: 'm2', project, path: '.m2/repository', npm: false, ...measureTree(repo) };
+}
+
+/** Installs JAVA_LIBRARIES with apt when it can (root); otherwise the corpus makes do with what is installed. */
+function installJavaLibraries(log: (line: string) => void): void {
+  if (process.getuid?.() !== 0) return;
+  log(`installing ${JAVA_LIBRARIES.length} of Debian's Java libraries (apt) for the m2 corpus`);
+  const apt = (args: string[]) => execFileSync('apt-get', ['-qq', '-o', 'DPkg::Lock::Timeout=300', ...args], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  try {
+    apt(['update']);
+    apt(['install', '-y', '--no-install-recommends', ...JAVA_LIBRARIES]);
+  } catch (err) {
+    log(`could not install them (${(err as Error).message.split('\n')[0]}); using the Java libraries already installed`);
+  }
 }
 
 /** Builds a corpus folder from scratch unless a complete one is there already. */

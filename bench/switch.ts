@@ -1,8 +1,7 @@
 import { cpSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Corpus } from './corpora.ts';
-import { buildClientPackage } from '../client/package/build.ts';
-import { log } from './larder.ts';
+import { clientPackage, log } from './larder.ts';
 import { inTurn, quiet, type Row, sh, timed } from './measure.ts';
 import { startServer } from './server.ts';
 
@@ -18,9 +17,7 @@ import { startServer } from './server.ts';
 export async function switchRows(a: Corpus, b: Corpus, work: string, runs: number): Promise<Row[]> {
   const server = await startServer(join(work, 'store-switch'));
   const cacheDir = join(work, 'switch-cache');
-  log('switch: building the client package');
-  await buildClientPackage(join(work, 'switch-client'));
-  const client = join(work, 'switch-client', 'client', 'larder.js');
+  const client = await clientPackage();
   const env = { LARDER_SERVER: server.url, LARDER_NAMESPACE: 'switch', LARDER_CACHE_DIR: cacheDir, LARDER_LOCAL_CACHE: '1' };
   const larder = (args: string[], cwd: string, local = true) =>
     timed(process.execPath, [client, ...args, '--strict'], { cwd, env: local ? env : { ...env, LARDER_CACHE_DIR: join(work, `switch-cold-cache-${Date.now()}`), LARDER_LOCAL_CACHE: '0' } });
