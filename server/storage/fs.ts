@@ -22,6 +22,8 @@ import { NAMESPACE_PATTERN } from '../../shared/names.ts';
 const STAT_CONCURRENCY = 64;
 const BLOB_NAME = /^[0-9a-f]{64}$/;
 const WRITE_BATCH_BYTES = 1024 * 1024;
+/** Blobs are read in chunks this big: 64 KiB reads cost the server a syscall and a trip through the event loop 16 times as often. */
+const READ_CHUNK_BYTES = 1024 * 1024;
 /** Below this much free space the store is not ready: one ordinary part would not fit. */
 const MIN_FREE_BYTES = 16 * 1024 * 1024;
 
@@ -102,7 +104,7 @@ export class FsStore implements Store {
     const handle = await fsCall(() => open(file, 'r'), undefined);
     if (!handle) return undefined;
     // The stream owns the handle and closes it when it ends or is destroyed.
-    return handle.createReadStream(range ? { start: range.start, end: range.end } : {});
+    return handle.createReadStream({ highWaterMark: READ_CHUNK_BYTES, ...(range ? { start: range.start, end: range.end } : {}) });
   }
 
   async getEntry(ns: string, key: string): Promise<Buffer | undefined> {

@@ -92,7 +92,7 @@ t.test('on S3: every protocol\'s artifact streams in through a staging object an
   }
 });
 
-t.test('a corrupt artifact is never served whole: the transfer breaks, the blob goes, the next read is a miss', async (t) => {
+t.test('a corrupt artifact is never served whole: a miss or a broken transfer, the blob goes, the next read is a miss', async (t) => {
   const server = await startServer(t, { tokens: TOKENS });
   const bytes = randomBytes(200_000);
   for (const url of ['/v1/cache/5150', '/v8/artifacts/00000000000000cc?slug=team']) {
@@ -100,7 +100,9 @@ t.test('a corrupt artifact is never served whole: the transfer breaks, the blob 
   }
   t.equal(await server.corruptBlobs(), 1, 'one blob, a byte flipped in its middle, its size the same (as a torn write leaves it)');
   const broken = await fetch(`${server.url}/v1/cache/5150`, { headers: auth('ci-token') });
-  await t.rejects(broken.arrayBuffer(), 'the transfer breaks before its end');
+  // Read in one chunk it is found corrupt before a byte goes out: a miss. Read in several, the transfer breaks.
+  const servedWhole = broken.ok && (await broken.arrayBuffer().then(() => true, () => false));
+  t.notOk(servedWhole, `never served whole (status ${broken.status})`);
   // The removal runs as the transfer fails; give it a moment on a loaded machine.
   for (let i = 0; i < 50 && (await fetch(`${server.url}/v1/cache/5150`, { headers: auth('ci-token') }).then((r) => (r.arrayBuffer().catch(() => {}), r.status))) !== 404; i++) await new Promise((r) => setTimeout(r, 100));
   t.equal((await fetch(`${server.url}/v1/cache/5150`, { headers: auth('ci-token') })).status, 404, 'then a miss: the corrupt blob was removed');
