@@ -106,17 +106,26 @@ function wrongRawSize(part: PartRef, bytes: number): LarderError {
   return unsafe(bytes > part.rawSize ? `part ${part.digest} expands past its declared ${part.rawSize} bytes` : `part ${part.digest} decompressed to ${bytes} bytes, but its manifest declares ${part.rawSize}`);
 }
 
-/** Reads a download whole, refusing more bytes than the part has. */
-export async function readPart(body: Readable, part: PartRef): Promise<Buffer> {
-  const chunks: Buffer[] = [];
+/**
+ * Reads a download whole into one buffer of the part's size (an in-memory part: at most
+ * IN_MEMORY_PART_LIMIT), refusing more bytes than the part has. From 'data' events: an
+ * async iterator's promise per 64 KiB chunk cost a restore's workers more CPU.
+ */
+export function readPart(body: Readable, part: PartRef): Promise<Buffer> {
+  if (!fitsInMemory(part)) return Promise.reject(unsafe(`part ${part.digest} is too big to read into memory (${part.size} bytes)`));
+  const out = Buffer.allocUnsafe(part.size);
   let length = 0;
-  for await (const chunk of body) {
-    length += (chunk as Buffer).length;
-    if (length > part.size) {
-      body.destroy();
-      throw new LarderError('LARDER_INTEGRITY', `part ${part.digest} is longer than its ${part.size} bytes`);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks, length);
+  return new Promise((resolve, reject) => {
+    body.on('data', (chunk: Buffer) => {
+      if (length + chunk.length > part.size) {
+        body.destroy();
+        reject(new LarderError('LARDER_INTEGRITY', `part ${part.digest} is longer than its ${part.size} bytes`));
+        return;
+      }
+      length += chunk.copy(out, length);
+    });
+    body.once('end', () => resolve(out.subarray(0, length)));
+    body.once('error', reject);
+    body.once('close', () => reject(new Error('the download closed before it ended'))); // a no-op once it ended
+  });
 }

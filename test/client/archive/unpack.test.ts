@@ -1,0 +1,36 @@
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import t from 'tap';
+import { IN_MEMORY_PART_LIMIT, readPart } from '../../../client/archive/unpack.ts';
+import type { PartRef } from '../../../shared/manifest.ts';
+
+// readPart: a download read whole, never past the part's declared size.
+
+const ref = (size: number): PartRef => ({ digest: `sha256:${'a'.repeat(64)}`, size, rawSize: size, entries: 1 });
+const chunks = (data: Buffer, size = 65_536): Buffer[] => Array.from({ length: Math.ceil(data.length / size) }, (_, i) => data.subarray(i * size, (i + 1) * size));
+
+t.test('a download of the declared size comes back whole, however it is chunked', async (t) => {
+  const data = randomBytes(300_000);
+  t.same(await readPart(Readable.from(chunks(data)), ref(data.length)), data);
+  t.same(await readPart(Readable.from(chunks(data, 7)), ref(data.length)), data);
+});
+
+t.test('more bytes than declared are refused as they arrive', async (t) => {
+  const data = randomBytes(200_000);
+  const body = Readable.from(chunks(data));
+  await t.rejects(readPart(body, ref(100_000)), { code: 'LARDER_INTEGRITY', message: /longer than its 100000 bytes/ });
+  t.ok(body.destroyed, 'and the download is stopped');
+});
+
+t.test('a download that breaks off fails', async (t) => {
+  const body = new Readable({ read() {} });
+  const read = readPart(body, ref(1000));
+  body.push(Buffer.alloc(400));
+  setTimeout(() => body.destroy(new Error('socket hang up')), 10);
+  await t.rejects(read, /socket hang up/);
+});
+
+t.test('a part declared too big for memory is not read into memory at all', async (t) => {
+  const body = Readable.from([Buffer.alloc(10)]);
+  await t.rejects(readPart(body, ref(IN_MEMORY_PART_LIMIT + 1)), { code: 'LARDER_UNSAFE_ARCHIVE' });
+});
