@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { IN_MEMORY_RAW_LIMIT } from '../../client/archive/pack.ts';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
@@ -162,7 +162,7 @@ t.test('an empty folder is not saved: an entry of nothing would restore nothing'
 t.test('a file too big for memory is compressed into a spill file and uploaded from it; no spill folder outlives the save', async (t) => {
   const { url } = await startServer(t);
   const cacheDir = tempDir(t, 'cache');
-  const env = { LARDER_SERVER: url, LARDER_CACHE_DIR: cacheDir };
+  const env = { LARDER_SERVER: url, LARDER_CACHE_DIR: cacheDir, LARDER_LOCAL_CACHE: '1' };
   const project = tempDir(t, 'big');
   mkdirSync(join(project, 'deps'));
   // Over the in-memory limit: one part of its own, streamed.
@@ -173,6 +173,8 @@ t.test('a file too big for memory is compressed into a spill file and uploaded f
   t.equal(saved.code, 0, saved.stderr);
   t.match(JSON.parse(saved.stdout), { outcome: 'saved', parts: 2 });
   t.same(readdirSync(cacheDir).filter((n) => n.startsWith('spill-')), [], 'the spill folder is gone');
+  const kept = readdirSync(join(cacheDir, 'parts'), { recursive: true, withFileTypes: true }).filter((e) => e.isFile() && !e.name.endsWith('.list'));
+  t.ok(kept.some((e) => statSync(join(e.parentPath, e.name)).size > IN_MEMORY_RAW_LIMIT), 'the local cache keeps the streamed part too (a second name for its spill file)');
   const target = tempDir(t, 'big-restore');
   const restored = await runLarder(['restore', '--key', 'big-1', '--path', 'deps', '--json'], { cwd: target, env: { LARDER_SERVER: url, LARDER_CACHE_DIR: tempDir(t) } });
   t.match(JSON.parse(restored.stdout), { outcome: 'hit' });
