@@ -127,12 +127,14 @@ async function packAndPublish(client: CacheClient, workers: PartWorkers, input: 
     }
     const { bytes, file } = part;
     try {
-      if (await stored(part.ref)) return part.ref;
-      await client.putBlob(part.ref.digest, part.ref.size, bytes ? () => bytes : () => createReadStream(file as string, { highWaterMark: SPILL_READ_BYTES }));
-      report.transferredBytes += part.ref.size;
+      if (!(await stored(part.ref))) {
+        await client.putBlob(part.ref.digest, part.ref.size, bytes ? () => bytes : () => createReadStream(file as string, { highWaterMark: SPILL_READ_BYTES }));
+        report.transferredBytes += part.ref.size;
+      }
+      // Only once the server has it all: a failed upload's buffer may still be in a socket's hands.
+      if (bytes) workers.recycle(bytes);
       return part.ref;
     } finally {
-      if (bytes) workers.recycle(bytes);
       if (file) rmSync(file, { force: true });
     }
   };

@@ -39,21 +39,23 @@ export interface KnownPart {
 export const IN_MEMORY_RAW_LIMIT = MAX_PART_BYTES;
 
 /**
- * Packs a part: in memory with one zstd call when it is small enough (every ~4 MiB
- * part), streaming otherwise (one big file makes one big part). A part in memory
- * whose tar bytes are among `known` (raw digests of an entry this save builds on) is
- * not compressed at all: hashing the tar costs a fraction of compressing it.
- */
-/**
  * Where a part's bytes are built: `tar` is scratch memory reused from part to part; `frame`
- * gives the stored frame its own memory, which leaves with the part (a worker is handed
- * back the memory of parts uploaded, so it need not fault in fresh pages for each one).
+ * is the stored frame's own memory, which leaves with the part (a worker gets back the
+ * memory of parts uploaded, so the main thread does not hold each one until a garbage
+ * collection).
  */
 export interface PartMemory {
   tar: TarMemory;
   frame: TarMemory;
 }
 
+/**
+ * Packs a part: in memory with one zstd call when it is small enough (every part of
+ * several files), or stored when a sample says zstd would gain little; streaming into a
+ * file in `spill` otherwise (one big file makes one big part). A part whose tar bytes are
+ * among `known` (raw digests of an entry this save builds on) is not compressed at all:
+ * hashing the tar costs a fraction of compressing it.
+ */
 export async function packPart(root: string, entries: readonly TreeEntry[], level: number, spill: string, memory?: PartMemory): Promise<PackedPart>;
 export async function packPart(root: string, entries: readonly TreeEntry[], level: number, spill: string, memory: PartMemory | undefined, known: ReadonlySet<string> | undefined): Promise<PackedPart | KnownPart>;
 export async function packPart(root: string, entries: readonly TreeEntry[], level: number, spill: string, memory?: PartMemory, known?: ReadonlySet<string>): Promise<PackedPart | KnownPart> {

@@ -264,6 +264,7 @@ async function writeStreamBatched(path: string, body: Readable): Promise<void> {
   }
 }
 
+/** writev, and plain writes for whatever a short writev left. */
 async function writeAll(file: FileHandle, chunks: Buffer[], bytes: number): Promise<void> {
   if (bytes === 0) return;
   const { bytesWritten } = await file.writev(chunks);
