@@ -55,12 +55,15 @@ export function storeLocalPart(dir: string, digest: string, bytes: Buffer): void
 export function storeLocalPartFile(dir: string, digest: string, file: string): void {
   const final = partFile(dir, digest);
   const temp = `${final}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  let linked = false;
   try {
     mkdirSync(dirname(final), { recursive: true });
     linkSync(file, temp);
+    linked = true;
     renameSync(temp, final);
   } catch {
-    rmSync(temp, { force: true });
+    // A cache folder that cannot be written costs the next restore a download, nothing more.
+    if (linked) rmSync(temp, { force: true });
   }
 }
 

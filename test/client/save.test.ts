@@ -187,3 +187,20 @@ t.test('a file too big for memory is compressed into a spill file and uploaded f
   t.match(JSON.parse(failed.stdout), { outcome: 'error', error: { code: 'LARDER_TOO_LARGE' } });
   t.same(readdirSync(cacheDir).filter((n) => n.startsWith('spill-')), [], 'still none after a failed save');
 });
+
+t.test('a cache folder that cannot be made does not stop a save, big file and all: the spill folder goes to the temp folder', async (t) => {
+  const { url } = await startServer(t);
+  const blocker = join(tempDir(t, 'blocked'), 'a-file');
+  writeFileSync(blocker, ''); // a folder below a file cannot be made, even by root
+  const project = tempDir(t, 'big-blocked');
+  mkdirSync(join(project, 'deps'));
+  const big = randomBytes(IN_MEMORY_RAW_LIMIT + 4096);
+  writeFileSync(join(project, 'deps/native.node'), big);
+  const saved = await runLarder(['save', '--key', 'blocked-1', '--path', 'deps', '--json'], { cwd: project, env: { LARDER_SERVER: url, LARDER_CACHE_DIR: join(blocker, 'cache'), LARDER_LOCAL_CACHE: '1' } });
+  t.equal(saved.code, 0, saved.stderr);
+  t.match(JSON.parse(saved.stdout), { outcome: 'saved', parts: 1 });
+  const target = tempDir(t, 'blocked-restore');
+  const restored = await runLarder(['restore', '--key', 'blocked-1', '--path', 'deps', '--json'], { cwd: target, env: { LARDER_SERVER: url, LARDER_CACHE_DIR: tempDir(t) } });
+  t.match(JSON.parse(restored.stdout), { outcome: 'hit' });
+  t.ok(readFileSync(join(target, 'deps/native.node')).equals(big));
+});
