@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { IN_MEMORY_RAW_LIMIT } from '../../client/archive/pack.ts';
@@ -172,7 +172,7 @@ t.test('a file too big for memory is compressed into a spill file and uploaded f
   const saved = await runLarder(['save', '--key', 'big-1', '--path', 'deps', '--json'], { cwd: project, env });
   t.equal(saved.code, 0, saved.stderr);
   t.match(JSON.parse(saved.stdout), { outcome: 'saved', parts: 2 });
-  t.same(readdirSync(cacheDir).filter((n) => n.startsWith('spill-')), [], 'the spill folder is gone');
+  t.same(readdirSync(cacheDir).filter((n) => n.startsWith('larder-spill-')), [], 'the spill folder is gone');
   const kept = readdirSync(join(cacheDir, 'parts'), { recursive: true, withFileTypes: true }).filter((e) => e.isFile() && !e.name.endsWith('.list'));
   t.ok(kept.some((e) => statSync(join(e.parentPath, e.name)).size > IN_MEMORY_RAW_LIMIT), 'the local cache keeps the streamed part too (a second name for its spill file)');
   const target = tempDir(t, 'big-restore');
@@ -185,7 +185,7 @@ t.test('a file too big for memory is compressed into a spill file and uploaded f
   writeFileSync(join(project, 'deps/index.js'), 'module.exports = 2;\n'); // a build ran
   const failed = await runLarder(['save', '--key', 'big-2', '--path', 'deps', '--json'], { cwd: project, env: { LARDER_SERVER: strict.url, LARDER_CACHE_DIR: cacheDir } });
   t.match(JSON.parse(failed.stdout), { outcome: 'error', error: { code: 'LARDER_TOO_LARGE' } });
-  t.same(readdirSync(cacheDir).filter((n) => n.startsWith('spill-')), [], 'still none after a failed save');
+  t.same(readdirSync(cacheDir).filter((n) => n.startsWith('larder-spill-')), [], 'still none after a failed save');
 });
 
 t.test('a cache folder that cannot be made does not stop a save, big file and all: the spill folder goes to the temp folder', async (t) => {
@@ -203,4 +203,18 @@ t.test('a cache folder that cannot be made does not stop a save, big file and al
   const restored = await runLarder(['restore', '--key', 'blocked-1', '--path', 'deps', '--json'], { cwd: target, env: { LARDER_SERVER: url, LARDER_CACHE_DIR: tempDir(t) } });
   t.match(JSON.parse(restored.stdout), { outcome: 'hit' });
   t.ok(readFileSync(join(target, 'deps/native.node')).equals(big));
+});
+
+t.test('the spill folder a killed save left behind is removed by the next save; a running save\'s is not', async (t) => {
+  const { url } = await startServer(t);
+  const cacheDir = tempDir(t, 'cache-left');
+  const dead = spawnSync('true').pid as number; // a process that has exited
+  mkdirSync(join(cacheDir, `larder-spill-${dead}-abc123`));
+  writeFileSync(join(cacheDir, `larder-spill-${dead}-abc123`, 'part.zst'), 'left by a killed save');
+  mkdirSync(join(cacheDir, `larder-spill-${process.pid}-def456`)); // a save still running (this process)
+  const project = tempDir(t, 'left');
+  buildSampleTree(join(project, 'deps'));
+  const saved = await runLarder(['save', '--key', 'left-1', '--path', 'deps', '--json'], { cwd: project, env: { LARDER_SERVER: url, LARDER_CACHE_DIR: cacheDir } });
+  t.match(JSON.parse(saved.stdout), { outcome: 'saved' });
+  t.same(readdirSync(cacheDir).filter((n) => n.startsWith('larder-spill-')), [`larder-spill-${process.pid}-def456`]);
 });
