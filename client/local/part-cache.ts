@@ -1,11 +1,10 @@
-import { randomBytes } from 'node:crypto';
-import { linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, utimesSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readdirSync, readFileSync, rmSync, statSync, unlinkSync, utimesSync } from 'node:fs';
+import { join } from 'node:path';
 import { digestHex } from '../../shared/digest.ts';
 import type { PartRef } from '../../shared/manifest.ts';
 import { safeRelativePath } from '../archive/safe-path.ts';
 import type { Member } from '../archive/tar-read.ts';
-import { writeWhole } from './write-whole.ts';
+import { linkWhole, writeWhole } from './write-whole.ts';
 
 // Parts already seen, kept on this machine (LARDER_CACHE_DIR/parts), so switching back
 // to a branch's tree downloads nothing. A part is stored under its SHA-256 exactly as the
@@ -53,18 +52,7 @@ export function storeLocalPart(dir: string, digest: string, bytes: Buffer): void
 
 /** Keeps a part a save streamed to a file: a second name for it (no copy), put in place whole. */
 export function storeLocalPartFile(dir: string, digest: string, file: string): void {
-  const final = partFile(dir, digest);
-  const temp = `${final}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  let linked = false;
-  try {
-    mkdirSync(dirname(final), { recursive: true });
-    linkSync(file, temp);
-    linked = true;
-    renameSync(temp, final);
-  } catch {
-    // A cache folder that cannot be written costs the next restore a download, nothing more.
-    if (linked) rmSync(temp, { force: true });
-  }
+  linkWhole(partFile(dir, digest), file);
 }
 
 // Beside each part, its member list (`<digest>.list`), written when the part is

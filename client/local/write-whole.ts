@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 /**
@@ -8,13 +8,26 @@ import { dirname } from 'node:path';
  * read-only cache folder) only costs what the file would have saved: false.
  */
 export function writeWhole(file: string, data: string | Buffer): boolean {
+  return placeWhole(file, (temp) => writeFileSync(temp, data));
+}
+
+/** Puts an existing file in place under a second name, whole or not at all, as writeWhole does (no copy). */
+export function linkWhole(file: string, existing: string): boolean {
+  return placeWhole(file, (temp) => linkSync(existing, temp));
+}
+
+function placeWhole(file: string, make: (temp: string) => void): boolean {
+  const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  let made = false;
   try {
     mkdirSync(dirname(file), { recursive: true });
-    const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    writeFileSync(temp, data);
+    make(temp);
+    made = true;
     renameSync(temp, file);
     return true;
   } catch {
+    // Only a temp name that was made is removed: a folder that cannot even be made throws on rmSync too.
+    if (made) rmSync(temp, { force: true });
     return false;
   }
 }
