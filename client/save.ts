@@ -1,9 +1,8 @@
-import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { createReadStream, existsSync, rmSync } from 'node:fs';
 import { isLarderError, LarderError } from '../shared/errors.ts';
 import { type Manifest, MANIFEST_VERSION, type PartRef, type PathRecord } from '../shared/manifest.ts';
 import { rememberEntry } from './local/entry-cache.ts';
+import { spillFolder } from './local/spill.ts';
 import { BiggestFirst } from './biggest-first.ts';
 import { streamParts, tarBytesOf } from './archive/parts.ts';
 import { readFolderState, rememberFolder, unchangedSince } from './folders/folder-state.ts';
@@ -199,46 +198,6 @@ async function packAndPublish(client: CacheClient, workers: PartWorkers, input: 
     parts: paths.reduce((sum, p) => sum + p.parts.length, 0),
   });
   return done();
-}
-
-/**
- * A new folder for this save's big parts: in the cache folder, else (read-only) the
- * system's temp folder. Its name holds the process id: the folders a killed save left
- * (no finally runs on SIGKILL) are removed by the next save, once their process is gone.
- */
-function spillFolder(cacheDir: string): string {
-  for (const dir of [cacheDir, tmpdir()]) {
-    try {
-      mkdirSync(dir, { recursive: true });
-      for (const name of readdirSync(dir)) if (leftBehind(name)) removeQuietly(join(dir, name));
-      return mkdtempSync(join(dir, `${SPILL_PREFIX}${process.pid}-`));
-    } catch {
-      // not writable: the next place
-    }
-  }
-  throw new LarderError('LARDER_PATH_UNWRITABLE', `neither ${cacheDir} nor ${tmpdir()} can hold a temporary file; set LARDER_CACHE_DIR to a writable folder`);
-}
-
-const SPILL_PREFIX = 'larder-spill-';
-
-function removeQuietly(path: string): void {
-  try {
-    rmSync(path, { recursive: true, force: true });
-  } catch {
-    // another user's, or going: not this save's business
-  }
-}
-
-/** A spill folder whose save is no longer running. */
-function leftBehind(name: string): boolean {
-  const pid = Number(/^larder-spill-(\d+)-/.exec(name)?.[1]);
-  if (!pid || pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return false; // still running (or the id was reused: left for later)
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ESRCH';
-  }
 }
 
 /**

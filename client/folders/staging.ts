@@ -139,7 +139,8 @@ function putBack(aside: string, target: string, why?: unknown): void {
   }
 }
 
-function isAlive(pid: number): boolean {
+/** Whether the larder process that left a folder is still running (this one, or another user's, counts). */
+export function isAlive(pid: number): boolean {
   if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);
