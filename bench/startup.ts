@@ -2,9 +2,8 @@ import { cpSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildClientPackage } from '../client/package/build.ts';
 import { buildExecutable } from '../client/package/sea.ts';
-import { LARDER, log } from './larder.ts';
+import { clientPackage, LARDER, log } from './larder.ts';
 import { inTurn, quiet, type Row, sh, timed } from './measure.ts';
 import { startServer } from './server.ts';
 
@@ -38,11 +37,9 @@ function smallTree(cache: string, large: string): string {
 export async function startupRows(cache: string, largeProject: string, work: string, runs: number): Promise<Row[]> {
   const project = smallTree(cache, largeProject);
   const builds = join(work, 'client-builds');
-  log('start-up: building the client package and the executable');
-  const tarball = await buildClientPackage(builds);
+  const pkg = await clientPackage();
+  log('start-up: building the executable');
   const executable = await buildExecutable(builds);
-  const pkg = join(builds, 'client', 'larder.js');
-  void tarball;
   const clients: Record<string, string[]> = { package: [process.execPath, pkg], executable: [executable], sources: [process.execPath, LARDER] };
   const rows: Row[] = [];
 
