@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { cpSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 // Timing helpers: wall-clock seconds of real commands, medians, and a process's peak RSS.
 
@@ -42,6 +43,12 @@ export function timed(command: string, args: string[], options: { cwd: string; e
 }
 
 export const sh = (script: string, cwd: string): Promise<Timed> => timed('sh', ['-c', script], { cwd });
+
+/** `npm ci` of a project's lockfile into an empty folder, from npm's warm cache: the baseline a restore of node_modules replaces. */
+export function npmCi(project: string, dir: string): Promise<Timed> {
+  for (const file of ['package.json', 'package-lock.json']) cpSync(join(project, file), join(dir, file));
+  return quiet(() => sh('npm ci --ignore-scripts --prefer-offline --no-audit --no-fund --loglevel=error', dir));
+}
 
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);

@@ -1,11 +1,11 @@
-import { cpSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildCorpora, type Corpus } from './corpora.ts';
 import { deltaSaves } from './delta.ts';
 import { clientPackage, larder, log } from './larder.ts';
-import { cpuSeconds, inTurn, median, quiet, type Row, sh, timed } from './measure.ts';
+import { cpuSeconds, inTurn, median, npmCi, quiet, type Row, sh, timed } from './measure.ts';
 import { serverMemory } from './server-memory.ts';
 import { lookupRows } from './lookups.ts';
 import { startupRows } from './startup.ts';
@@ -113,14 +113,13 @@ async function saveAndRestore(corpus: Corpus, work: string): Promise<Row[]> {
     { scenario: 'bytes stored, save', corpus: corpus.name, larder: storedMb, baselineName: 'the tar.zst (MB)', baseline: [statSync(archive).size / 1e6], notes: 'MB; parts of already-compressed files are stored, not compressed' },
   ];
   if (corpus.npm) {
-    const npmCi: number[] = [];
+    const npmCiRuns: number[] = [];
     for (let i = 0; i < RUNS; i++) {
       const dir = join(work, `npmci-${corpus.name}-${i}`);
       mkdirSync(dir);
-      for (const file of ['package.json', 'package-lock.json']) cpSync(join(corpus.project, file), join(dir, file));
-      npmCi.push((await quiet(() => sh('npm ci --ignore-scripts --prefer-offline --no-audit --no-fund --loglevel=error', dir))).seconds);
+      npmCiRuns.push((await npmCi(corpus.project, dir)).seconds);
     }
-    rows.push({ scenario: 'restore vs npm ci (warm npm cache)', corpus: corpus.name, larder: larderRestore, baselineName: 'npm ci --prefer-offline', baseline: npmCi, goal: { kind: 'baseline/larder ≥', value: 10 } });
+    rows.push({ scenario: 'restore vs npm ci (warm npm cache)', corpus: corpus.name, larder: larderRestore, baselineName: 'npm ci --prefer-offline', baseline: npmCiRuns, goal: { kind: 'baseline/larder ≥', value: 10 } });
   }
   await server?.stop();
   return rows;

@@ -1,8 +1,8 @@
-import { cpSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Corpus } from './corpora.ts';
 import { clientPackage, log } from './larder.ts';
-import { inTurn, quiet, type Row, sh, timed } from './measure.ts';
+import { inTurn, npmCi, quiet, type Row, sh, timed } from './measure.ts';
 import { startServer } from './server.ts';
 
 // A developer switching between two branches whose lockfiles differ: the two trees of
@@ -34,7 +34,7 @@ export async function switchRows(a: Corpus, b: Corpus, work: string, runs: numbe
     const switches: number[] = [];
     const native: number[] = [];
     const cold: number[] = [];
-    const npmCi: number[] = [];
+    const npmCiRuns: number[] = [];
     const upToDate: number[] = [];
     let holds: keyof typeof trees = 'a';
     for (let i = 0; i < runs * 2; i++) {
@@ -52,9 +52,7 @@ export async function switchRows(a: Corpus, b: Corpus, work: string, runs: numbe
       );
       cold.push((await quiet(() => larder(['restore', '--key', `switch-${next}`, '--path', a.path], fresh('cold'), false))).seconds);
       if (i < 2) {
-        const checkout = fresh('npm');
-        for (const file of ['package.json', 'package-lock.json']) cpSync(join(trees[next].project, file), join(checkout, file));
-        npmCi.push((await quiet(() => sh('npm ci --ignore-scripts --prefer-offline --no-audit --no-fund --loglevel=error', checkout))).seconds);
+        npmCiRuns.push((await npmCi(trees[next].project, fresh('npm'))).seconds);
       }
       holds = next;
       upToDate.push((await quiet(() => larder(['restore', '--key', `switch-${holds}`, '--path', a.path], project))).seconds);
@@ -64,7 +62,7 @@ export async function switchRows(a: Corpus, b: Corpus, work: string, runs: numbe
     return [
       { scenario: 'switch branches: restore the other tree from the local cache', corpus, larder: switches, baselineName: 'zstd -dc | tar -x, fresh folder', baseline: native, goal: { kind: 'larder/baseline ≤', value: 1 }, notes },
       { scenario: 'switch branches, against a cold restore', corpus, larder: switches, baselineName: 'larder restore, fresh folder, no local cache', baseline: cold, notes },
-      { scenario: 'switch branches, against npm ci', corpus, larder: switches, baselineName: 'npm ci --prefer-offline (warm npm cache)', baseline: npmCi, notes },
+      { scenario: 'switch branches, against npm ci', corpus, larder: switches, baselineName: 'npm ci --prefer-offline (warm npm cache)', baseline: npmCiRuns, notes },
       { scenario: 'restore of the tree already in place', corpus, larder: upToDate, baselineName: 'the goal (s)', baseline: [0.3], goal: { kind: 'larder/baseline ≤', value: 1 }, notes: 'the package' },
     ];
   } finally {
