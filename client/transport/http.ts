@@ -8,10 +8,11 @@ import { LarderError } from '../../shared/errors.ts';
 // covering the wait for headers and every gap in the body, and an abort signal. The npm undici package takes
 // ~130 ms to import, paid by every CLI run and every worker thread. node:http is taken
 // with getBuiltinModule: an ESM import of it copies every export, and one of them is a
-// getter that loads Node's own undici (~30 ms of CPU).
+// getter that loads Node's own undici (~30 ms of CPU). node:https is loaded only for an
+// https URL: loading it starts parsing the CA certificates on a thread of its own, ~50 ms
+// of CPU with NODE_EXTRA_CA_CERTS set, which a save to an http server pays for nothing.
 
 const { Agent: HttpAgentClass, request: httpRequest } = process.getBuiltinModule('node:http');
-const { Agent: HttpsAgentClass, request: httpsRequest } = process.getBuiltinModule('node:https');
 
 export interface HttpRequest {
   method: string;
@@ -29,16 +30,33 @@ export class HttpTimeoutError extends Error {
   readonly code = 'LARDER_HTTP_IDLE_TIMEOUT';
 }
 
-export function createAgents(): { http: HttpAgent; https: HttpsAgent } {
-  return { http: new HttpAgentClass({ keepAlive: true, maxSockets: 32 }), https: new HttpsAgentClass({ keepAlive: true, maxSockets: 32 }) };
+const AGENT_OPTIONS = { keepAlive: true, maxSockets: 32 };
+
+/** A client's kept-alive connections: one agent per scheme, the https one made on first use. */
+export class Agents {
+  readonly http: HttpAgent = new HttpAgentClass(AGENT_OPTIONS);
+  #https: { agent: HttpsAgent; request: typeof httpRequest } | undefined;
+
+  https(): { agent: HttpsAgent; request: typeof httpRequest } {
+    if (!this.#https) {
+      const { Agent, request } = process.getBuiltinModule('node:https');
+      this.#https = { agent: new Agent(AGENT_OPTIONS), request };
+    }
+    return this.#https;
+  }
+
+  destroy(): void {
+    this.http.destroy();
+    this.#https?.agent.destroy();
+  }
 }
 
-export function send(req: HttpRequest, agents: ReturnType<typeof createAgents>): Promise<IncomingMessage> {
-  const secure = req.url.protocol === 'https:';
+export function send(req: HttpRequest, agents: Agents): Promise<IncomingMessage> {
+  const { agent, request } = req.url.protocol === 'https:' ? agents.https() : { agent: agents.http, request: httpRequest };
   const headers = { ...req.headers };
   if (typeof req.body === 'string' || Buffer.isBuffer(req.body)) headers['content-length'] = String(Buffer.byteLength(req.body));
   return new Promise((resolve, reject) => {
-    const outgoing = (secure ? httpsRequest : httpRequest)(req.url, { method: req.method, headers, agent: secure ? agents.https : agents.http, signal: req.signal }, (res) => {
+    const outgoing = request(req.url, { method: req.method, headers, agent, signal: req.signal }, (res) => {
       // The idle timer stays armed while the body streams: a stalled download fails too.
       resolve(res);
     });

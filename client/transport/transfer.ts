@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
-import { createAgents, drain, HttpTimeoutError, readJson, readText, send } from './http.ts';
+import { Agents, drain, HttpTimeoutError, readJson, readText, send } from './http.ts';
 import { type ErrorCode, isErrorCode, LarderError } from '../../shared/errors.ts';
 import type { Manifest } from '../../shared/manifest.ts';
 import { KEY_PATTERN } from '../../shared/names.ts';
@@ -52,7 +52,7 @@ export class CacheClient {
   readonly #base: URL;
   readonly #ns: string;
   readonly #options: TransferOptions;
-  readonly #agents = createAgents();
+  readonly #agents = new Agents();
   /** failures in a row, by kind of call (method and route) */
   readonly #failuresInARow = new Map<string, number>();
   /** the server has answered at least once: only then is a timeout worth a retry */
@@ -141,8 +141,7 @@ export class CacheClient {
   }
 
   async close(): Promise<void> {
-    this.#agents.http.destroy();
-    this.#agents.https.destroy();
+    this.#agents.destroy();
   }
 
   async #call(call: Call): Promise<IncomingMessage> {
