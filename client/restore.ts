@@ -15,7 +15,7 @@ import { resolveUserPath } from './folders/paths.ts';
 import { type Report, secondsSince } from './report.ts';
 import { createStaging, discardStaging, removeTrees, type Staging, swapIntoPlace } from './folders/staging.ts';
 import type { CacheClient } from './transport/transfer.ts';
-import type { PartWorkers } from './workers/worker-pool.ts';
+import { type PartWorkers, SMALL_TREE_BYTES } from './workers/worker-pool.ts';
 
 // restore: lookup → for each path asked for, download its parts N at once, each in a
 // worker thread that verifies and extracts it into a staging folder → finish links and folder times → swap
@@ -50,11 +50,7 @@ export async function restore(client: CacheClient, workers: PartWorkers, input: 
   const done = (): Report => ({ ...report, seconds: secondsSince(started) });
 
   let mark = performance.now();
-  // The part workers boot while the lookup runs; but where a folder may already hold what
-  // is asked for, booting them would take the cores its check needs: they boot after it,
-  // if there is anything to extract.
   const states = new Map(input.paths.map((p) => [p, readFolderState(input.cacheDir, resolveUserPath(p, input.cwd, input.home))]));
-  if (![...states.values()].some(Boolean)) workers.warm('extract');
   const answer = await lookupOrLocal(client, input);
   // The same inputs' entry in the trusted tier is as good as our own.
   const found = answer.match === 'prefix' && answer.key !== undefined && input.sameInputs?.includes(answer.key) ? { ...answer, match: 'exact' as const } : answer;
@@ -67,6 +63,10 @@ export async function restore(client: CacheClient, workers: PartWorkers, input: 
   for (const path of input.paths) if (!wanted.some((p) => p.path === path)) input.log(`larder restore: ${found.key} holds no ${path}`);
   if (wanted.length === 0) return done();
   checkCaps(wanted);
+  // The part workers boot while folders are checked, if there is no folder to check (its
+  // check needs the cores), and not at all for a tree a few MB big (SMALL_TREE_BYTES).
+  if (sum(wanted, (p) => sum(p.parts, (part) => part.rawSize)) <= SMALL_TREE_BYTES) workers.runHere();
+  if (![...states.values()].some(Boolean)) workers.warm('extract');
 
   // A folder that still holds this very entry, untouched since it was restored or saved,
   // is left as it is: switching back to a branch costs one lstat per file, not a download.
@@ -237,6 +237,6 @@ function checkEntry(entry: Manifest): Manifest {
   return entry;
 }
 
-function sum(paths: PathRecord[], of: (p: PathRecord) => number): number {
-  return paths.reduce((total, p) => total + of(p), 0);
+function sum<T>(items: T[], of: (item: T) => number): number {
+  return items.reduce((total, item) => total + of(item), 0);
 }

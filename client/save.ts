@@ -11,7 +11,7 @@ import { type Report, secondsSince } from './report.ts';
 import type { CacheClient } from './transport/transfer.ts';
 import { type TreeEntry, walkEntries } from './archive/tree.ts';
 import { LARDER_VERSION } from '../shared/version.ts';
-import type { PartWorkers } from './workers/worker-pool.ts';
+import { type PartWorkers, SMALL_TREE_BYTES } from './workers/worker-pool.ts';
 
 // save: walk each path → parts as they close → tar + zstd + sha256 in worker threads
 // → ask whether the blob is missing → upload it → publish the manifest last.
@@ -58,7 +58,6 @@ export async function save(client: CacheClient, workers: PartWorkers, input: Sav
   const report: Report = { command: 'save', outcome: 'saved', key: input.key, paths: [], files: 0, fileBytes: 0, parts: 0, transferredBytes: 0, partsReused: 0, partsRecognised: 0, seconds: 0, phases };
   const done = (): Report => ({ ...report, seconds: secondsSince(started) });
 
-  workers.warm('pack');
   const { exact, base } = await baseEntry(client, input);
   if (exact) {
     // Saved already; but a part found corrupt (and removed) or lost leaves the entry
@@ -148,6 +147,14 @@ async function packAndPublish(client: CacheClient, workers: PartWorkers, input: 
     (trees[task.t] as (typeof trees)[number]).refs[task.p] = await uploadPart(task.root, task.entries);
     input.progress?.(++finished, found, report.transferredBytes);
   });
+  // The workers boot once the walk has found more than a small tree; one no bigger is
+  // packed on this thread (PartWorkers.runHere), its parts held until the walk ends.
+  const held: PartTask[] = [];
+  let threads = false;
+  let walked = 0;
+  const release = (): void => {
+    for (const task of held.splice(0)) queue.add(task);
+  };
   let breath = performance.now();
   for (const [t, tree] of trees.entries()) {
     const skipped: string[] = [];
@@ -158,7 +165,17 @@ async function packAndPublish(client: CacheClient, workers: PartWorkers, input: 
         tree.fileBytes += e.size;
       }
       found++;
-      queue.add({ t, p: p++, root: tree.root, entries, bytes: entries.reduce((sum, e) => sum + tarBytesOf(e), 0) });
+      const task = { t, p: p++, root: tree.root, entries, bytes: entries.reduce((sum, e) => sum + tarBytesOf(e), 0) };
+      if (threads) queue.add(task);
+      else {
+        held.push(task);
+        walked += task.bytes;
+        if (walked > SMALL_TREE_BYTES) {
+          threads = true;
+          workers.warm('pack');
+          release();
+        }
+      }
       if (performance.now() - breath > BREATH_MS) {
         await new Promise<void>((resolve) => setImmediate(resolve));
         breath = performance.now();
@@ -167,6 +184,8 @@ async function packAndPublish(client: CacheClient, workers: PartWorkers, input: 
     for (const name of skipped) input.log(`larder save: ${tree.path}/${name} is a socket, FIFO or device; not saved`);
   }
   phases.walk = secondsSince(mark);
+  if (!threads) workers.runHere();
+  release();
   await queue.finish();
   const paths: PathRecord[] = trees.map((tree) => ({ path: tree.path, files: tree.files, fileBytes: tree.fileBytes, parts: tree.refs }));
   phases.packAndUpload = secondsSince(mark);

@@ -14,19 +14,30 @@ import type { PartJob, PartWorkerData } from './worker-pool.ts';
 
 let client: CacheClient | undefined;
 
-/** Starts what can start now; the returned function extracts the part when its turn comes. */
-export function startExtractJob(job: Extract<PartJob, { kind: 'extract' }>, data: PartWorkerData): () => Promise<ExtractResult> {
+/** Closes the jobs' connections (on the main thread they would outlive the pool). */
+export function closeClient(): void {
+  void client?.close();
+  client = undefined;
+}
+
+/**
+ * Starts what can start now; the returned function extracts the part when its turn comes.
+ * live() throws once the pool has stopped: on the main thread a download may end after a
+ * failed restore removed its staging folders, and nothing may be written then.
+ */
+export function startExtractJob(job: Extract<PartJob, { kind: 'extract' }>, data: PartWorkerData, live: () => void = () => {}): () => Promise<ExtractResult> {
   if (!data.server) throw new Error('no server given to this worker');
   const c = (client ??= new CacheClient({ server: data.server, namespace: data.namespace, token: data.token, idleTimeoutMs: data.idleTimeoutMs, connectTimeoutMs: data.connectTimeoutMs }));
   const { part, root } = job;
   // A streamed part writes files as it goes, so a broken download cannot start over.
-  if (!fitsInMemory(part)) return async () => extractPart(await c.getBlob(part.digest), part, root).catch((err: unknown) => Promise.reject(downloadError(err, part)));
+  if (!fitsInMemory(part)) return async () => (live(), extractPart(await c.getBlob(part.digest), part, root).catch((err: unknown) => Promise.reject(downloadError(err, part))));
   // A part this machine has: verified before a byte is written, like a download, and
   // downloaded after all when it is found corrupt.
   const cache = data.partCache;
   const local = cache === undefined ? undefined : readLocalPart(cache, part);
   // With the local cache on, a part's member list is kept beside it (what a restore in place reads).
   const extractListed = (bytes: Buffer): ExtractResult => {
+    live();
     const { members, ...result } = extractPartBuffer(bytes, part, root, cache !== undefined);
     if (cache && members) storeListing(cache, part.digest, members);
     return result;

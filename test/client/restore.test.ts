@@ -8,6 +8,9 @@ import { request } from 'undici';
 import { sha256Digest } from '../../shared/digest.ts';
 import type { Manifest } from '../../shared/manifest.ts';
 import { watchRss } from '../../bench/measure.ts';
+import { restore } from '../../client/restore.ts';
+import { CacheClient } from '../../client/transport/transfer.ts';
+import { PartWorkers, SMALL_TREE_BYTES } from '../../client/workers/worker-pool.ts';
 import { LARDER_BIN, runLarder } from '../helpers/cli.ts';
 import { startServer } from '../helpers/server.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -105,11 +108,13 @@ t.test('the up-to-date check, shared between threads for a wide folder, still se
   const { url } = await startServer(t);
   const project = tempDir(t, 'wide');
   const { writeFileSync } = await import('node:fs');
-  // 120 packages: the check splits them between this thread and the part workers.
+  // 120 packages: the check splits them between this thread and the part workers, which
+  // a tree of a few MB does without (SMALL_TREE_BYTES): this one is bigger.
   for (let i = 0; i < 120; i++) {
     mkdirSync(join(project, 'deps', `pkg-${i}`, 'lib'), { recursive: true });
     writeFileSync(join(project, 'deps', `pkg-${i}`, 'lib', 'index.js'), `module.exports = ${i};`);
   }
+  writeFileSync(join(project, 'deps', 'blob.bin'), (await import('node:crypto')).randomBytes(SMALL_TREE_BYTES + (1 << 20)));
   const env = { LARDER_SERVER: url, LARDER_CACHE_DIR: join(project, '.larder-cache') };
   const restore = async () => {
     const res = await runLarder(['restore', '--key', 'wide', '--path', 'deps', '--json', '--strict'], { cwd: project, env });
@@ -124,5 +129,26 @@ t.test('the up-to-date check, shared between threads for a wide folder, still se
     const again = await restore();
     t.equal(again.upToDate, 0, `a change in pkg-${i} is seen`);
     t.ok(again.transferredBytes > 0);
+  }
+});
+
+t.test('a tree of a few MB is written on this thread, a bigger one by worker threads, and both restore whole', async (t) => {
+  const { url } = await startServer(t);
+  const { writeFileSync } = await import('node:fs');
+  const { randomBytes } = await import('node:crypto');
+  const source = tempDir(t, 'sizes');
+  buildSampleTree(join(source, 'small'));
+  buildSampleTree(join(source, 'big'));
+  writeFileSync(join(source, 'big', 'blob.bin'), randomBytes(SMALL_TREE_BYTES + (1 << 20))); // a bigger tree, not a bigger part limit
+  for (const path of ['small', 'big']) t.equal((await runLarder(['save', '--key', path, '--path', path, '--strict'], { cwd: source, env: { LARDER_SERVER: url } })).code, 0);
+  for (const [path, threads] of [['small', false], ['big', true]] as const) {
+    const client = new CacheClient({ server: url, namespace: 'default' });
+    const workers = new PartWorkers(2, { server: url, namespace: 'default' });
+    t.teardown(() => Promise.all([workers.terminate(), client.close()]));
+    const target = tempDir(t, `restore-${path}`);
+    const report = await restore(client, workers, { key: path, restoreKeys: [], paths: [path], cwd: target, home: target, cacheDir: join(target, '.cache'), concurrency: 2, log: () => {} });
+    t.match(report, { outcome: 'hit' });
+    t.same(snapshotTree(join(target, path)), snapshotTree(join(source, path)), `${path}: restored whole`);
+    t.equal(workers.threads > 0, threads, `${path}: ${threads ? 'worker threads' : 'no worker thread'}`);
   }
 });

@@ -4,6 +4,9 @@ import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utim
 import { IN_MEMORY_RAW_LIMIT } from '../../client/archive/pack.ts';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
+import { save } from '../../client/save.ts';
+import { CacheClient } from '../../client/transport/transfer.ts';
+import { PartWorkers, SMALL_TREE_BYTES } from '../../client/workers/worker-pool.ts';
 import { runLarder } from '../helpers/cli.ts';
 import { startServer } from '../helpers/server.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -217,4 +220,23 @@ t.test('the spill folder a killed save left behind is removed by the next save; 
   const saved = await runLarder(['save', '--key', 'left-1', '--path', 'deps', '--json'], { cwd: project, env: { LARDER_SERVER: url, LARDER_CACHE_DIR: cacheDir } });
   t.match(JSON.parse(saved.stdout), { outcome: 'saved' });
   t.same(readdirSync(cacheDir).filter((n) => n.startsWith('larder-spill-')), [`larder-spill-${process.pid}-def456`]);
+});
+
+t.test('a tree of a few MB is packed on this thread, a bigger one by worker threads, and both restore whole', async (t) => {
+  const { url } = await startServer(t);
+  const source = tempDir(t, 'sizes');
+  buildSampleTree(join(source, 'small'));
+  buildSampleTree(join(source, 'big'));
+  writeFileSync(join(source, 'big', 'blob.bin'), randomBytes(SMALL_TREE_BYTES + (1 << 20)));
+  for (const [path, threads] of [['small', false], ['big', true]] as const) {
+    const client = new CacheClient({ server: url, namespace: 'default' });
+    const workers = new PartWorkers(2, { server: url, namespace: 'default' });
+    t.teardown(() => Promise.all([workers.terminate(), client.close()]));
+    const report = await save(client, workers, { key: path, restoreKeys: [], inputs: {}, paths: [path], cwd: source, home: source, cacheDir: join(source, '.cache'), concurrency: 2, level: 3, log: () => {} });
+    t.match(report, { outcome: 'saved' });
+    t.equal(workers.threads > 0, threads, `${path}: ${threads ? 'worker threads' : 'no worker thread'}`);
+    const target = tempDir(t, `restore-${path}`);
+    t.equal((await runLarder(['restore', '--key', path, '--path', path, '--strict'], { cwd: target, env: { LARDER_SERVER: url } })).code, 0);
+    t.same(snapshotTree(join(target, path)), snapshotTree(join(source, path)), `${path}: restored whole`);
+  }
 });

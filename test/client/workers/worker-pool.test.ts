@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { walkTree } from '../../../client/archive/tree.ts';
@@ -102,4 +102,38 @@ t.test('the memory of an uploaded stored part goes back to a worker, which build
   const next = await pack(small);
   t.equal(next.buffer.byteLength, firstMemory, 'the next stored part is built in the memory handed back');
   t.same(next, before, 'and it is the same part');
+});
+
+t.test('a pool told to run here packs and extracts on this thread and starts no worker', async (t) => {
+  const server = await startServer(t);
+  const src = tempDir(t);
+  writeFileSync(join(src, 'a.js'), 'module.exports = 1;\n');
+  const workers = new PartWorkers(2, { server: server.url, namespace: 'pool' });
+  t.teardown(() => workers.terminate());
+  workers.runHere();
+  workers.warm('pack');
+  const packed = await workers.pack({ root: src, entries: walkTree(src).entries, level: 3, spill: tempDir(t), reuse: false });
+  if ('known' in packed || !packed.bytes) throw new Error('expected bytes');
+  const client = new CacheClient({ server: server.url, namespace: 'pool' });
+  await client.putBlob(packed.ref.digest, packed.ref.size, () => packed.bytes as Buffer);
+  const out = tempDir(t);
+  finishTree(out, [await workers.extract(packed.ref, out)]);
+  t.equal(readFileSync(join(out, 'a.js'), 'utf8'), 'module.exports = 1;\n');
+  t.equal(workers.threads, 0, 'no worker thread was started');
+  await t.rejects(workers.extract({ ...packed.ref, digest: `sha256:${'0'.repeat(64)}` }, out), { code: 'LARDER_BLOB_NOT_FOUND' }, 'a failure keeps its code');
+});
+
+t.test('on this thread, a part whose download ends after the pool stopped is not written', async (t) => {
+  const server = await startServer(t);
+  const src = tempDir(t);
+  writeFileSync(join(src, 'late.txt'), 'late');
+  const packed = await packPart(src, walkTree(src).entries, 3, tempDir(t));
+  await new CacheClient({ server: server.url, namespace: 'pool' }).putBlob(packed.ref.digest, packed.ref.size, () => packed.bytes as Buffer);
+  const workers = new PartWorkers(1, { server: server.url, namespace: 'pool' });
+  workers.runHere();
+  const out = tempDir(t);
+  const extracting = workers.extract(packed.ref, out);
+  await workers.terminate(); // as a failed restore does, before it removes its staging folder
+  await t.rejects(extracting, { code: 'LARDER_INTERNAL' });
+  t.same(readdirSync(out), [], 'nothing written after the stop');
 });
