@@ -139,7 +139,7 @@ t.test('a tree of a few MB is written on this thread, a bigger one by worker thr
   const source = tempDir(t, 'sizes');
   buildSampleTree(join(source, 'small'));
   buildSampleTree(join(source, 'big'));
-  writeFileSync(join(source, 'big', 'blob.bin'), randomBytes(SMALL_TREE_BYTES + (1 << 20))); // a bigger tree, not a bigger part limit
+  writeFileSync(join(source, 'big', 'blob.bin'), randomBytes(SMALL_TREE_BYTES + (1 << 20)));
   for (const path of ['small', 'big']) t.equal((await runLarder(['save', '--key', path, '--path', path, '--strict'], { cwd: source, env: { LARDER_SERVER: url } })).code, 0);
   for (const [path, threads] of [['small', false], ['big', true]] as const) {
     const client = new CacheClient({ server: url, namespace: 'default' });
