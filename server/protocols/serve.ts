@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseRange } from '../range.ts';
+import { sendBlob } from '../routes/send-blob.ts';
 import type { KeyedCache } from './keyed.ts';
 import { bodyStream } from './spool.ts';
 
@@ -13,7 +14,7 @@ export async function sendArtifact(cache: KeyedCache, request: FastifyRequest, r
   const { range } = artifact;
   if (range) reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${artifact.size}`);
   const length = range ? range.end - range.start + 1 : artifact.size;
-  return reply.type('application/octet-stream').headers(headers(artifact.meta)).header('content-length', length).send(artifact.body);
+  return sendBlob(reply.type('application/octet-stream').headers(headers(artifact.meta)).header('content-length', length), artifact.body);
 }
 
 export async function headArtifact(cache: KeyedCache, request: FastifyRequest, reply: FastifyReply, ns: string, key: string): Promise<unknown> {

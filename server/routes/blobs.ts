@@ -9,6 +9,7 @@ import { parseRange } from '../range.ts';
 import type { PutOutcome } from '../storage/store.ts';
 import type { RouteDeps } from './deps.ts';
 import { digestOf, namespaceOf } from './params.ts';
+import { sendBlob } from './send-blob.ts';
 
 const BLOB_TYPE = 'application/octet-stream';
 
@@ -70,7 +71,7 @@ export async function blobRoutes(app: FastifyInstance, { store, stats, limits, r
     const length = range ? range.end - range.start + 1 : size;
     if (range) reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${size}`);
     stats.add(ns, 'bytesOut', length);
-    return reply.header('content-length', length).send(body);
+    return sendBlob(reply.header('content-length', length), body);
   });
 
   app.put<{ Body: Readable }>('/v1/ns/:ns/blobs/:digest', async (request, reply) => {

@@ -6,6 +6,7 @@ import { mapLimit } from '../../shared/concurrency.ts';
 import { digestHex } from '../../shared/digest.ts';
 import { fromSystemError, LarderError } from '../../shared/errors.ts';
 import { EntryIndex } from './fs-entry-index.ts';
+import { FileBody } from './file-body.ts';
 import { FsMeta } from './fs-meta.ts';
 import { type BlobInfo, type ByteRange, clientGone, type EntryInfo, type MetaCondition, type MetaObject, missingOf, type PutOutcome, type StagedBlob, stagedBlob, type Store } from './store.ts';
 import { NAMESPACE_PATTERN } from '../../shared/names.ts';
@@ -22,8 +23,6 @@ import { NAMESPACE_PATTERN } from '../../shared/names.ts';
 const STAT_CONCURRENCY = 64;
 const BLOB_NAME = /^[0-9a-f]{64}$/;
 const WRITE_BATCH_BYTES = 1024 * 1024;
-/** Blobs are read in chunks this big: 64 KiB reads cost the server a syscall and a trip through the event loop 16 times as often. */
-const READ_CHUNK_BYTES = 1024 * 1024;
 /** Below this much free space the store is not ready: one ordinary part would not fit. */
 const MIN_FREE_BYTES = 16 * 1024 * 1024;
 
@@ -103,8 +102,8 @@ export class FsStore implements Store {
     const file = this.#blobFile(ns, digest);
     const handle = await fsCall(() => open(file, 'r'), undefined);
     if (!handle) return undefined;
-    // The stream owns the handle and closes it when it ends or is destroyed.
-    return handle.createReadStream({ highWaterMark: READ_CHUNK_BYTES, ...(range ? { start: range.start, end: range.end } : {}) });
+    // The body owns the handle and closes it when it ends or is destroyed.
+    return range ? new FileBody(handle, range.start, range.end + 1) : new FileBody(handle);
   }
 
   async getEntry(ns: string, key: string): Promise<Buffer | undefined> {

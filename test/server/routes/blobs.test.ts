@@ -93,3 +93,42 @@ t.test('POST blobs/missing lists what is not stored', async (t) => {
   t.equal(bad.statusCode, 400);
   t.equal(bad.json().code, 'LARDER_BAD_REQUEST');
 });
+
+t.test('a download its client breaks off ends quietly, its file closed; the next is whole', async (t) => {
+  const { randomBytes } = await import('node:crypto');
+  const { connect } = await import('node:net');
+  const { request } = await import('undici');
+  const { startServer } = await import('../../helpers/server.ts');
+  const { url } = await startServer(t);
+  const data = randomBytes(16 * 1024 * 1024);
+  const digest = sha256Digest(data);
+  t.equal((await request(`${url}/v1/ns/team/blobs/${digest}`, { method: 'PUT', headers: octets, body: data })).statusCode, 201);
+  const { hostname, port, pathname } = new URL(`${url}/v1/ns/team/blobs/${digest}`);
+  for (let i = 0; i < 3; i++) {
+    // A client that reads the headers and a little of the body, then goes.
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect(Number(port), hostname, () => socket.write(`GET ${pathname} HTTP/1.1\r\nhost: ${hostname}\r\n\r\n`));
+      let seen = 0;
+      socket.on('data', (chunk: Buffer) => {
+        seen += chunk.length;
+        if (seen > 256 * 1024) socket.destroy();
+      });
+      socket.on('close', () => resolve());
+      socket.on('error', reject);
+    });
+  }
+  // Every blob file the broken-off sends opened is closed again.
+  const { readdirSync, readlinkSync } = await import('node:fs');
+  const blobFiles = () => readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`).includes(digest.slice(7));
+    } catch {
+      return false; // closed meanwhile
+    }
+  }).length;
+  for (let wait = 0; blobFiles() > 0 && wait < 50; wait++) await new Promise((resolve) => setTimeout(resolve, 20));
+  t.equal(blobFiles(), 0, 'no blob file left open');
+  const whole = await request(`${url}/v1/ns/team/blobs/${digest}`);
+  t.equal(whole.statusCode, 200);
+  t.same(Buffer.from(await whole.body.arrayBuffer()), data, 'the next download is whole');
+});

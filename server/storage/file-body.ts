@@ -1,0 +1,77 @@
+import type { FileHandle } from 'node:fs/promises';
+import { Readable, type Writable } from 'node:stream';
+
+// A blob file's bytes (or a range of them), as the disk store hands them out. Read as a
+// stream, each chunk is memory of its own, which any consumer may keep. Sent with
+// sendTo, the bytes go through two buffers read into by turns, each used again once the
+// socket has taken what was written from it. Every fresh buffer is memory outside V8's
+// heap, and each ~25 MB of it brought a full garbage collection: sending 8.9 MB blobs
+// took the server 0.17 CPU-s per 267 MB from reused buffers, 0.33 from fresh ones.
+
+/** Blobs are read in chunks this big: 64 KiB reads cost a syscall and a trip through the event loop 16 times as often. */
+const CHUNK_BYTES = 1024 * 1024;
+/** Buffers of sends that finished, for the next ones (a send takes two). */
+const spare: Buffer[] = [];
+const SPARE_KEPT = 8;
+
+export class FileBody extends Readable {
+  readonly #file: FileHandle;
+  #position: number;
+  readonly #end: number;
+
+  /** The bytes from start up to end (exclusive; the file's end if not given); the body owns the handle and closes it. */
+  constructor(file: FileHandle, start = 0, end = Number.POSITIVE_INFINITY) {
+    super({ highWaterMark: CHUNK_BYTES });
+    this.#file = file;
+    this.#position = start;
+    this.#end = end;
+  }
+
+  override _read(): void {
+    const length = Math.min(CHUNK_BYTES, this.#end - this.#position);
+    if (length <= 0) return void this.push(null);
+    const buffer = Buffer.allocUnsafeSlow(length);
+    this.#file.read(buffer, 0, length, this.#position).then(({ bytesRead }) => {
+      if (bytesRead === 0) return void (this.#end === Number.POSITIVE_INFINITY ? this.push(null) : this.destroy(shortFile()));
+      this.#position += bytesRead;
+      this.push(bytesRead === length ? buffer : buffer.subarray(0, bytesRead));
+    }, (err: Error) => this.destroy(err));
+  }
+
+  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
+    this.#file.close().then(() => callback(err), () => callback(err));
+  }
+
+  /**
+   * Writes the bytes to `to`, waiting for each write to be taken before its buffer is
+   * read into again, so at most two chunks are in flight. On a failure on either side it
+   * rejects and closes the file; the caller ends the response (a short body, which a
+   * client's length check refuses).
+   */
+  async sendTo(to: Writable): Promise<void> {
+    const buffers = [spare.pop() ?? Buffer.allocUnsafeSlow(CHUNK_BYTES), spare.pop() ?? Buffer.allocUnsafeSlow(CHUNK_BYTES)] as const;
+    const written: Array<Promise<void>> = [Promise.resolve(), Promise.resolve()];
+    try {
+      for (let turn = 0; this.#position < this.#end; turn ^= 1) {
+        await written[turn];
+        const buffer = buffers[turn as 0 | 1];
+        const { bytesRead } = await this.#file.read(buffer, 0, Math.min(CHUNK_BYTES, this.#end - this.#position), this.#position);
+        if (bytesRead === 0 && this.#end === Number.POSITIVE_INFINITY) break;
+        if (bytesRead === 0) throw shortFile();
+        this.#position += bytesRead;
+        written[turn] = new Promise((resolve, reject) => to.write(buffer.subarray(0, bytesRead), (err) => (err ? reject(err) : resolve())));
+        written[turn]?.catch(() => {}); // awaited in its turn, or below
+      }
+      await Promise.all(written);
+    } finally {
+      this.destroy();
+    }
+    // Only after a send that ended well: a failed one's socket may still hold a buffer.
+    spare.push(...buffers);
+    spare.splice(SPARE_KEPT);
+  }
+}
+
+function shortFile(): Error {
+  return new Error('the blob file is shorter than its size said (changed while it was read)');
+}
