@@ -4,6 +4,7 @@ import { type Manifest, type PartRef, type PathRecord, READABLE_MANIFEST_VERSION
 import { mapLimit } from '../shared/concurrency.ts';
 import { finishLinks, finishTree } from './archive/finish-tree.ts';
 import type { ExtractResult } from './archive/tar-read.ts';
+import { fitsInMemory } from './archive/unpack.ts';
 import { readFolderState, type RecordedState, recordedSince, rememberFolder, unchangedBelow, unchangedRoot } from './folders/folder-state.ts';
 import { unchangedByFind } from './folders/find-changes.ts';
 import { patchIntoPlace, retimeInPlace } from './folders/patch.ts';
@@ -14,6 +15,7 @@ import type { LookupResponse } from '../shared/protocol.ts';
 import { resolveUserPath } from './folders/paths.ts';
 import { type Report, secondsSince } from './report.ts';
 import { createStaging, discardStaging, removeTrees, type Staging, swapIntoPlace } from './folders/staging.ts';
+import { downloadPart } from './transport/part-download.ts';
 import type { CacheClient } from './transport/transfer.ts';
 import { type PartWorkers, SMALL_TREE_BYTES } from './workers/worker-pool.ts';
 
@@ -85,6 +87,7 @@ export async function restore(client: CacheClient, workers: PartWorkers, input: 
   if (plans.length > 0) workers.warm('extract');
 
   mark = performance.now();
+  const partCache = input.localCache ? partsDir(input.cacheDir) : undefined;
   const stagings: Staging[] = [];
   const leftovers: string[] = [];
   let finished = 0;
@@ -92,7 +95,10 @@ export async function restore(client: CacheClient, workers: PartWorkers, input: 
     // Biggest parts first, so no big part is left running alone at the end.
     const sorted = [...tasks].sort((a, b) => b.part.rawSize - a.part.rawSize);
     return mapLimit(sorted, input.concurrency, async ({ pathIndex, part }) => {
-      const result = await workers.extract(part, (stagings[pathIndex] as Staging).dir).catch((err: unknown) => healed(client, part, err));
+      // This thread downloads (its event loop is free; a worker's writes would stall its
+      // sockets); a part this machine holds, or one too big for memory, is the worker's.
+      const bytes = fitsInMemory(part) && !(partCache && hasLocalPart(partCache, part)) ? await downloadPart(client, part) : undefined;
+      const result = await workers.extract(part, (stagings[pathIndex] as Staging).dir, bytes).catch((err: unknown) => healed(client, part, err));
       if (!result.local) report.transferredBytes += part.size;
       input.progress?.(++finished, tasks.length, report.transferredBytes);
       return { pathIndex, result };

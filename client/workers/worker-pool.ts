@@ -42,7 +42,7 @@ export interface RecycleMessage {
 
 export type PartJob =
   | { id: number; kind: 'pack'; root: string; entries: TreeEntry[]; level: number; spill: string; reuse: boolean }
-  | { id: number; kind: 'extract'; part: PartRef; root: string }
+  | { id: number; kind: 'extract'; part: PartRef; root: string; bytes?: Uint8Array }
   | { id: number; kind: 'check'; paths: string[]; since: number };
 
 export type PackResult = PackedPart | KnownPart;
@@ -136,8 +136,9 @@ export class PartWorkers {
     worker.postMessage({ kind: 'recycle', buffers: [memory] } satisfies RecycleMessage, [memory]);
   }
 
-  extract(part: PartRef, root: string): Promise<ExtractResult> {
-    return this.#run({ kind: 'extract', part, root }) as Promise<ExtractResult>;
+  /** Extracts a part: its bytes if given (they move to the worker; not to be used after this), else downloaded or read from the part cache there. */
+  extract(part: PartRef, root: string, bytes?: Buffer): Promise<ExtractResult> {
+    return this.#run({ kind: 'extract', part, root, ...(bytes ? { bytes } : {}) }) as Promise<ExtractResult>;
   }
 
   /** Whether nothing below these paths changed after since (one share of a folder's unchangedSince). */
@@ -201,7 +202,7 @@ export class PartWorkers {
       this.#queue.shift();
       this.#busy.set(worker, [...(this.#busy.get(worker) ?? []), pending]);
       worker.ref(); // a busy worker keeps the process alive; an idle one does not
-      worker.postMessage(pending.job);
+      worker.postMessage(pending.job, movable(pending.job));
     }
   }
 
@@ -246,4 +247,10 @@ export class PartWorkers {
     for (const pending of jobs) pending.reject(new LarderError('LARDER_INTERNAL', `a part worker failed: ${err.message}`, { cause: err }));
     if (!this.#stopped) this.#dispatch();
   }
+}
+
+/** A downloaded part's memory moves to the worker instead of being copied (a small one may share a pooled slab: copied). */
+function movable(job: PartJob): ArrayBuffer[] {
+  const bytes = job.kind === 'extract' ? job.bytes : undefined;
+  return bytes && bytes.buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.byteLength ? [bytes.buffer] : [];
 }

@@ -137,3 +137,18 @@ t.test('on this thread, a part whose download ends after the pool stopped is not
   await t.rejects(extracting, { code: 'LARDER_INTERNAL' });
   t.same(readdirSync(out), [], 'nothing written after the stop');
 });
+
+t.test('a part downloaded by the main thread moves to the worker, which writes it without a server of its own', async (t) => {
+  const { randomBytes } = await import('node:crypto');
+  const src = tempDir(t);
+  writeFileSync(join(src, 'lib.bin'), randomBytes(1 << 20));
+  const packed = await packPart(src, walkTree(src).entries, 3, tempDir(t));
+  const bytes = Buffer.from(packed.bytes as Buffer); // memory of its own, as a download's
+  const workers = new PartWorkers(1, { namespace: 'pool' }); // no server: it could not download
+  t.teardown(() => workers.terminate());
+  const out = tempDir(t);
+  const extracting = workers.extract(packed.ref, out, bytes);
+  t.equal(bytes.buffer.byteLength, 0, 'moved, not copied');
+  finishTree(out, [await extracting]);
+  t.same(readFileSync(join(out, 'lib.bin')), readFileSync(join(src, 'lib.bin')));
+});
