@@ -19,8 +19,9 @@ import { downloadPart } from './transport/part-download.ts';
 import type { CacheClient } from './transport/transfer.ts';
 import { type PartWorkers, SMALL_TREE_BYTES } from './workers/worker-pool.ts';
 
-// restore: lookup → for each path asked for, download its parts N at once, each in a
-// worker thread that verifies and extracts it into a staging folder → finish links and folder times → swap
+// restore: lookup → for each path asked for, download its parts N at once on this thread,
+// each handed to a worker thread (this one, for a small tree) that verifies and extracts
+// it into a staging folder → finish links and folder times → swap
 // every staging folder into place. Any failure discards the staging folders and leaves
 // the targets exactly as they were.
 

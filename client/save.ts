@@ -13,8 +13,9 @@ import { type TreeEntry, walkEntries } from './archive/tree.ts';
 import { LARDER_VERSION } from '../shared/version.ts';
 import { type PartWorkers, SMALL_TREE_BYTES } from './workers/worker-pool.ts';
 
-// save: walk each path → parts as they close → tar + zstd + sha256 in worker threads
-// → ask whether the blob is missing → upload it → publish the manifest last.
+// save: walk each path → parts as they close → tar + zstd + sha256 in worker threads (on
+// this thread for a small tree) → ask whether the blob is missing → upload it → publish
+// the manifest last.
 // At most 2 × concurrency parts are in flight, so memory stays bounded. A failure
 // anywhere publishes nothing, so no reader ever sees half an entry.
 
