@@ -33,29 +33,34 @@ export function walkTree(root: string): Tree {
 /** The same walk as a generator, so work on the first entries can start before the last are found. */
 export function* walkEntries(root: string, skipped: string[] = []): Generator<TreeEntry> {
   const firstNameOfInode = new Map<string, string>();
-  function* visit(dir: string, relDir: string): Generator<TreeEntry> {
-    // Plain concatenation and the default sort (UTF-16 order, the same as `<`): join()
-    // and a comparator callback cost more than the walk's own JavaScript on 70k files.
-    const names = readable(relDir || '.', () => readdirSync(dir)).sort();
-    for (const name of names) {
-      const abs = `${dir}/${name}`;
-      const rel = relDir === '' ? name : `${relDir}/${name}`;
-      const st = readable(rel, () => lstatSync(abs));
-      const mode = st.mode & 0o7777;
-      if (st.isDirectory()) {
-        yield { rel, type: 'dir', mode, mtimeMs: st.mtimeMs, size: 0 };
-        yield* visit(abs, rel);
-      } else if (st.isSymbolicLink()) {
-        yield { rel, type: 'symlink', mode, mtimeMs: st.mtimeMs, size: 0, link: readable(rel, () => readlinkSync(abs)) };
-      } else if (st.isFile()) {
-        const first = st.nlink > 1 ? rememberInode(firstNameOfInode, st, rel) : undefined;
-        yield first ? { rel, type: 'hardlink', mode, mtimeMs: st.mtimeMs, size: 0, link: first } : { rel, type: 'file', mode, mtimeMs: st.mtimeMs, size: st.size };
-      } else {
-        skipped.push(rel);
-      }
+  // Plain concatenation and the default sort (UTF-16 order, the same as `<`): join()
+  // and a comparator callback cost more than the walk's own JavaScript on 70k files.
+  const open = (dir: string, relDir: string) => ({ dir, relDir, names: readable(relDir || '.', () => readdirSync(dir)).sort(), next: 0 });
+  // A stack of open folders, not a recursive generator: each entry of a recursive one
+  // passed up through a generator per level, 15-25 % of the walk's time on a node_modules.
+  const stack = [open(root.endsWith('/') && root.length > 1 ? root.slice(0, -1) : root, '')];
+  for (let top = stack[0]; top; top = stack[stack.length - 1]) {
+    const name = top.names[top.next++];
+    if (name === undefined) {
+      stack.pop();
+      continue;
+    }
+    const abs = `${top.dir}/${name}`;
+    const rel = top.relDir === '' ? name : `${top.relDir}/${name}`;
+    const st = readable(rel, () => lstatSync(abs));
+    const mode = st.mode & 0o7777;
+    if (st.isDirectory()) {
+      yield { rel, type: 'dir', mode, mtimeMs: st.mtimeMs, size: 0 };
+      stack.push(open(abs, rel)); // its entries next: parents before children
+    } else if (st.isSymbolicLink()) {
+      yield { rel, type: 'symlink', mode, mtimeMs: st.mtimeMs, size: 0, link: readable(rel, () => readlinkSync(abs)) };
+    } else if (st.isFile()) {
+      const first = st.nlink > 1 ? rememberInode(firstNameOfInode, st, rel) : undefined;
+      yield first ? { rel, type: 'hardlink', mode, mtimeMs: st.mtimeMs, size: 0, link: first } : { rel, type: 'file', mode, mtimeMs: st.mtimeMs, size: st.size };
+    } else {
+      skipped.push(rel);
     }
   }
-  yield* visit(root.endsWith('/') && root.length > 1 ? root.slice(0, -1) : root, '');
 }
 
 /** Runs a file system call on a saved path; its failure becomes LARDER_PATH_UNREADABLE, naming the path. */
