@@ -1,11 +1,12 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { LarderError } from '../../shared/errors.ts';
 import { JobRunner } from './jobs.ts';
+import { ownMemory } from './own-memory.ts';
 import type { KnowMessage, PartJob, PartWorkerData, RecycleMessage, WorkerReply } from './worker-pool.ts';
 
 // A worker thread that handles one part at a time (client/workers/jobs.ts): packs it
-// (tar → zstd → sha256) for a save, or downloads, verifies, unzstds and writes it for a
-// restore. Its synchronous file calls block only this thread, so parts proceed on every
+// (tar → zstd → sha256) for a save, or verifies, unzstds and writes it for a restore
+// (downloaded by the main thread, or here when it streams). Its synchronous file calls block only this thread, so parts proceed on every
 // core. The pool says which kind of job to load ahead, while the walk or lookup runs.
 
 const runner = new JobRunner(workerData as PartWorkerData);
@@ -25,7 +26,6 @@ parentPort?.on('message', (job: PartJob | KnowMessage | RecycleMessage) => {
 /** A packed part's bytes move to the main thread instead of being copied. */
 function transferable(reply: WorkerReply): ArrayBuffer[] {
   const bytes = reply.ok && typeof reply.result === 'object' && 'ref' in reply.result && 'bytes' in reply.result ? reply.result.bytes : undefined;
-  // Only memory of its own: a small Buffer may share a pooled slab with others.
-  if (!bytes || !(bytes.buffer instanceof ArrayBuffer) || bytes.buffer.byteLength <= Buffer.poolSize) return [];
-  return [bytes.buffer];
+  const memory = bytes && ownMemory(bytes);
+  return memory ? [memory] : [];
 }

@@ -5,10 +5,11 @@ import type { KnownPart, PackedPart } from '../archive/pack.ts';
 import type { ExtractResult } from '../archive/tar-read.ts';
 import type { TreeEntry } from '../archive/tree.ts';
 import { JobRunner } from './jobs.ts';
+import { ownMemory } from './own-memory.ts';
 
 // A few worker threads (one per core by default) running part jobs; jobs queue until
-// a worker is free. A worker may hold a second extract job: it downloads that part
-// while it writes the one before, so it never waits on the network between parts.
+// a worker is free. A worker may hold a second extract job, which the main thread has
+// downloaded while it wrote the one before, so it never waits on the network between parts.
 // Terminating the pool stops every job at once, which a failed restore needs before it
 // removes its staging folders. For a small tree the pool can run its jobs on the main
 // thread instead (runHere): a worker takes ~80 ms of both cores to boot, more than
@@ -129,8 +130,8 @@ export class PartWorkers {
    */
   recycle(bytes: Buffer): void {
     const worker = this.#idle[0] ?? this.#busy.keys().next().value;
-    const memory = bytes.buffer;
-    if (!(memory instanceof ArrayBuffer) || memory.byteLength < RECYCLED_MIN_BYTES) return;
+    const memory = ownMemory(bytes);
+    if (!memory || memory.byteLength < RECYCLED_MIN_BYTES) return;
     if (this.#here) return this.#here.recycle([memory]);
     if (!worker) return;
     worker.postMessage({ kind: 'recycle', buffers: [memory] } satisfies RecycleMessage, [memory]);
@@ -161,13 +162,13 @@ export class PartWorkers {
    * before any worker has started (it would be wasted).
    */
   runHere(): void {
-    if (this.#idle.length + this.#busy.size > 0 || this.#stopped) return;
+    if (this.threads > 0 || this.#stopped) return;
     this.#here ??= new JobRunner({ ...this.#data });
   }
 
   /** Starts the workers ahead of their first jobs of this kind (they take ~100 ms to load). */
   warm(kind: PartJob['kind']): void {
-    while (!this.#stopped && !this.#here && this.#idle.length + this.#busy.size < this.#size) {
+    while (!this.#stopped && !this.#here && this.threads < this.#size) {
       const worker = this.#spawn(kind);
       worker.unref();
       this.#idle.push(worker);
@@ -249,8 +250,8 @@ export class PartWorkers {
   }
 }
 
-/** A downloaded part's memory moves to the worker instead of being copied (a small one may share a pooled slab: copied). */
+/** A downloaded part's memory moves to the worker instead of being copied. */
 function movable(job: PartJob): ArrayBuffer[] {
-  const bytes = job.kind === 'extract' ? job.bytes : undefined;
-  return bytes && bytes.buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.byteLength ? [bytes.buffer] : [];
+  const memory = job.kind === 'extract' && job.bytes ? ownMemory(job.bytes) : undefined;
+  return memory ? [memory] : [];
 }
