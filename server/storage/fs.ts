@@ -202,10 +202,10 @@ export class FsStore implements Store {
   async #writeTemp(data: Readable | Buffer): Promise<{ tmp: string; size: number }> {
     const tmp = join(this.#tmp, randomBytes(12).toString('hex'));
     try {
+      if (!Buffer.isBuffer(data)) return { tmp, size: await writeStreamBatched(tmp, data) };
       // flush: fsynced before it closes, so a link never publishes an unsynced manifest
-      if (Buffer.isBuffer(data)) await writeFile(tmp, data, { flag: 'wx', mode: 0o644, flush: true });
-      const size = Buffer.isBuffer(data) ? data.length : await writeStreamBatched(tmp, data);
-      return { tmp, size };
+      await writeFile(tmp, data, { flag: 'wx', mode: 0o644, flush: true });
+      return { tmp, size: data.length };
     } catch (err) {
       await rm(tmp, { force: true });
       if (err instanceof LarderError) throw err;
