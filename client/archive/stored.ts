@@ -53,6 +53,34 @@ export function storedFrame(data: Buffer, memory: (size: number) => Buffer = Buf
 }
 
 /**
+ * The payloads of a stored frame as storedFrame writes it, as views of `frame` (no copy,
+ * no decoder): one frame declaring `size` bytes of content, raw blocks only, the last
+ * one flagged and ending the buffer. Anything else (a compressed part, other framing, a
+ * lie) is undefined, and the caller decodes it with zstd, which checks it as ever.
+ */
+export function storedBlocks(frame: Buffer, size: number): Buffer[] | undefined {
+  if (frame.length !== storedSize(size)) return undefined;
+  for (let i = 0; i < MAGIC.length; i++) if (frame[i] !== MAGIC[i]) return undefined;
+  if (frame[4] !== DESCRIPTOR || frame[5] !== WINDOW || frame.readUInt32LE(6) !== size) return undefined;
+  const blocks: Buffer[] = [];
+  let off = HEADER_BYTES;
+  let at = 0;
+  for (;;) {
+    const header = frame.readUIntLE(off, 3);
+    const blockSize = header >>> 3;
+    const last = (header & 1) === 1;
+    // A raw block (type 0) of the size storedFrame gives it: whole blocks, then the rest.
+    if ((header & 6) !== 0 || blockSize !== Math.min(BLOCK_MAX, size - at)) return undefined;
+    off += 3;
+    blocks.push(frame.subarray(off, off + blockSize));
+    off += blockSize;
+    at += blockSize;
+    if (last) return at === size && off === frame.length ? blocks : undefined;
+    if (at >= size) return undefined;
+  }
+}
+
+/**
  * Whether compressing `data` is worth its CPU: zstd's fastest level on a sample of
  * evenly spaced windows (128 KiB in all) must shrink it below STORED_ABOVE. The
  * answer depends on the bytes alone, so the same tar is stored or compressed every time.

@@ -7,6 +7,7 @@ import type { PartRef } from '../../shared/manifest.ts';
 import { decodeTimes } from '../../shared/times.ts';
 import { unsafe } from './safe-path.ts';
 import { type ExtractLimits, type ExtractResult, type Member, TarExtractor } from './tar-read.ts';
+import { storedBlocks } from './stored.ts';
 import { zstd, ZstdOutputTooLarge } from './zstd.ts';
 
 // One part into a staging folder: verify sha256 → unzstd → write files, never past the
@@ -75,6 +76,19 @@ export function extractPartBuffer(compressed: Buffer, part: PartRef, root: strin
   if (compressed.length !== part.size || sha256Digest(compressed) !== part.digest) {
     throw new LarderError('LARDER_INTEGRITY', `part ${part.digest} arrived corrupted (${compressed.length} of ${part.size} bytes, or other bytes)`);
   }
+  // A stored part (jars and the like) is its tar in raw blocks: written from views of the download.
+  const tar = storedBlocks(compressed, part.rawSize) ?? [decompressed(compressed, part)];
+  const extractor = extractorFor(part, root, listing);
+  try {
+    for (const block of tar) extractor.write(block);
+    return extractor.end();
+  } catch (err) {
+    extractor.abort();
+    throw err;
+  }
+}
+
+function decompressed(compressed: Buffer, part: PartRef): Buffer {
   let tar: Buffer;
   try {
     tar = zstd().decompress(compressed, part.rawSize);
@@ -83,14 +97,7 @@ export function extractPartBuffer(compressed: Buffer, part: PartRef, root: strin
     throw unsafe(`part ${part.digest} is not valid zstd: ${(err as Error).message}`);
   }
   if (tar.length !== part.rawSize) throw wrongRawSize(part, tar.length);
-  const extractor = extractorFor(part, root, listing);
-  try {
-    extractor.write(tar);
-    return extractor.end();
-  } catch (err) {
-    extractor.abort();
-    throw err;
-  }
+  return tar;
 }
 
 /** The members of a part held in memory, verified like an extraction, nothing written. */
@@ -108,12 +115,12 @@ function wrongRawSize(part: PartRef, bytes: number): LarderError {
 
 /**
  * Reads a download whole into one buffer of the part's size (an in-memory part: at most
- * IN_MEMORY_PART_LIMIT), refusing more bytes than the part has. From 'data' events: an
+ * IN_MEMORY_PART_LIMIT; `memory` gives it), refusing more bytes than the part has. From 'data' events: an
  * async iterator's promise per 64 KiB chunk cost a restore's workers more CPU.
  */
-export function readPart(body: Readable, part: PartRef): Promise<Buffer> {
+export function readPart(body: Readable, part: PartRef, memory: (size: number) => Buffer = Buffer.allocUnsafe): Promise<Buffer> {
   if (!fitsInMemory(part)) return Promise.reject(unsafe(`part ${part.digest} is too big to read into memory (${part.size} bytes)`));
-  const out = Buffer.allocUnsafe(part.size);
+  const out = memory(part.size);
   let length = 0;
   return new Promise((resolve, reject) => {
     body.on('data', (chunk: Buffer) => {

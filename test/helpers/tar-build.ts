@@ -1,5 +1,6 @@
 import { Header, type HeaderData } from 'tar/header';
 import { zstdCompressSync } from 'node:zlib';
+import { storedFrame } from '../../client/archive/stored.ts';
 import { sha256Digest } from '../../shared/digest.ts';
 import type { PartRef } from '../../shared/manifest.ts';
 
@@ -43,8 +44,11 @@ export function tarOf(members: Member[], { end = true } = {}): Buffer {
   return Buffer.concat(blocks);
 }
 
-/** A tar as a stored part: zstd-compressed, with the reference a manifest would hold (its real member count unless told). */
-export function asPart(tar: Buffer, rawSize = tar.length, entries = memberCount(tar)): { bytes: Buffer; ref: PartRef } {
-  const bytes = zstdCompressSync(tar);
+/**
+ * A tar as a part in the store: zstd-compressed, or in a stored frame of raw blocks as jars
+ * are, with the reference a manifest would hold (its real member count unless told).
+ */
+export function asPart(tar: Buffer, rawSize = tar.length, entries = memberCount(tar), stored = false): { bytes: Buffer; ref: PartRef } {
+  const bytes = stored ? storedFrame(tar) : zstdCompressSync(tar);
   return { bytes, ref: { digest: sha256Digest(bytes), size: bytes.length, rawSize, entries } };
 }

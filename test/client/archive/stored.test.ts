@@ -2,10 +2,10 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { zstdDecompressSync } from 'node:zlib';
+import { zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 import t from 'tap';
 import { packPart } from '../../../client/archive/pack.ts';
-import { storedFrame, storedSize, worthCompressing } from '../../../client/archive/stored.ts';
+import { storedBlocks, storedFrame, storedSize, worthCompressing } from '../../../client/archive/stored.ts';
 import { walkTree } from '../../../client/archive/tree.ts';
 import { loadPortableZstd } from '../../../client/archive/zstd-portable.ts';
 import { tempDir } from '../../helpers/tmp.ts';
@@ -26,6 +26,31 @@ t.test('a stored frame decodes to its bytes in node:zlib, the portable codec and
     writeFileSync(file, frame);
     t.same(execFileSync('zstd', ['-dc', file], { maxBuffer: 8 << 20 }), data, `zstd -dc, ${size} bytes`);
   }
+});
+
+t.test('storedBlocks gives the bytes of a stored frame as views of it, and nothing for any other frame', async (t) => {
+  for (const size of [0, 1, 128 * 1024, 128 * 1024 + 1, 3 * 1024 * 1024 + 5]) {
+    const data = randomBytes(size);
+    const frame = storedFrame(data);
+    const blocks = storedBlocks(frame, size);
+    t.same(blocks && Buffer.concat(blocks), data, `${size} bytes`);
+    t.ok(blocks?.every((b) => b.buffer === frame.buffer), 'views, not copies');
+  }
+  const data = randomBytes(300_000);
+  const frame = storedFrame(data);
+  t.equal(storedBlocks(zstdCompressSync(data), data.length), undefined, 'a compressed frame');
+  t.equal(storedBlocks(frame, data.length - 1), undefined, 'a frame of another size than declared');
+  t.equal(storedBlocks(Buffer.concat([frame, Buffer.alloc(1)]), data.length), undefined, 'bytes after the frame');
+  const rle = Buffer.from(frame);
+  rle[10] = (rle[10] ?? 0) | 2; // the first block's type becomes RLE
+  t.equal(storedBlocks(rle, data.length), undefined, 'a block that is not raw');
+  const unended = Buffer.from(frame);
+  const lastHeader = frame.length - (data.length % (128 * 1024)) - 3;
+  unended[lastHeader] = (unended[lastHeader] ?? 0) & ~1;
+  t.equal(storedBlocks(unended, data.length), undefined, 'no block flagged last');
+  const early = Buffer.from(frame);
+  early[10] = (early[10] ?? 0) | 1;
+  t.equal(storedBlocks(early, data.length), undefined, 'a block flagged last before the end');
 });
 
 t.test('compressed bytes are stored, text is compressed, and small buffers are always compressed', async (t) => {

@@ -1,10 +1,18 @@
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import t from 'tap';
-import { IN_MEMORY_PART_LIMIT, readPart } from '../../../client/archive/unpack.ts';
+import { packPart } from '../../../client/archive/pack.ts';
+import { walkTree } from '../../../client/archive/tree.ts';
+import { extractPartBuffer, IN_MEMORY_PART_LIMIT, readPart } from '../../../client/archive/unpack.ts';
+import { zstd } from '../../../client/archive/zstd.ts';
 import type { PartRef } from '../../../shared/manifest.ts';
+import { tempDir } from '../../helpers/tmp.ts';
+import { snapshotTree } from '../../helpers/trees.ts';
 
-// readPart: a download read whole, never past the part's declared size.
+// readPart: a download read whole, never past the part's declared size. The hostile
+// parts, on every path, are in tar-read.test.ts.
 
 const ref = (size: number): PartRef => ({ digest: `sha256:${'a'.repeat(64)}`, size, rawSize: size, entries: 1 });
 const chunks = (data: Buffer, size = 65_536): Buffer[] => Array.from({ length: Math.ceil(data.length / size) }, (_, i) => data.subarray(i * size, (i + 1) * size));
@@ -33,4 +41,22 @@ t.test('a download that breaks off fails', async (t) => {
 t.test('a part declared too big for memory is not read into memory at all', async (t) => {
   const body = Readable.from([Buffer.alloc(10)]);
   await t.rejects(readPart(body, ref(IN_MEMORY_PART_LIMIT + 1)), { code: 'LARDER_UNSAFE_ARCHIVE' });
+});
+
+t.test('a stored part (jars) is written from its download without the zstd decoder', async (t) => {
+  const src = tempDir(t);
+  mkdirSync(join(src, 'lib'));
+  for (let i = 0; i < 5; i++) writeFileSync(join(src, 'lib', `dep-${i}.jar`), randomBytes(100_000 + i * 70_000));
+  const part = await packPart(src, walkTree(src).entries, 3, tempDir(t));
+  t.equal(part.ref.rawDigest, undefined, 'the part was stored');
+  const codec = zstd();
+  const decompress = codec.decompress;
+  codec.decompress = () => {
+    throw new Error('the decoder ran');
+  };
+  t.teardown(() => void (codec.decompress = decompress));
+  const out = tempDir(t);
+  const result = extractPartBuffer(part.bytes as Buffer, part.ref, out);
+  t.equal(result.files, 5);
+  t.same(snapshotTree(out), snapshotTree(src), 'the same files, byte for byte');
 });
