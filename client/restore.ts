@@ -15,6 +15,7 @@ import type { LookupResponse } from '../shared/protocol.ts';
 import { resolveUserPath } from './folders/paths.ts';
 import { type Report, secondsSince } from './report.ts';
 import { createStaging, discardStaging, removeTrees, type Staging, swapIntoPlace } from './folders/staging.ts';
+import { DownloadMemory } from './transport/download-memory.ts';
 import { downloadPart } from './transport/part-download.ts';
 import type { CacheClient } from './transport/transfer.ts';
 import { type PartWorkers, SMALL_TREE_BYTES } from './workers/worker-pool.ts';
@@ -92,14 +93,16 @@ export async function restore(client: CacheClient, workers: PartWorkers, input: 
   const stagings: Staging[] = [];
   const leftovers: string[] = [];
   let finished = 0;
+  const memory = new DownloadMemory();
   const extractAll = async (tasks: Array<{ pathIndex: number; part: PartRef }>): Promise<Array<{ pathIndex: number; result: ExtractResult }>> => {
     // Biggest parts first, so no big part is left running alone at the end.
     const sorted = [...tasks].sort((a, b) => b.part.rawSize - a.part.rawSize);
     return mapLimit(sorted, input.concurrency, async ({ pathIndex, part }) => {
       // This thread downloads (its event loop is free; a worker's writes would stall its
       // sockets); a part this machine holds, or one too big for memory, is the worker's.
-      const bytes = fitsInMemory(part) && !(partCache && hasLocalPart(partCache, part)) ? await downloadPart(client, part) : undefined;
-      const result = await workers.extract(part, (stagings[pathIndex] as Staging).dir, bytes).catch((err: unknown) => healed(client, part, err));
+      const bytes = fitsInMemory(part) && !(partCache && hasLocalPart(partCache, part)) ? await downloadPart(client, part, memory) : undefined;
+      const { spare, ...result } = await workers.extract(part, (stagings[pathIndex] as Staging).dir, bytes).catch((err: unknown) => healed(client, part, err));
+      if (spare) memory.give(spare);
       if (!result.local) report.transferredBytes += part.size;
       input.progress?.(++finished, tasks.length, report.transferredBytes);
       return { pathIndex, result };

@@ -1,20 +1,23 @@
 import { isLarderError, LarderError } from '../../shared/errors.ts';
 import type { PartRef } from '../../shared/manifest.ts';
 import { readPart } from '../archive/unpack.ts';
+import type { DownloadMemory } from './download-memory.ts';
 import type { CacheClient } from './transfer.ts';
 
-// A part's bytes, downloaded into memory of its own size. On restore the main thread
+// A part's bytes, downloaded into memory of its own (a restore's is used again from part
+// to part: download-memory.ts). On restore the main thread
 // downloads while the part workers write: a worker's synchronous writes kept its own
 // downloads from being read, and m2's parts arrived at ~120 MB/s instead of ~900.
 
-/** A part's bytes; a download that stalls or breaks (after its headers) is tried once more. */
-export async function downloadPart(client: CacheClient, part: PartRef): Promise<Buffer> {
+/** A part's bytes, in `memory` when given; a download that stalls or breaks (after its headers) is tried once more. */
+export async function downloadPart(client: CacheClient, part: PartRef, memory?: DownloadMemory): Promise<Buffer> {
+  const take = memory ? (size: number) => memory.take(size) : undefined;
   try {
-    return await readPart(await client.getBlob(part.digest), part);
+    return await readPart(await client.getBlob(part.digest), part, take);
   } catch (err) {
     const error = downloadError(err, part);
     if (error.code !== 'LARDER_TIMEOUT' && error.code !== 'LARDER_UNREACHABLE') throw error;
-    return readPart(await client.getBlob(part.digest), part).catch((again: unknown) => Promise.reject(downloadError(again, part)));
+    return readPart(await client.getBlob(part.digest), part, take).catch((again: unknown) => Promise.reject(downloadError(again, part)));
   }
 }
 

@@ -4,7 +4,8 @@ import { CacheClient } from '../transport/transfer.ts';
 import { extractPart, extractPartBuffer, fitsInMemory } from '../archive/unpack.ts';
 import { downloadError, downloadPart } from '../transport/part-download.ts';
 import { forgetLocalPart, readLocalPart, storeListing, storeLocalPart } from '../local/part-cache.ts';
-import type { PartJob, PartWorkerData } from './worker-pool.ts';
+import { ownMemory } from './own-memory.ts';
+import type { ExtractOutcome, PartJob, PartWorkerData } from './worker-pool.ts';
 
 // A restore's job in a part worker: verify → unzstd → write into staging. A part that
 // fits in memory comes downloaded by the main thread (client/transport/part-download.ts),
@@ -24,7 +25,7 @@ export function closeClient(): void {
  * live() throws once the pool has stopped: on the main thread a download may end after a
  * failed restore removed its staging folders, and nothing may be written then.
  */
-export function startExtractJob(job: Extract<PartJob, { kind: 'extract' }>, data: PartWorkerData, live: () => void = () => {}): () => Promise<ExtractResult> {
+export function startExtractJob(job: Extract<PartJob, { kind: 'extract' }>, data: PartWorkerData, live: () => void = () => {}): () => Promise<ExtractOutcome> {
   const c = (): CacheClient => {
     if (!data.server) throw new Error('no server given to this worker');
     return (client ??= new CacheClient({ server: data.server, namespace: data.namespace, token: data.token, idleTimeoutMs: data.idleTimeoutMs, connectTimeoutMs: data.connectTimeoutMs }));
@@ -40,11 +41,13 @@ export function startExtractJob(job: Extract<PartJob, { kind: 'extract' }>, data
     if (cache && members) storeListing(cache, part.digest, members);
     return result;
   };
-  const extractDownload = async (bytes: Promise<Buffer>): Promise<ExtractResult> => {
+  // The download's memory goes back with the result, for the next download: nothing here holds on to it.
+  const extractDownload = async (bytes: Promise<Buffer>): Promise<ExtractOutcome> => {
     const fetched = await bytes;
     const result = extractListed(fetched);
     if (cache) storeLocalPart(cache, part.digest, fetched); // verified by now
-    return result;
+    const spare = ownMemory(fetched);
+    return spare ? { ...result, spare } : result;
   };
   // Downloaded by the main thread, which reads sockets while the workers write.
   if (job.bytes) {

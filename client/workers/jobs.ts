@@ -3,8 +3,7 @@ import { fromSystemError, isLarderError, LarderError } from '../../shared/errors
 import { loadZstd } from '../archive/zstd.ts';
 import { unchangedBelow } from '../folders/folder-state.ts';
 import { once } from '../once.ts';
-import type { ExtractResult } from '../archive/tar-read.ts';
-import type { PackResult, PartJob, PartWorkerData } from './worker-pool.ts';
+import type { ExtractOutcome, PackResult, PartJob, PartWorkerData } from './worker-pool.ts';
 
 // What a part worker does with its jobs, wherever it runs: in a worker thread
 // (part-worker.ts) or, for a tree too small to be worth booting threads for, on the main
@@ -12,7 +11,7 @@ import type { PackResult, PartJob, PartWorkerData } from './worker-pool.ts';
 // each thread CPU to compile, and a save has no use for the HTTP client and tar reader
 // (nor a restore for the packer).
 
-type JobResult = PackResult | ExtractResult | boolean;
+type JobResult = PackResult | ExtractOutcome | boolean;
 
 export class JobRunner {
   readonly #data: PartWorkerData;

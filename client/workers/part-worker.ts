@@ -23,9 +23,11 @@ parentPort?.on('message', (job: PartJob | KnowMessage | RecycleMessage) => {
   );
 });
 
-/** A packed part's bytes move to the main thread instead of being copied. */
+/** A packed part's bytes, or a written download's memory, move to the main thread instead of being copied. */
 function transferable(reply: WorkerReply): ArrayBuffer[] {
-  const bytes = reply.ok && typeof reply.result === 'object' && 'ref' in reply.result && 'bytes' in reply.result ? reply.result.bytes : undefined;
+  if (!reply.ok || typeof reply.result !== 'object') return [];
+  if ('spare' in reply.result && reply.result.spare) return [reply.result.spare];
+  const bytes = 'ref' in reply.result && 'bytes' in reply.result ? reply.result.bytes : undefined;
   const memory = bytes && ownMemory(bytes);
   return memory ? [memory] : [];
 }

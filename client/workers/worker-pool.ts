@@ -48,7 +48,10 @@ export type PartJob =
 
 export type PackResult = PackedPart | KnownPart;
 
-export type WorkerReply = { id: number; ok: true; result: PackResult | ExtractResult | boolean } | { id: number; ok: false; error: ErrorBody };
+/** An extraction's result, and the memory its download was in, for the next download (client/transport/download-memory.ts). */
+export type ExtractOutcome = ExtractResult & { spare?: ArrayBuffer };
+
+export type WorkerReply = { id: number; ok: true; result: PackResult | ExtractOutcome | boolean } | { id: number; ok: false; error: ErrorBody };
 
 type JobInput = PartJob extends infer J ? (J extends PartJob ? Omit<J, 'id'> : never) : never;
 
@@ -138,8 +141,8 @@ export class PartWorkers {
   }
 
   /** Extracts a part: its bytes if given (they move to the worker; not to be used after this), else downloaded or read from the part cache there. */
-  extract(part: PartRef, root: string, bytes?: Buffer): Promise<ExtractResult> {
-    return this.#run({ kind: 'extract', part, root, ...(bytes ? { bytes } : {}) }) as Promise<ExtractResult>;
+  extract(part: PartRef, root: string, bytes?: Buffer): Promise<ExtractOutcome> {
+    return this.#run({ kind: 'extract', part, root, ...(bytes ? { bytes } : {}) }) as Promise<ExtractOutcome>;
   }
 
   /** Whether nothing below these paths changed after since (one share of a folder's unchangedSince). */

@@ -147,8 +147,11 @@ t.test('a part downloaded by the main thread moves to the worker, which writes i
   const workers = new PartWorkers(1, { namespace: 'pool' }); // no server: it could not download
   t.teardown(() => workers.terminate());
   const out = tempDir(t);
+  const size = bytes.buffer.byteLength;
   const extracting = workers.extract(packed.ref, out, bytes);
   t.equal(bytes.buffer.byteLength, 0, 'moved, not copied');
-  finishTree(out, [await extracting]);
+  const { spare, ...result } = await extracting;
+  t.equal(spare?.byteLength, size, 'its memory comes back with the result, for the next download');
+  finishTree(out, [result]);
   t.same(readFileSync(join(out, 'lib.bin')), readFileSync(join(src, 'lib.bin')));
 });

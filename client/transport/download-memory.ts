@@ -1,0 +1,31 @@
+// Memory for a restore's downloads, used again once a part is written. Fresh memory costs a
+// page fault per 4 KiB the first time it is written: a restore of 211 MB of jars faulted
+// ~60,000 times, and copying into fresh pages took ten times as long as into used ones.
+// A part worker hands each download's memory back with its result (a transfer, no copy).
+
+/** Spare buffers kept: one per download in flight and a few more, so memory stays bounded. */
+const SPARES = 8;
+/** New memory is taken in whole MiB, so a spare fits the next part of about its size. */
+const GRAIN = 1024 * 1024;
+
+export class DownloadMemory {
+  readonly #spares: ArrayBuffer[] = [];
+
+  /** A buffer of `size` bytes: the smallest spare that holds it, else new memory. */
+  take(size: number): Buffer {
+    let best = -1;
+    this.#spares.forEach((spare, i) => {
+      if (spare.byteLength >= size && (best < 0 || spare.byteLength < (this.#spares[best] as ArrayBuffer).byteLength)) best = i;
+    });
+    if (best < 0) return Buffer.allocUnsafeSlow(Math.ceil(Math.max(size, 1) / GRAIN) * GRAIN).subarray(0, size);
+    const [spare] = this.#spares.splice(best, 1);
+    return Buffer.from(spare as ArrayBuffer, 0, size);
+  }
+
+  /** Memory no longer in use (nothing may read or write it after this); the smallest goes when there are too many. */
+  give(memory: ArrayBuffer): void {
+    if (memory.byteLength < GRAIN) return;
+    this.#spares.push(memory);
+    if (this.#spares.length > SPARES) this.#spares.sort((a, b) => b.byteLength - a.byteLength).pop();
+  }
+}

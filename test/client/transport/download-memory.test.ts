@@ -1,0 +1,32 @@
+import t from 'tap';
+import { DownloadMemory } from '../../../client/transport/download-memory.ts';
+
+// A restore's downloads land in memory given back by the part workers, not fresh pages.
+
+t.test('memory given back is taken again: the smallest spare that holds the part', async (t) => {
+  const memory = new DownloadMemory();
+  const big = memory.take(5_000_000);
+  const small = memory.take(1_500_000);
+  t.equal(big.length, 5_000_000, 'a buffer of the size asked for');
+  t.ok(big.buffer.byteLength >= 5_000_000 && big.buffer.byteLength % (1024 * 1024) === 0, 'over memory in whole MiB');
+  memory.give(big.buffer as ArrayBuffer);
+  memory.give(small.buffer as ArrayBuffer);
+  const next = memory.take(1_000_000);
+  t.equal(next.buffer, small.buffer, 'the small spare for a small part');
+  t.equal(next.length, 1_000_000);
+  t.equal(memory.take(4_000_000).buffer, big.buffer, 'the big one for a big part');
+  t.not(memory.take(4_000_000).buffer, big.buffer, 'a spare is taken once');
+});
+
+t.test('a part bigger than every spare gets new memory; spares stay few', async (t) => {
+  const memory = new DownloadMemory();
+  const given = Array.from({ length: 12 }, (_, i) => memory.take((i + 1) * 1024 * 1024).buffer as ArrayBuffer);
+  for (const buffer of given) memory.give(buffer);
+  t.notOk(given.includes(memory.take(13 * 1024 * 1024).buffer as ArrayBuffer), 'none is big enough');
+  const kept = [];
+  for (let i = 0; i < 12; i++) {
+    const taken = memory.take(1).buffer as ArrayBuffer;
+    if (given.includes(taken)) kept.push(taken.byteLength / (1024 * 1024));
+  }
+  t.same(kept.sort((a, b) => a - b), [5, 6, 7, 8, 9, 10, 11, 12], 'the eight biggest are kept');
+});
