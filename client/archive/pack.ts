@@ -1,14 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { finishDigest, sha256Digest } from '../../shared/digest.ts';
 import type { PartRef } from '../../shared/manifest.ts';
 import { encodeTimes } from '../../shared/times.ts';
 import { MAX_PART_BYTES, tarBytesOf } from './parts.ts';
 import { storedFrame, worthCompressing } from './stored.ts';
-import { type TarMemory, tarBuffer, tarChunks } from './tar-write.ts';
+import { CHUNK_BYTES, type TarMemory, tarBuffer, tarChunks } from './tar-write.ts';
 import type { TreeEntry } from './tree.ts';
 import { STREAM_CHUNK_BYTES, zstd } from './zstd.ts';
 
@@ -87,7 +87,8 @@ export async function packPart(root: string, entries: readonly TreeEntry[], leve
 /** The sha256 of a part's tar bytes, streamed in chunks: for parts too big for memory. */
 function rawDigestOf(root: string, entries: readonly TreeEntry[]): string {
   const hash = createHash('sha256');
-  for (const chunk of tarChunks(root, entries)) hash.update(chunk);
+  const chunk = Buffer.allocUnsafe(CHUNK_BYTES); // each is hashed before the next is read
+  for (const part of tarChunks(root, entries, () => chunk)) hash.update(part);
   return finishDigest(hash);
 }
 
@@ -98,7 +99,8 @@ export function timesOf(entries: readonly TreeEntry[]): string {
 
 /**
  * Streams a part through zstd into a new file in `spill` (removed if packing fails),
- * hashing the tar and the compressed bytes on the way.
+ * hashing the tar and the compressed bytes on the way. The tar is read into two 1 MiB
+ * buffers in turn: one is read while zstd consumes the other.
  */
 export async function packPartStreaming(root: string, entries: readonly TreeEntry[], level: number, spill: string): Promise<PackedPart> {
   const hash = createHash('sha256');
@@ -106,16 +108,6 @@ export async function packPartStreaming(root: string, entries: readonly TreeEntr
   let rawSize = 0;
   let size = 0;
   const file = join(spill, `${randomBytes(8).toString('hex')}.zst`);
-  const tar = Readable.from(
-    (function* () {
-      for (const chunk of tarChunks(root, entries)) {
-        rawSize += chunk.length;
-        rawHash.update(chunk);
-        yield chunk;
-      }
-    })(),
-    { objectMode: false },
-  );
   const hashed = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       hash.update(chunk);
@@ -123,9 +115,27 @@ export async function packPartStreaming(root: string, entries: readonly TreeEntr
       callback(null, chunk);
     },
   });
+  const compress = zstd().compressStream(level);
+  const written = pipeline(compress, hashed, createWriteStream(file, { flags: 'wx', highWaterMark: STREAM_CHUNK_BYTES }));
+  written.catch(() => {}); // awaited below
+  const buffers = [Buffer.allocUnsafe(CHUNK_BYTES), Buffer.allocUnsafe(CHUNK_BYTES)];
+  let turn = 0;
   try {
-    await pipeline(tar, zstd().compressStream(level), hashed, createWriteStream(file, { flags: 'wx', highWaterMark: STREAM_CHUNK_BYTES }));
+    // A write's callback says zstd has taken in all of that chunk: only then is its buffer read into again.
+    let consumed: Promise<unknown> = Promise.resolve();
+    for (const chunk of tarChunks(root, entries, () => buffers[turn++ % 2] as Buffer)) {
+      rawSize += chunk.length;
+      rawHash.update(chunk);
+      await Promise.race([consumed, written]);
+      consumed = new Promise<void>((resolve, reject) => compress.write(chunk, (err) => (err ? reject(err) : resolve())));
+      consumed.catch(() => {}); // awaited in turn, or the pipeline's failure says it first
+    }
+    await Promise.race([consumed, written]);
+    compress.end();
+    await written;
   } catch (err) {
+    compress.destroy();
+    await written.catch(() => {});
     rmSync(file, { force: true });
     throw err;
   }

@@ -3,12 +3,13 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
+import { zstdDecompressSync } from 'node:zlib';
 import t from 'tap';
 import { finishTree } from '../../../client/archive/finish-tree.ts';
 import { IN_MEMORY_RAW_LIMIT, packPart, packPartStreaming } from '../../../client/archive/pack.ts';
 import { sha256Digest } from '../../../shared/digest.ts';
 import { planParts } from '../../../client/archive/parts.ts';
-import { reusedMemory, tarBuffer, tarChunks } from '../../../client/archive/tar-write.ts';
+import { CHUNK_BYTES, reusedMemory, tarBuffer, tarChunks } from '../../../client/archive/tar-write.ts';
 import { walkTree } from '../../../client/archive/tree.ts';
 import { extractPart } from '../../../client/archive/unpack.ts';
 import { tempDir } from '../../helpers/tmp.ts';
@@ -105,6 +106,29 @@ t.test('a tar built in dirty, reused memory is byte-identical to one built in fr
   const first = tarBuffer(src, entries.slice(0, 3), memory);
   t.ok(first.equals(tarBuffer(src, entries.slice(0, 3))), 'a smaller part after a bigger one in the same memory');
   t.equal(first.buffer, bigger.buffer, 'the memory was reused');
+});
+
+t.test('tar chunks filled in dirty, reused memory are the tar, files straddling their edges', async (t) => {
+  const src = tempDir(t);
+  buildSampleTree(src);
+  for (const [name, size] of [['a.bin', 1_572_864], ['b.bin', 3 * 1024 * 1024 + 7], ['c.bin', 700_001]] as const) writeFileSync(join(src, name), randomBytes(size));
+  const entries = walkTree(src).entries;
+  const dirty = [Buffer.alloc(CHUNK_BYTES, 0xff), Buffer.alloc(CHUNK_BYTES, 0xee)];
+  let turn = 0;
+  const chunks: Buffer[] = [];
+  for (const chunk of tarChunks(src, entries, () => (dirty[turn++ % 2] as Buffer).fill(0xdd))) chunks.push(Buffer.from(chunk)); // taken before the next
+  t.ok(chunks.slice(0, -1).every((c) => c.length === CHUNK_BYTES), 'whole chunks but the last');
+  t.ok(Buffer.concat(chunks).equals(tarBuffer(src, entries)), 'garbage in memory never reaches the tar');
+});
+
+t.test('a streamed part read through two buffers in turn holds exactly the tar', async (t) => {
+  const src = tempDir(t);
+  for (let i = 0; i < 4; i++) writeFileSync(join(src, `lib-${i}.so`), Buffer.concat([randomBytes(900_000), Buffer.alloc(900_000 + i * 4099, i)]));
+  const entries = walkTree(src).entries;
+  const part = await packPartStreaming(src, entries, 3, tempDir(t));
+  const tar = zstdDecompressSync(readFileSync(part.file as string));
+  t.ok(tar.equals(tarBuffer(src, entries)), 'every chunk reached zstd before its buffer was read into again');
+  t.equal(part.ref.rawDigest, sha256Digest(tar));
 });
 
 t.test('a file that vanishes before it is packed fails the part with LARDER_PATH_UNREADABLE', async (t) => {
