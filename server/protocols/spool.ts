@@ -5,6 +5,7 @@ import type { FastifyRequest } from 'fastify';
 import { finishDigest } from '../../shared/digest.ts';
 import { LarderError } from '../../shared/errors.ts';
 import type { RouteDeps } from '../routes/deps.ts';
+import { disposableChunks, likewise } from '../storage/disposable-chunks.ts';
 import { counted } from '../routes/blobs.ts';
 
 // Other tools' caches send bodies larder cannot name before they end: their keys are
@@ -13,10 +14,10 @@ import { counted } from '../routes/blobs.ts';
 // a copy inside S3), then is placed under its digest, or dropped when it is not what it
 // claimed to be.
 
-/** A body passed through as a stream by a catch-all parser; else the raw request (sent without Content-Type). */
+/** A body passed through as a stream by a catch-all parser; else the raw request (sent without Content-Type). Its chunks are the socket's: the store may free them once written. */
 export function bodyStream(request: FastifyRequest): Readable {
   const parsed = request.body as Readable | undefined;
-  return parsed && typeof parsed.pipe === 'function' ? parsed : request.raw;
+  return disposableChunks(parsed && typeof parsed.pipe === 'function' ? parsed : request.raw, request.raw.socket);
 }
 
 export interface Stored {
@@ -29,14 +30,14 @@ export async function storeSpooled(deps: Pick<RouteDeps, 'store' | 'stats' | 're
   const hash = createHash('sha256');
   let size = 0;
   const max = deps.limits.maxBlobBytes;
-  const hashing = new Transform({
+  const hashing = likewise(body, new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       size += chunk.length;
       if (size > max) return callback(new LarderError('LARDER_TOO_LARGE', `the upload is over the ${max}-byte limit (--max-blob-size)`));
       hash.update(chunk);
       callback(null, chunk);
     },
-  });
+  }));
   pipeline(body, hashing).catch(() => {}); // a failure reaches the store through hashing
   const staged = await deps.store.stageBlob(ns, hashing);
   const digest = finishDigest(hash);

@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { createHash } from 'node:crypto';
 import { finishDigest, VerifyingStream } from '../../shared/digest.ts';
+import { disposableChunks, likewise } from '../storage/disposable-chunks.ts';
 import { LarderError } from '../../shared/errors.ts';
 import { type MissingRequest, type MissingResponse, missingRequestSchema, type VerifyResponse } from '../../shared/protocol.ts';
 import { parseRange } from '../range.ts';
@@ -84,7 +85,7 @@ export async function blobRoutes(app: FastifyInstance, { store, stats, limits, r
     if (size > limits.maxBlobBytes) throw new LarderError('LARDER_TOO_LARGE', `blob of ${size} bytes is over the ${limits.maxBlobBytes}-byte limit`);
     const body = request.body;
     if (!body || typeof body.pipe !== 'function') throw new LarderError('LARDER_UNSUPPORTED_MEDIA_TYPE', `a blob upload is sent as ${BLOB_TYPE}`);
-    const outcome = await storeBlob({ store, stats, retention }, ns, digest, size, body);
+    const outcome = await storeBlob({ store, stats, retention }, ns, digest, size, disposableChunks(body, request.raw.socket));
     return reply.code(outcome === 'created' ? 201 : 200).send({ digest, size });
   });
 }
@@ -97,7 +98,7 @@ export async function blobRoutes(app: FastifyInstance, { store, stats, limits, r
 export async function storeBlob({ store, stats, retention }: Pick<RouteDeps, 'store' | 'stats' | 'retention'>, ns: string, digest: string, size: number, body: Readable): Promise<PutOutcome> {
   const doomed = (await retention.doomedAmong(ns, [digest])).has(digest);
   // The hash check sits in front of the store: a mismatch fails the stream before it commits.
-  const verified = new VerifyingStream(digest, size);
+  const verified = likewise(body, new VerifyingStream(digest, size));
   // pipeline keeps a listener on both streams; a failure reaches the store through `verified`.
   pipeline(body, verified).catch(() => {});
   const outcome = await store.putBlob(ns, digest, verified, size, { replace: doomed });

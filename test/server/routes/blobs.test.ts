@@ -132,3 +132,28 @@ t.test('a download its client breaks off ends quietly, its file closed; the next
   t.equal(whole.statusCode, 200);
   t.same(Buffer.from(await whole.body.arrayBuffer()), data, 'the next download is whole');
 });
+
+t.test('an upload over HTTP is freed as it is written, and stored byte for byte', async (t) => {
+  const { randomBytes } = await import('node:crypto');
+  const { startServer } = await import('../../helpers/server.ts');
+  const { CacheClient } = await import('../../../client/transport/transfer.ts');
+  const server = await startServer(t);
+  const client = new CacheClient({ server: server.url, namespace: 'team' });
+  t.teardown(() => client.close());
+  const proto = ArrayBuffer.prototype as ArrayBuffer & { transfer: (length?: number) => ArrayBuffer };
+  const transfer = proto.transfer;
+  let freed = 0;
+  proto.transfer = function (this: ArrayBuffer, length?: number) {
+    if (length === 0) freed += this.byteLength;
+    return transfer.call(this, length);
+  };
+  t.teardown(() => void (proto.transfer = transfer));
+  const data = randomBytes(4 * 1024 * 1024);
+  const digest = sha256Digest(data);
+  await client.putBlob(digest, data.length, () => data);
+  proto.transfer = transfer;
+  t.ok(freed > data.length / 2, `the socket's chunks were freed once written (${freed} bytes)`);
+  t.equal(data.length, 4 * 1024 * 1024, 'not the bytes the client sent from');
+  const back = Buffer.concat(await (await client.getBlob(digest)).toArray());
+  t.ok(back.equals(data), 'stored byte for byte');
+});

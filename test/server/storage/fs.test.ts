@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import t from 'tap';
 import { sha256Digest } from '../../../shared/digest.ts';
+import { disposableChunks } from '../../../server/storage/disposable-chunks.ts';
 import { FsStore } from '../../../server/storage/fs.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { storeContract, verifiedBody } from './contract.ts';
@@ -53,6 +55,22 @@ t.test('a blob arriving in many small chunks is written whole, across write batc
   const got = Buffer.concat(await (stored as Readable).toArray());
   t.ok(got.equals(data), `${chunks.length} chunks of 1 byte to 64 KiB, stored byte for byte`);
   t.same(readdirSync(join(root, 'tmp')), [], 'no temp file is left behind');
+});
+
+t.test('a marked body is freed chunk by chunk once written; an unmarked one is left as it was', async (t) => {
+  const store = await new FsStore(tempDir(t)).init();
+  const fresh = () => Array.from({ length: 40 }, () => Buffer.from(randomBytes(65_536))); // 2.5 MiB: three write batches
+  for (const marked of [true, false]) {
+    const chunks = fresh();
+    const data = Buffer.concat(chunks);
+    const digest = sha256Digest(data);
+    const body = verifiedBody(Readable.from(chunks), digest, data.length);
+    await store.putBlob(marked ? 'marked' : 'plain', digest, marked ? disposableChunks(body, new Socket()) : body, data.length);
+    const freed = chunks.filter((c) => c.buffer.byteLength === 0).length;
+    t.equal(freed, marked ? chunks.length : 0, marked ? 'every chunk of a marked body freed' : 'none of an unmarked one');
+    const stored = Buffer.concat(await ((await store.getBlob(marked ? 'marked' : 'plain', digest)) as Readable).toArray());
+    t.ok(stored.equals(data), 'stored byte for byte');
+  }
 });
 
 t.test('a body that fails after its first megabytes leaves no temp file', async (t) => {
