@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { sha256Digest, VerifyingStream } from '../../shared/digest.ts';
 import { LarderError } from '../../shared/errors.ts';
+import { freeChunks } from '../../shared/free-memory.ts';
 import type { PartRef } from '../../shared/manifest.ts';
 import { decodeTimes } from '../../shared/times.ts';
 import { unsafe } from './safe-path.ts';
@@ -115,10 +116,11 @@ function wrongRawSize(part: PartRef, bytes: number): LarderError {
 
 /**
  * Reads a download whole into one buffer of the part's size (an in-memory part: at most
- * IN_MEMORY_PART_LIMIT; `memory` gives it), refusing more bytes than the part has. From 'data' events: an
+ * IN_MEMORY_PART_LIMIT; `memory` gives it), refusing more bytes than the part has. A
+ * socket's chunks (socketChunks: a response's) are freed as soon as they are copied. From 'data' events: an
  * async iterator's promise per 64 KiB chunk cost a restore's workers more CPU.
  */
-export function readPart(body: Readable, part: PartRef, memory: (size: number) => Buffer = Buffer.allocUnsafe): Promise<Buffer> {
+export function readPart(body: Readable, part: PartRef, memory: (size: number) => Buffer = Buffer.allocUnsafe, socketChunks = false): Promise<Buffer> {
   if (!fitsInMemory(part)) return Promise.reject(unsafe(`part ${part.digest} is too big to read into memory (${part.size} bytes)`));
   const out = memory(part.size);
   let length = 0;
@@ -130,6 +132,7 @@ export function readPart(body: Readable, part: PartRef, memory: (size: number) =
         return;
       }
       length += chunk.copy(out, length);
+      if (socketChunks) freeChunks([chunk]); // copied: no one reads a socket's buffer again
     });
     body.once('end', () => resolve(out.subarray(0, length)));
     body.once('error', reject);

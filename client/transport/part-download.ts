@@ -13,11 +13,11 @@ import type { CacheClient } from './transfer.ts';
 export async function downloadPart(client: CacheClient, part: PartRef, memory?: DownloadMemory): Promise<Buffer> {
   const take = memory ? (size: number) => memory.take(size) : undefined;
   try {
-    return await readPart(await client.getBlob(part.digest), part, take);
+    return await readPart(await client.getBlob(part.digest), part, take, true);
   } catch (err) {
     const error = downloadError(err, part);
     if (error.code !== 'LARDER_TIMEOUT' && error.code !== 'LARDER_UNREACHABLE') throw error;
-    return readPart(await client.getBlob(part.digest), part, take).catch((again: unknown) => Promise.reject(downloadError(again, part)));
+    return readPart(await client.getBlob(part.digest), part, take, true).catch((again: unknown) => Promise.reject(downloadError(again, part)));
   }
 }
 

@@ -4,9 +4,10 @@ import type { Readable } from 'node:stream';
 // An upload's body chunks are the socket's read buffers, one fresh buffer per read, which
 // nothing reads again once they are written. Left to the garbage collector, each ~25 MB of
 // them brought a full collection (--trace-gc: 16 mark-compacts for a 400 MB upload); the
-// disk store frees them as soon as they are written instead, which halved the server's
-// user CPU per GB received. Only a body marked here is freed: a stream of buffers someone
-// else still holds (a blob read back from the store, a test's Buffer) must never be.
+// disk store frees them as soon as they are written instead (shared/free-memory.ts),
+// which halved the server's user CPU per GB received. Only a body marked here is freed: a
+// stream of buffers someone else still holds (a blob read back from the store, a test's
+// Buffer) must never be.
 
 const DISPOSABLE = Symbol('larder.disposableChunks');
 
@@ -22,19 +23,6 @@ export function disposableChunks<T extends Readable>(body: T, from: unknown): T 
 
 export function hasDisposableChunks(body: Readable): boolean {
   return (body as Readable & { [DISPOSABLE]?: true })[DISPOSABLE] === true;
-}
-
-/**
- * Frees written chunks of a marked body now. Only a chunk that spans its whole buffer: a
- * part of one (a chunked body's, or a read that also holds the next request's bytes) may
- * share it with bytes still to be read. Detaching a buffer (ArrayBuffer.prototype.transfer,
- * Node 21+) frees its memory at once; on Node 20 it waits for the collector as before.
- */
-export function freeChunks(chunks: readonly Buffer[]): void {
-  for (const chunk of chunks) {
-    const memory = chunk.buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer };
-    if (chunk.byteOffset === 0 && chunk.byteLength === memory.byteLength) memory.transfer?.(0);
-  }
 }
 
 /** A pass-through (a verifying or hashing transform) of a marked body hands on the same chunks: it is marked too. */

@@ -23,6 +23,16 @@ t.test('a download of the declared size comes back whole, however it is chunked'
   t.same(await readPart(Readable.from(chunks(data, 7)), ref(data.length)), data);
 });
 
+t.test("a socket's chunks are freed as they are copied; anyone else's are left as they were", async (t) => {
+  const data = randomBytes(300_000);
+  for (const socketChunks of [true, false]) {
+    const own = chunks(data).map((c) => Buffer.from(c)); // each chunk its own memory, as a socket's reads are
+    t.same(await readPart(Readable.from(own), ref(data.length), undefined, socketChunks), data, 'the part, whole');
+    const freed = own.filter((c) => c.buffer.byteLength === 0).length;
+    t.equal(freed, socketChunks ? own.length : 0, socketChunks ? 'every chunk freed' : 'none freed');
+  }
+});
+
 t.test('more bytes than declared are refused as they arrive', async (t) => {
   const data = randomBytes(200_000);
   const body = Readable.from(chunks(data));
