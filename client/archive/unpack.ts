@@ -116,9 +116,9 @@ function wrongRawSize(part: PartRef, bytes: number): LarderError {
 
 /**
  * Reads a download whole into one buffer of the part's size (an in-memory part: at most
- * IN_MEMORY_PART_LIMIT; `memory` gives it), refusing more bytes than the part has. A
- * socket's chunks (socketChunks: a response's) are freed as soon as they are copied. From 'data' events: an
- * async iterator's promise per 64 KiB chunk cost a restore's workers more CPU.
+ * IN_MEMORY_PART_LIMIT; `memory` gives it), refusing more bytes than the part has. From
+ * 'data' events: an async iterator's promise per 64 KiB chunk cost a restore's workers
+ * more CPU. A socket's chunks (socketChunks: a response's) are freed once copied.
  */
 export function readPart(body: Readable, part: PartRef, memory: (size: number) => Buffer = Buffer.allocUnsafe, socketChunks = false): Promise<Buffer> {
   if (!fitsInMemory(part)) return Promise.reject(unsafe(`part ${part.digest} is too big to read into memory (${part.size} bytes)`));
