@@ -70,3 +70,23 @@ t.test('a stored part (jars) is written from its download without the zstd decod
   t.equal(result.files, 5);
   t.same(snapshotTree(out), snapshotTree(src), 'the same files, byte for byte');
 });
+
+t.test("a compressed part's decoded tar is freed once written, not left to the collector", async (t) => {
+  const src = tempDir(t);
+  writeFileSync(join(src, 'index.js'), 'module.exports = 42;\n'.repeat(50_000));
+  const part = await packPart(src, walkTree(src).entries, 3, tempDir(t));
+  t.type(part.ref.rawDigest, 'string', 'compressed, not stored');
+  const proto = ArrayBuffer.prototype as ArrayBuffer & { transfer: (length?: number) => ArrayBuffer };
+  const transfer = proto.transfer;
+  const freed: number[] = [];
+  proto.transfer = function (this: ArrayBuffer, length?: number) {
+    if (length === 0) freed.push(this.byteLength);
+    return transfer.call(this, length);
+  };
+  t.teardown(() => void (proto.transfer = transfer));
+  const out = tempDir(t);
+  extractPartBuffer(part.bytes as Buffer, part.ref, out);
+  proto.transfer = transfer;
+  t.same(freed, [part.ref.rawSize], 'the tar, and only the tar');
+  t.same(snapshotTree(out), snapshotTree(src), 'the files, byte for byte');
+});
