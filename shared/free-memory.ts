@@ -7,12 +7,13 @@
 /**
  * Frees chunks no one reads again, now. Only a chunk that is its whole buffer: a part of
  * one (a chunked body's, or a read that also holds the next response's bytes) may share it
- * with bytes still to be read. Detaching a buffer (ArrayBuffer.prototype.transfer, Node
- * 21+) frees its memory; on Node 20 it waits for the collector as before.
+ * with bytes still to be read; nor Node's pool of small buffers, which others share.
+ * Detaching a buffer (ArrayBuffer.prototype.transfer, Node 21+) frees its memory; on Node
+ * 20 it waits for the collector as before.
  */
 export function freeChunks(chunks: readonly Buffer[]): void {
   for (const chunk of chunks) {
     const memory = chunk.buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer };
-    if (chunk.byteOffset === 0 && chunk.byteLength === memory.byteLength) memory.transfer?.(0);
+    if (chunk.byteOffset === 0 && chunk.byteLength === memory.byteLength && memory.byteLength > Buffer.poolSize) memory.transfer?.(0);
   }
 }

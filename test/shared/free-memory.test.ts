@@ -12,3 +12,11 @@ t.test('a chunk that is the whole of its memory is freed; a view into shared mem
   t.equal(shared.buffer.byteLength, 70_000, 'a view is left alone');
   t.ok(view.equals(before), 'its bytes intact');
 });
+
+t.test("Node's pool of small buffers is never freed, even whole", async (t) => {
+  const pooled = Buffer.from('small');
+  const pool = Buffer.from(pooled.buffer); // a view of the whole pool
+  freeChunks([pool]);
+  t.equal(pooled.buffer.byteLength, Buffer.poolSize, 'the pool stays');
+  t.equal(pooled.toString(), 'small', 'and what is in it');
+});
