@@ -9,8 +9,9 @@ import { readFolderState, rememberFolder, unchangedSince } from './folders/folde
 import { resolveUserPath } from './folders/paths.ts';
 import { type Report, secondsSince } from './report.ts';
 import type { CacheClient } from './transport/transfer.ts';
-import { type TreeEntry, walkEntries } from './archive/tree.ts';
+import { walkEntries } from './archive/tree.ts';
 import { LARDER_VERSION } from '../shared/version.ts';
+import { type EntryList, listEntries } from './workers/entry-list.ts';
 import { type PartWorkers, SMALL_TREE_BYTES } from './workers/worker-pool.ts';
 
 // save: walk each path → parts as they close → tar + zstd + sha256 in worker threads (on
@@ -49,7 +50,8 @@ interface PartTask {
   t: number;
   p: number;
   root: string;
-  entries: TreeEntry[];
+  /** as one buffer, not objects: it may wait a while (client/workers/entry-list.ts) */
+  entries: EntryList;
   bytes: number;
 }
 
@@ -108,7 +110,7 @@ async function packAndPublish(client: CacheClient, workers: PartWorkers, input: 
   workers.know([...reusable.keys()]);
 
   const mark = performance.now();
-  const uploadPart = async (root: string, entries: TreeEntry[]): Promise<PartRef> => {
+  const uploadPart = async (root: string, entries: EntryList): Promise<PartRef> => {
     const pack = (reuse: boolean) => workers.pack({ root, entries, level: input.level, spill, reuse });
     const stored = async (ref: PartRef): Promise<boolean> => {
       const present = (await client.missing([ref.digest], [ref.size])).length === 0;
@@ -166,7 +168,7 @@ async function packAndPublish(client: CacheClient, workers: PartWorkers, input: 
         tree.fileBytes += e.size;
       }
       found++;
-      const task = { t, p: p++, root: tree.root, entries, bytes: entries.reduce((sum, e) => sum + tarBytesOf(e), 0) };
+      const task = { t, p: p++, root: tree.root, entries: listEntries(entries), bytes: entries.reduce((sum, e) => sum + tarBytesOf(e), 0) };
       if (threads) queue.add(task);
       else {
         held.push(task);

@@ -1,6 +1,7 @@
 import { packPart, type PartMemory } from '../archive/pack.ts';
 import { reusedMemory } from '../archive/tar-write.ts';
 import { storeLocalPart, storeLocalPartFile } from '../local/part-cache.ts';
+import { entriesOf } from './entry-list.ts';
 import type { PackResult, PartJob } from './worker-pool.ts';
 
 // A save's job in a part worker: tar → zstd → sha256, in one tar buffer kept from part
@@ -30,7 +31,7 @@ export function takeSpares(buffers: ArrayBuffer[]): void {
 }
 
 export async function packJob(job: Extract<PartJob, { kind: 'pack' }>, known: ReadonlySet<string>, partCache?: string): Promise<PackResult> {
-  const packed = await packPart(job.root, job.entries, job.level, job.spill, memory, job.reuse ? known : undefined);
+  const packed = await packPart(job.root, entriesOf(job.entries), job.level, job.spill, memory, job.reuse ? known : undefined);
   // What this machine saved, it restores without downloading (client/local/part-cache.ts).
   if (partCache && 'ref' in packed && packed.bytes) storeLocalPart(partCache, packed.ref.digest, packed.bytes);
   if (partCache && 'ref' in packed && packed.file) storeLocalPartFile(partCache, packed.ref.digest, packed.file);

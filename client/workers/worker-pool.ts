@@ -3,7 +3,7 @@ import { type ErrorBody, LarderError } from '../../shared/errors.ts';
 import type { PartRef } from '../../shared/manifest.ts';
 import type { KnownPart, PackedPart } from '../archive/pack.ts';
 import type { ExtractResult } from '../archive/tar-read.ts';
-import type { TreeEntry } from '../archive/tree.ts';
+import type { EntryList } from './entry-list.ts';
 import { JobRunner } from './jobs.ts';
 import { ownMemory } from './own-memory.ts';
 
@@ -42,7 +42,7 @@ export interface RecycleMessage {
 }
 
 export type PartJob =
-  | { id: number; kind: 'pack'; root: string; entries: TreeEntry[]; level: number; spill: string; reuse: boolean }
+  | { id: number; kind: 'pack'; root: string; entries: EntryList; level: number; spill: string; reuse: boolean }
   | { id: number; kind: 'extract'; part: PartRef; root: string; bytes?: Uint8Array }
   | { id: number; kind: 'check'; paths: string[]; since: number };
 

@@ -2,6 +2,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { walkTree } from '../../../client/archive/tree.ts';
+import { listEntries } from '../../../client/workers/entry-list.ts';
 import { PartWorkers } from '../../../client/workers/worker-pool.ts';
 import { finishTree } from '../../../client/archive/finish-tree.ts';
 import { tempDir } from '../../helpers/tmp.ts';
@@ -18,7 +19,7 @@ t.test('a pool warmed for packing still extracts: each worker loads the other co
   const workers = new PartWorkers(2, { server: server.url, namespace: 'pool' });
   t.teardown(() => workers.terminate());
   workers.warm('pack');
-  const packed = await workers.pack({ root: src, entries: walkTree(src).entries, level: 3, spill: tempDir(t), reuse: false });
+  const packed = await workers.pack({ root: src, entries: listEntries(walkTree(src).entries), level: 3, spill: tempDir(t), reuse: false });
   if ('known' in packed) throw new Error('nothing was known');
   t.ok(packed.bytes, 'packed in memory');
   const client = new CacheClient({ server: server.url, namespace: 'pool' });
@@ -60,7 +61,7 @@ t.test('a job on a terminated pool fails with a stable code', async (t) => {
   const workers = new PartWorkers(1, { namespace: 'pool' });
   workers.warm('pack');
   await workers.terminate();
-  await t.rejects(workers.pack({ root: '/nonexistent', entries: [], level: 3, spill: tempDir(t), reuse: false }), { code: 'LARDER_INTERNAL' });
+  await t.rejects(workers.pack({ root: '/nonexistent', entries: listEntries([]), level: 3, spill: tempDir(t), reuse: false }), { code: 'LARDER_INTERNAL' });
 });
 
 t.test('a part whose tar bytes the pool was told of comes back known, not compressed, on running and new workers alike', async (t) => {
@@ -73,7 +74,7 @@ t.test('a part whose tar bytes the pool was told of comes back known, not compre
     t.teardown(() => workers.terminate());
     if (warm) workers.warm('pack'); // running when it is told
     workers.know([reference.ref.rawDigest as string]);
-    const job = { root: src, entries, level: 3, spill: tempDir(t) };
+    const job = { root: src, entries: listEntries(entries), level: 3, spill: tempDir(t) };
     t.same(await workers.pack({ ...job, reuse: true }), { known: { rawDigest: reference.ref.rawDigest, times: reference.ref.times } }, `${warm ? 'a running' : 'a new'} worker knows it`);
     const built = await workers.pack({ ...job, reuse: false });
     t.same('ref' in built && built.ref, reference.ref, 'without reuse it is compressed as ever');
@@ -89,7 +90,7 @@ t.test('the memory of an uploaded stored part goes back to a worker, which build
   const workers = new PartWorkers(1, { namespace: 'pool' });
   t.teardown(() => workers.terminate());
   const pack = async (root: string) => {
-    const packed = await workers.pack({ root, entries: walkTree(root).entries, level: 3, spill: tempDir(t), reuse: false });
+    const packed = await workers.pack({ root, entries: listEntries(walkTree(root).entries), level: 3, spill: tempDir(t), reuse: false });
     if ('known' in packed || !packed.bytes) throw new Error('expected bytes');
     return packed.bytes;
   };
@@ -112,7 +113,7 @@ t.test('a pool told to run here packs and extracts on this thread and starts no 
   t.teardown(() => workers.terminate());
   workers.runHere();
   workers.warm('pack');
-  const packed = await workers.pack({ root: src, entries: walkTree(src).entries, level: 3, spill: tempDir(t), reuse: false });
+  const packed = await workers.pack({ root: src, entries: listEntries(walkTree(src).entries), level: 3, spill: tempDir(t), reuse: false });
   if ('known' in packed || !packed.bytes) throw new Error('expected bytes');
   const client = new CacheClient({ server: server.url, namespace: 'pool' });
   await client.putBlob(packed.ref.digest, packed.ref.size, () => packed.bytes as Buffer);
