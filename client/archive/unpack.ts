@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { sha256Digest, VerifyingStream } from '../../shared/digest.ts';
 import { LarderError } from '../../shared/errors.ts';
-import { freeChunks } from '../../shared/free-memory.ts';
+import { freeChunks } from '../../shared/own-memory.ts';
 import type { PartRef } from '../../shared/manifest.ts';
 import { decodeTimes } from '../../shared/times.ts';
 import { unsafe } from './safe-path.ts';

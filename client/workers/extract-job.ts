@@ -4,7 +4,7 @@ import { CacheClient } from '../transport/transfer.ts';
 import { extractPart, extractPartBuffer, fitsInMemory } from '../archive/unpack.ts';
 import { downloadError, downloadPart } from '../transport/part-download.ts';
 import { forgetLocalPart, readLocalPart, storeListing, storeLocalPart } from '../local/part-cache.ts';
-import { ownMemory } from './own-memory.ts';
+import { ownMemory } from '../../shared/own-memory.ts';
 import type { ExtractOutcome, PartJob, PartWorkerData } from './worker-pool.ts';
 
 // A restore's job in a part worker: verify → unzstd → write into staging. A part that

@@ -1,13 +1,14 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { LarderError } from '../../shared/errors.ts';
 import { JobRunner } from './jobs.ts';
-import { ownMemory } from './own-memory.ts';
+import { ownMemory } from '../../shared/own-memory.ts';
 import type { KnowMessage, PartJob, PartWorkerData, RecycleMessage, WorkerReply } from './worker-pool.ts';
 
 // A worker thread that handles one part at a time (client/workers/jobs.ts): packs it
 // (tar → zstd → sha256) for a save, or verifies, unzstds and writes it for a restore
-// (downloaded by the main thread, or here when it streams). Its synchronous file calls block only this thread, so parts proceed on every
-// core. The pool says which kind of job to load ahead, while the walk or lookup runs.
+// (downloaded by the main thread, or here when it streams). Its synchronous file calls
+// block only this thread, so parts proceed on every core. The pool says which kind of
+// job to load ahead, while the walk or lookup runs.
 
 const runner = new JobRunner(workerData as PartWorkerData);
 

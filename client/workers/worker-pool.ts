@@ -5,7 +5,7 @@ import type { KnownPart, PackedPart } from '../archive/pack.ts';
 import type { ExtractResult } from '../archive/tar-read.ts';
 import type { EntryList } from './entry-list.ts';
 import { JobRunner } from './jobs.ts';
-import { ownMemory } from './own-memory.ts';
+import { ownMemory } from '../../shared/own-memory.ts';
 
 // A few worker threads (one per core by default) running part jobs; jobs queue until
 // a worker is free. A worker may hold a second extract job, which the main thread has

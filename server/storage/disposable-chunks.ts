@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 // An upload's body chunks are the socket's read buffers, one fresh buffer per read, which
 // nothing reads again once they are written. Left to the garbage collector, each ~25 MB of
 // them brought a full collection (--trace-gc: 16 mark-compacts for a 400 MB upload); the
-// disk store frees them as soon as they are written instead (shared/free-memory.ts),
+// disk store frees them as soon as they are written instead (shared/own-memory.ts),
 // which halved the server's user CPU per GB received. Only a body marked here is freed: a
 // stream of buffers someone else still holds (a blob read back from the store, a test's
 // Buffer) must never be.

@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import { mapLimit } from '../../shared/concurrency.ts';
 import { digestHex } from '../../shared/digest.ts';
 import { fromSystemError, LarderError } from '../../shared/errors.ts';
-import { freeChunks } from '../../shared/free-memory.ts';
+import { freeChunks } from '../../shared/own-memory.ts';
 import { hasDisposableChunks } from './disposable-chunks.ts';
 import { EntryIndex } from './fs-entry-index.ts';
 import { FileBody } from './file-body.ts';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import t from 'tap';
-import { freeChunks } from '../../shared/free-memory.ts';
+import { freeChunks } from '../../shared/own-memory.ts';
 
 t.test('a chunk that is the whole of its memory is freed; a view into shared memory is not', async (t) => {
   const whole = Buffer.from(randomBytes(70_000)); // memory of its own
