@@ -4,34 +4,53 @@ import type { TreeEntry } from './tree.ts';
 
 // Tar headers for a part. node-tar's Header is general (it slurps objects and pads with
 // string arrays) and costs ~10 µs an entry to write, ~5 to read: most of a second of
-// CPU on a 70k-file tree. Nearly every entry has a short ASCII name and a small size;
-// for those writeShortHeader writes the very bytes node-tar would, straight into the
-// part's buffer, and readShortHeader reads them back. Anything else (a long or
-// non-ASCII name, a file of 8 GiB or more) is written by node-tar with a pax record,
-// and read by node-tar. Owners and times are 0, so the same files give the same bytes
-// whenever they were written; the real times travel beside the part (shared/times.ts).
+// CPU on a 70k-file tree. Nearly every entry has an ASCII name of at most 255 bytes and a
+// small size; for those writeShortHeader writes one plain ustar block straight into the
+// part's buffer (a name of 100 bytes or more split at a slash into the prefix field, as
+// POSIX has it), and readShortHeader reads it back. Anything else (a longer or non-ASCII
+// name, a file of 8 GiB or more) is written by node-tar with a pax record, and read by
+// node-tar. Owners and times are 0, so the same files give the same bytes whenever they
+// were written; the real times travel beside the part (shared/times.ts).
 
 export const BLOCK = 512;
 
 const TYPE_FLAG = { file: 0x30, hardlink: 0x31, symlink: 0x32, dir: 0x35 } as const;
 const TYPE_NAME = { file: 'File', hardlink: 'Link', symlink: 'SymbolicLink', dir: 'Directory' } as const;
 const NAME_FIELD = 100;
+const PREFIX_FIELD = 155;
+const PREFIX_AT = 345;
 const MAX_OCTAL_12 = 0o77777777777;
 
 /** True when the entry fits one plain ustar block, which writeShortHeader can write. */
 export function fitsShortHeader(entry: TreeEntry): boolean {
-  const nameLength = entry.rel.length + (entry.type === 'dir' ? 1 : 0);
   return (
-    nameLength < NAME_FIELD && // node-tar splits a name of exactly 100 bytes into prefix and name
+    splitName(entry) !== undefined &&
     isAscii(entry.rel) &&
     (entry.link === undefined || (entry.link.length <= NAME_FIELD && isAscii(entry.link))) &&
     entry.size <= MAX_OCTAL_12
   );
 }
 
+/**
+ * The entry's name as the ustar prefix and name fields hold it: a name under 100 bytes
+ * whole (node-tar splits one of exactly 100), a longer one at the last slash that leaves
+ * a prefix of at most 155 bytes and a name under 100 (what node-tar's writer does for
+ * files); undefined when no slash does.
+ */
+function splitName(entry: TreeEntry): { prefix: string; name: string } | undefined {
+  const full = entry.type === 'dir' ? `${entry.rel}/` : entry.rel;
+  if (full.length < NAME_FIELD) return { prefix: '', name: full };
+  // A folder's own trailing slash is not a place to split.
+  for (let at = Math.min(PREFIX_FIELD, full.length - 2); at > 0 && full.length - at - 1 < NAME_FIELD; at--) {
+    if (full[at] === '/') return { prefix: full.slice(0, at), name: full.slice(at + 1) };
+  }
+  return undefined;
+}
+
 /** Writes the header of an entry that fitsShortHeader into a zeroed block at off. */
 export function writeShortHeader(buf: Buffer, off: number, entry: TreeEntry): void {
-  buf.write(entry.type === 'dir' ? `${entry.rel}/` : entry.rel, off, 'latin1');
+  const { prefix, name } = splitName(entry) as { prefix: string; name: string };
+  buf.write(name, off, 'latin1');
   writeOctal(buf, off + 100, 8, entry.mode);
   writeOctal(buf, off + 108, 8, 0); // uid
   writeOctal(buf, off + 116, 8, 0); // gid
@@ -42,6 +61,7 @@ export function writeShortHeader(buf: Buffer, off: number, entry: TreeEntry): vo
   buf.write('ustar\u000000', off + 257, 'latin1');
   writeOctal(buf, off + 329, 8, 0); // device major
   writeOctal(buf, off + 337, 8, 0); // device minor
+  if (prefix) buf.write(prefix, off + PREFIX_AT, 'latin1');
   writeOctal(buf, off + 148, 8, checksumOf(buf, off));
 }
 
@@ -88,8 +108,8 @@ const OWNER_AND_DEVICE_FIELDS = [[108, 8], [116, 8], [329, 8], [337, 8]] as cons
 
 /**
  * Reads a plain ustar header of the kind writeShortHeader writes, or returns undefined
- * for anything else (another type or magic, a name prefix, base-256 or space-padded
- * numbers, non-ASCII, bytes after a name's NUL, a bad checksum), which node-tar's
+ * for anything else (another type or magic, base-256 or space-padded numbers,
+ * non-ASCII, bytes after a name's or prefix's NUL, a bad checksum), which node-tar's
  * Header then reads. Every field it accepts is exactly well-formed, so on those headers
  * the two readers cannot disagree (a test compares them on mutated headers).
  */
@@ -104,10 +124,11 @@ export function readShortHeader(block: Buffer): ShortHeader | undefined {
   if (checksumOf(block, 0) !== checksum) return undefined;
   // Fields larder ignores must still be what node-tar reads without complaint.
   for (const [off, width] of OWNER_AND_DEVICE_FIELDS) if (readOctal(block, off, width) === undefined && !zeros(block, off, width)) return undefined;
-  if (!zeros(block, 345, 155)) return undefined; // a name prefix
-  const path = readName(block, 0, NAME_FIELD);
+  const name = readName(block, 0, NAME_FIELD);
+  const prefix = readName(block, PREFIX_AT, PREFIX_FIELD);
   const linkpath = readName(block, 157, NAME_FIELD);
-  if (path === undefined || linkpath === undefined) return undefined;
+  if (name === undefined || prefix === undefined || linkpath === undefined) return undefined;
+  const path = prefix ? `${prefix}/${name}` : name;
   if (type === 'File' && path.endsWith('/')) return undefined; // node-tar reads that as a folder
   return { path, type, mode, size: type === 'Directory' ? 0 : size, mtime, linkpath };
 }

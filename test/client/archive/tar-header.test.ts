@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import t from 'tap';
 import { Header } from 'tar/header';
 import { Parser } from 'tar/parse';
@@ -64,7 +65,9 @@ t.test('long or non-ASCII names, long links and huge files take node-tar with a 
   const cases = [
     entry('file', 'n'.repeat(100)),
     entry('dir', 'd'.repeat(99)),
-    entry('file', `${'deep/'.repeat(40)}file.js`),
+    entry('file', `${'deep/'.repeat(50)}file.js`), // 257 bytes: past the prefix and name fields together
+    entry('file', `${'p'.repeat(150)}/${'n'.repeat(100)}`), // no slash leaves a name under 100
+    entry('file', `${'p'.repeat(160)}/${'n'.repeat(20)}`), // nor a prefix of 155 or less
     entry('file', 'häßlich.txt'),
     entry('symlink', 'link', { link: 'y'.repeat(101) }),
     entry('symlink', 'link', { link: '文字' }),
@@ -78,6 +81,32 @@ t.test('long or non-ASCII names, long links and huge files take node-tar with a 
     if (e.link) t.equal(parsed.linkpath, e.link, 'the full link survives');
     if (e.type === 'file') t.equal(parsed.size, e.size, 'the size survives');
   }
+});
+
+t.test('a name of 100 to 255 bytes is split at a slash into one block, which node-tar reads whole', async (t) => {
+  const cases = [
+    entry('file', `${'dir/'.repeat(30)}index.js`), // 128 bytes: prefix 119
+    entry('file', `${'a'.repeat(140)}/${'b'.repeat(99)}`), // the longest name, 99 bytes
+    entry('file', `${'a'.repeat(155)}/${'b'.repeat(10)}`), // the longest prefix, 155 bytes
+    entry('file', `${'x/'.repeat(100)}y`), // many slashes: the last one that leaves a prefix of 155 or less
+    entry('dir', `${'site-packages/'.repeat(9)}pkg`, { mode: 0o755 }), // a folder's trailing slash is not split at
+    entry('symlink', `${'lib/'.repeat(30)}python`, { link: 'python3.11' }),
+  ];
+  for (const e of cases) {
+    const name = e.type === 'dir' ? `${e.rel}/` : e.rel;
+    t.ok(fitsShortHeader(e), `${name.length} bytes fit a short header`);
+    const blocks = headerBlocks(e);
+    t.equal(blocks.length, 1, 'one block, no pax record');
+    const block = blocks[0] as Buffer;
+    const field = (off: number, width: number) => block.toString('latin1', off, off + width).replace(/\0+$/, '');
+    t.ok(field(345, 155).length <= 155 && field(0, 100).length < 100, 'prefix and name within their fields');
+    t.equal(`${field(345, 155)}/${field(0, 100)}`, name, 'split at a slash');
+    t.equal(readShortHeader(block)?.path, name, 'read back whole');
+    t.equal((await parseMember(Buffer.concat([block, Buffer.alloc(Math.ceil(e.size / 512) * 512 + 1024)]))).path, name, 'node-tar reads the same name');
+  }
+  const tar = Buffer.concat([...cases.flatMap((e) => headerBlocks(e)), Buffer.alloc(1024)]);
+  const listed = execFileSync('tar', ['-tf', '-'], { input: tar }).toString().split('\n').filter(Boolean);
+  t.same(listed, cases.map((e) => (e.type === 'dir' ? `${e.rel}/` : e.rel)), 'and GNU tar lists the same names');
 });
 
 t.test('headerBlocks gives a short entry one block, the same as writeShortHeader', async (t) => {
@@ -110,6 +139,8 @@ const shortEntries: TreeEntry[] = [
   entry('symlink', 'long-link', { link: 'x'.repeat(100) }),
   entry('hardlink', 'lib/copy.js', { link: 'lib/index.js' }),
   entry('file', 'n'.repeat(99)),
+  entry('file', `${'dir/'.repeat(30)}index.js`), // a prefix of 119 bytes
+  entry('dir', `${'a'.repeat(140)}/${'b'.repeat(50)}`), // of 140: node-tar reads 155 bytes of prefix only when byte 130 of it is set
 ];
 
 t.test('readShortHeader reads back every short header exactly as node-tar does', async (t) => {
@@ -136,7 +167,8 @@ t.test('headers it does not fully understand are left to node-tar', async (t) =>
     return b;
   };
   const cases: Record<string, Buffer> = {
-    'a name prefix': variant((b) => b.write('prefix', 345, 'latin1')),
+    'bytes after the prefix\'s NUL': variant((b) => b.write('prefix\0x', 345, 'latin1')),
+    'a non-ASCII prefix': variant((b) => b.write('préfix', 345, 'utf8')),
     'GNU magic': variant((b) => b.write('ustar  \0', 257, 'latin1')),
     'a size with leading spaces': variant((b) => b.write('         12 ', 124, 'latin1')),
     'a base-256 size': variant((b) => { b.fill(0, 124, 136); b[124] = 0x80; b[135] = 10; }),
