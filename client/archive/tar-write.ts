@@ -103,7 +103,6 @@ export function tarBuffer(root: string, entries: readonly TreeEntry[], memory: T
     const blocks = paxHeaders.get(i);
     if (blocks) for (const block of blocks) off += block.copy(out, off);
     else {
-      out.fill(0, off, off + BLOCK);
       writeShortHeader(out, off, entry);
       off += BLOCK;
     }
