@@ -1,4 +1,4 @@
-import { createReadStream, existsSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { isLarderError, LarderError } from '../shared/errors.ts';
 import { type Manifest, MANIFEST_VERSION, type PartRef, type PathRecord } from '../shared/manifest.ts';
 import { rememberEntry } from './local/entry-cache.ts';
@@ -40,8 +40,6 @@ export interface SaveInput {
   progress?: (done: number, total: number, bytes: number) => void;
 }
 
-/** A spilled part is uploaded in reads this big: with 64 KiB reads the 140 MB binary of next.js took ~0.1 s longer to save. */
-const SPILL_READ_BYTES = 1024 * 1024;
 /** How long the walk runs before it lets finished parts move on. */
 const BREATH_MS = 4;
 
@@ -129,7 +127,7 @@ async function packAndPublish(client: CacheClient, workers: PartWorkers, input: 
     const { bytes, file } = part;
     try {
       if (!(await stored(part.ref))) {
-        await client.putBlob(part.ref.digest, part.ref.size, bytes ? () => bytes : () => createReadStream(file as string, { highWaterMark: SPILL_READ_BYTES }));
+        await client.putBlob(part.ref.digest, part.ref.size, () => bytes ?? { file: file as string });
         report.transferredBytes += part.ref.size;
       }
       // Only once the server has it all: a failed upload's buffer may still be in a socket's hands.

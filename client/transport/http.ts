@@ -1,7 +1,6 @@
-import type { Agent as HttpAgent, IncomingMessage } from 'node:http';
+import { open } from 'node:fs/promises';
+import type { ClientRequest, Agent as HttpAgent, IncomingMessage } from 'node:http';
 import type { Agent as HttpsAgent } from 'node:https';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { LarderError } from '../../shared/errors.ts';
 
 // A small HTTP/1.1 client on node:http: keep-alive, a connect timeout, an idle timeout
@@ -18,13 +17,26 @@ export interface HttpRequest {
   method: string;
   url: URL;
   headers: Record<string, string>;
-  body?: Buffer | string | Readable;
+  body?: Buffer | string | FileBody;
   signal?: AbortSignal;
   /** no byte from the server for this long (waiting for headers, or between body chunks) */
   idleTimeoutMs: number;
   /** a new connection not established within this long */
   connectTimeoutMs?: number;
 }
+
+/** A file's bytes as a body (a part too big for memory, compressed into the save's spill folder). */
+export interface FileBody {
+  file: string;
+}
+
+/**
+ * A file body is read in chunks this big, into two buffers by turns, each read into again
+ * only once the socket has taken it. With 64 KiB reads the 140 MB binary of next.js took
+ * ~0.1 s longer to save; with a fresh buffer per read (a file stream), ~30 MB of them
+ * waited for the garbage collector at a save's peak (heaptrack).
+ */
+const FILE_CHUNK_BYTES = 1024 * 1024;
 
 export class HttpTimeoutError extends Error {
   readonly code = 'LARDER_HTTP_IDLE_TIMEOUT';
@@ -72,8 +84,32 @@ export function send(req: HttpRequest, agents: Agents): Promise<IncomingMessage>
     }
     outgoing.once('error', reject);
     if (req.body === undefined || typeof req.body === 'string' || Buffer.isBuffer(req.body)) outgoing.end(req.body);
-    else pipeline(req.body, outgoing).catch((err: Error) => outgoing.destroy(err));
+    else sendFile(req.body.file, outgoing).catch((err: Error) => outgoing.destroy(err));
   });
+}
+
+async function sendFile(path: string, outgoing: ClientRequest): Promise<void> {
+  // Destroyed (a timeout, an abort, the server hanging up), the request may never call back a write.
+  const closed = new Promise<never>((_, reject) => outgoing.once('close', () => reject(new Error('the request closed'))));
+  closed.catch(() => {});
+  const file = await open(path, 'r');
+  try {
+    const buffers = [Buffer.allocUnsafeSlow(FILE_CHUNK_BYTES), Buffer.allocUnsafeSlow(FILE_CHUNK_BYTES)] as const;
+    const written: Array<Promise<void>> = [Promise.resolve(), Promise.resolve()];
+    for (let turn = 0; ; turn ^= 1) {
+      await Promise.race([written[turn], closed]);
+      const buffer = buffers[turn as 0 | 1];
+      const { bytesRead } = await file.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      const chunk = bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead);
+      written[turn] = new Promise((resolve, reject) => outgoing.write(chunk, (err) => (err ? reject(err) : resolve())));
+      written[turn]?.catch(() => {}); // awaited in its turn
+    }
+    await Promise.race([Promise.all(written), closed]);
+    outgoing.end();
+  } finally {
+    await file.close();
+  }
 }
 
 /** No answer of the protocol comes near this (a manifest is at most 4 MiB): a bigger one is refused as it arrives. */
