@@ -87,9 +87,6 @@ export function extractPartBuffer(compressed: Buffer, part: PartRef, root: strin
   } catch (err) {
     extractor.abort();
     throw err;
-  } finally {
-    // The decoder's output is this part's alone, and written: freed now, not at a full collection.
-    if (!stored) freeChunks(tar);
   }
 }
 

@@ -16,7 +16,10 @@ export const STREAM_CHUNK_BYTES = 1024 * 1024;
 export interface ZstdCodec {
   readonly name: string;
   compress(data: Buffer, level: number): Buffer;
-  /** Throws ZstdOutputTooLarge as soon as the output would pass maxOutput bytes. */
+  /**
+   * Throws ZstdOutputTooLarge as soon as the output would pass maxOutput bytes. The
+   * result may be memory the codec decodes the thread's next part into: done with it first.
+   */
   decompress(data: Buffer, maxOutput: number): Buffer;
   /** One frame, however much goes through. */
   compressStream(level: number): Transform;
@@ -30,17 +33,7 @@ const hasNative = typeof (zlib as { zstdCompressSync?: unknown }).zstdCompressSy
 const native: ZstdCodec = {
   name: 'node:zlib',
   compress: (data, level) => (keptCompressor(level) ?? zstdCompressSync(level))(data),
-  decompress(data, maxOutput) {
-    try {
-      // One output chunk of the most allowed: Node's default 16 KiB chunks cost ~40 % more
-      // in copies; a larger output still stops at maxOutputLength.
-      const size = Math.max(64, maxOutput);
-      return zlib.zstdDecompressSync(data, { maxOutputLength: size, chunkSize: size });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new ZstdOutputTooLarge('past the limit');
-      throw err;
-    }
-  },
+  decompress: (data, maxOutput) => (keptDecompressor() ?? zstdDecompressSync)(data, maxOutput),
   compressStream: (level) => zlib.createZstdCompress({ chunkSize: STREAM_CHUNK_BYTES, params: { [zlib.constants.ZSTD_c_compressionLevel]: level } }),
   decompressStream: () => zlib.createZstdDecompress({ chunkSize: STREAM_CHUNK_BYTES }),
 };
@@ -58,7 +51,24 @@ const native: ZstdCodec = {
 
 interface ZstdHandle {
   writeSync(flush: number, input: Buffer, inputOffset: number, inputLength: number, output: Buffer, outputOffset: number, outputLength: number): void;
+  /** back to the start of a frame (ZSTD_reset_session_only) */
+  reset(): void;
 }
+type ZstdStream = zlib.ZstdCompress | zlib.ZstdDecompress;
+
+/** A node:zlib zstd stream's handle and the room/input it reports after each call; undefined where its internals are not these. */
+function handleOf(engine: ZstdStream): { handle: ZstdHandle; state: Uint32Array } | undefined {
+  const { _handle: handle, _writeState: state } = engine as unknown as { _handle?: ZstdHandle; _writeState?: unknown };
+  if (typeof handle?.writeSync !== 'function' || typeof handle.reset !== 'function' || !(state instanceof Uint32Array) || state.length < 2) return undefined;
+  engine.on('error', () => {}); // thrown by the call that failed (failed, the stream is destroyed at once)
+  return { handle, state };
+}
+
+/** The error of a call that destroyed the stream, if it did. */
+function failureOf(engine: ZstdStream): Error | undefined {
+  return engine.destroyed ? (engine.errored ?? new Error('zstd failed')) : undefined;
+}
+
 const kept = new Map<number, (data: Buffer) => Buffer>();
 /** Where a part's frame is written before it is copied out to its own exact-size memory. */
 let scratch = Buffer.allocUnsafe(0);
@@ -74,18 +84,17 @@ const zstdCompressSync = (level: number) => (data: Buffer) => zlib.zstdCompressS
 function keptCompressor(level: number): ((data: Buffer) => Buffer) | undefined {
   const known = kept.get(level);
   if (known) return known;
-  const engine = zlib.createZstdCompress({ params: { [zlib.constants.ZSTD_c_compressionLevel]: level } }) as unknown as { _handle?: ZstdHandle; _writeState?: unknown } & zlib.ZstdCompress;
-  const handle = engine._handle;
-  const state = engine._writeState;
-  if (typeof handle?.writeSync !== 'function' || !(state instanceof Uint32Array) || state.length < 2) return undefined;
-  engine.on('error', () => {}); // thrown below, where it happened
+  const engine = zlib.createZstdCompress({ params: { [zlib.constants.ZSTD_c_compressionLevel]: level } });
+  const { handle, state } = handleOf(engine) ?? {};
+  if (!handle || !state) return undefined;
   const compress = (data: Buffer): Buffer => {
     const room = roomFor(data.length);
     if (scratch.length < room) scratch = Buffer.allocUnsafeSlow(room);
     handle.writeSync(zlib.constants.ZSTD_e_end, data, 0, data.length, scratch, 0, room);
-    if (engine.destroyed) {
-      kept.delete(level); // its handle failed (it destroys the stream at once): not used again
-      throw engine.errored ?? new Error('zstd failed');
+    const failure = failureOf(engine);
+    if (failure) {
+      kept.delete(level); // not used again
+      throw failure;
     }
     const [roomLeft = 0, inputLeft = 0] = state;
     // With room for the largest frame, zstd takes all the input and ends the frame with room to spare.
@@ -96,6 +105,53 @@ function keptCompressor(level: number): ((data: Buffer) => Buffer) | undefined {
   };
   kept.set(level, compress);
   return compress;
+}
+
+// A part's tar is decoded by one kept context too, into memory this thread keeps for the
+// next part: zstdDecompressSync made a context and a fresh output buffer per part, whose
+// pages fault in anew (a .venv's 57 parts, one thread: 0.28 -> 0.21 CPU-s). The decoded
+// tar is only good until the thread's next part is decoded: extraction is synchronous
+// from decoding to the last write (client/archive/unpack.ts).
+
+/** Output memory kept for the next part up to this (a packer's biggest part); a bigger part's is its own. */
+const KEPT_OUTPUT_BYTES = 16 * 1024 * 1024 + 1;
+let decoder: ((data: Buffer, maxOutput: number) => Buffer) | undefined;
+let output = Buffer.allocUnsafe(0);
+
+function zstdDecompressSync(data: Buffer, maxOutput: number): Buffer {
+  try {
+    // One output chunk of the most allowed: Node's default 16 KiB chunks cost ~40 % more
+    // in copies; a larger output still stops at maxOutputLength.
+    const size = Math.max(64, maxOutput);
+    return zlib.zstdDecompressSync(data, { maxOutputLength: size, chunkSize: size });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new ZstdOutputTooLarge('past the limit');
+    throw err;
+  }
+}
+
+function keptDecompressor(): ((data: Buffer, maxOutput: number) => Buffer) | undefined {
+  if (decoder) return decoder;
+  const engine = zlib.createZstdDecompress();
+  const { handle, state } = handleOf(engine) ?? {};
+  if (!handle || !state) return undefined;
+  decoder = (data, maxOutput) => {
+    // One byte of room past the most allowed: a frame that fills it is too large, and stops there.
+    const room = maxOutput + 1;
+    const into = room <= KEPT_OUTPUT_BYTES ? (output.length >= room ? output : (output = Buffer.allocUnsafeSlow(room))) : Buffer.allocUnsafeSlow(room);
+    handle.reset(); // a frame cut short before leaves the context mid-frame
+    handle.writeSync(zlib.constants.ZSTD_e_end, data, 0, data.length, into, 0, room);
+    const failure = failureOf(engine);
+    if (failure) {
+      decoder = undefined; // not used again
+      throw failure;
+    }
+    const [roomLeft = 0, inputLeft = 0] = state;
+    if (roomLeft === 0) throw new ZstdOutputTooLarge('past the limit');
+    if (inputLeft !== 0) throw new Error(`${inputLeft} bytes after the frame`);
+    return into.subarray(0, room - roomLeft);
+  };
+  return decoder;
 }
 
 let loaded: ZstdCodec | undefined = hasNative ? native : undefined;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import t from 'tap';
-import { zstd } from '../../../client/archive/zstd.ts';
+import { zstd, ZstdOutputTooLarge } from '../../../client/archive/zstd.ts';
 import { loadPortableZstd } from '../../../client/archive/zstd-portable.ts';
 
 // The codec's compress keeps one zstd context per level on each thread instead of making
@@ -90,4 +90,37 @@ t.test('without the zlib internals it drives, it compresses as zstdCompressSync 
   const { result, calls } = counting(() => zstd().compress(data, 7), { createZstdCompress: () => ({ on() {} }) });
   t.equal(calls.zstdCompressSync, 1, 'zstdCompressSync did the work');
   t.ok(result.equals(reference(data, 7)), 'the same bytes');
+});
+
+function thrown(run: () => unknown): unknown {
+  try {
+    run();
+  } catch (err) {
+    return err;
+  }
+  return undefined;
+}
+
+t.test('a part decodes into memory the thread keeps; a bomb, garbage or a cut frame fails alone, and the next part decodes', async (t) => {
+  const a = text(2 * 1024 * 1024, 1);
+  const b = text(700_000, 2);
+  const frameA = zstd().compress(a, 3);
+  const frameB = zstd().compress(b, 3);
+  const first = zstd().decompress(frameA, a.length);
+  t.ok(first.equals(a), 'the bytes come back');
+  const second = zstd().decompress(frameB, b.length);
+  t.ok(second.equals(b), 'and the next part\'s');
+  t.equal(second.buffer, first.buffer, 'in the same memory: the codec says so (a decoded tar is done with before the next)');
+
+  t.ok(thrown(() => zstd().decompress(frameA, a.length - 1)) instanceof ZstdOutputTooLarge, 'one byte more than allowed is a bomb');
+  t.ok(zstd().decompress(frameB, b.length).equals(b), 'the next part decodes');
+  t.throws(() => zstd().decompress(Buffer.from('not a zstd frame at all'), 100), 'garbage fails');
+  t.ok(zstd().decompress(frameB, b.length).equals(b), 'and the next part still decodes');
+  t.equal(zstd().decompress(frameA.subarray(0, frameA.length - 1000), a.length).length < a.length, true, 'a cut frame decodes short (the caller refuses the size)');
+  t.ok(zstd().decompress(frameB, b.length).equals(b), 'and does not leave the next part mid-frame');
+  t.throws(() => zstd().decompress(Buffer.concat([frameB, frameB]), 2 * b.length), 'a second frame after the part is refused');
+  const big = text(17 * 1024 * 1024, 3);
+  const bigFrame = zstd().decompress(zstd().compress(big, 1), big.length);
+  t.ok(bigFrame.equals(big), 'a part bigger than the packer makes decodes too');
+  t.not(bigFrame.buffer, first.buffer, 'into memory of its own, not kept');
 });
