@@ -3,6 +3,7 @@ import { createRequire, syncBuiltinESMExports } from 'node:module';
 import t from 'tap';
 import { zstd, ZstdOutputTooLarge } from '../../../client/archive/zstd.ts';
 import { loadPortableZstd } from '../../../client/archive/zstd-portable.ts';
+import { wordyText } from '../../helpers/text.ts';
 
 // The codec's compress keeps one zstd context per level on each thread instead of making
 // one per part, and compresses a part in one pass. Its bytes must be those of one pass
@@ -16,25 +17,7 @@ const zstdCompressSync = zlib.zstdCompressSync;
 /** One pass: room for the largest frame the data can make (ZSTD_COMPRESSBOUND), and more. */
 const reference = (data: Buffer, level: number): Buffer => zstdCompressSync(data, { chunkSize: data.length * 2 + 65_536, params: { [zlib.constants.ZSTD_c_compressionLevel]: level } });
 
-/**
- * Text that compresses ~2.6× with few long repeats: words of a 5,000-word vocabulary,
- * the common ones far more often, and numbers. (A row of words repeated over and over
- * compresses to the same bytes in one pass or many, and tests nothing.)
- */
-const text = (size: number, seed = 7): Buffer => {
-  const random = (n: number): number => {
-    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
-    return (seed >>> 8) % n;
-  };
-  const letters = 'abcdefghijklmnopqrstuvwxyz_';
-  const words = Array.from({ length: 5000 }, () => Array.from({ length: 2 + random(9) }, () => letters[random(letters.length)]).join(''));
-  const out = Buffer.alloc(size);
-  for (let at = 0; at < size; ) {
-    const word = words[Math.floor(words.length * (random(1 << 20) / (1 << 20)) ** 3)] as string;
-    at += out.write(random(8) === 0 ? `${word}(${random(100_000)});\n` : `${word} `, at);
-  }
-  return out;
-};
+const text = wordyText;
 
 /** Counts calls to node:zlib's functions, as this module's import of them sees them, while `run` runs. */
 function counting<T>(run: () => T, replace: Partial<Record<'zstdCompressSync' | 'createZstdCompress', (...args: never[]) => unknown>> = {}): { result: T; calls: Record<string, number> } {

@@ -6,13 +6,16 @@ import { buildClientPackage } from '../../../client/package/build.ts';
 import { runProcess as run } from '../../helpers/cli.ts';
 import { startServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
+import { wordyText } from '../../helpers/text.ts';
 import { nodeOfMajor, versionOf } from '../../helpers/node-versions.ts';
 import { buildSampleTree, snapshotTree } from '../../helpers/trees.ts';
 
 // The client as users install it: the packed tarball, `npm i -g` into a fresh prefix, the
 // `larder` on PATH, on every maintained Node: 20 (no zstd in node:zlib, no fs.globSync),
 // the pinned 22, and 24. What one saves, another restores, byte for byte, including a
-// part too big for memory (the streaming codecs).
+// part too big for memory (the streaming codecs); and every part built in memory is the
+// same blob whichever Node built it (Node 20's wasm libzstd and node:zlib's kept context
+// both compress a part in one pass), so their saves share blobs.
 
 
 t.test('the package installs with npm i -g, small and dependency-free, and works on Node 20, 22 and 24', async (t) => {
@@ -34,6 +37,8 @@ t.test('the package installs with npm i -g, small and dependency-free, and works
   const big = Buffer.alloc(70 * 1024 * 1024);
   for (let i = 0; i < big.length; i += 4096) createHash('sha256').update(String(i % 8192)).digest().copy(big, i);
   writeFileSync(join(tree, 'big.bin'), big);
+  // And one of varied text, whose part zstd compresses to other bytes in 16 KiB steps than in one pass.
+  writeFileSync(join(tree, 'words.txt'), wordyText(6 * 1024 * 1024));
   writeFileSync(join(project, 'lock.json'), '{"v":1}');
   const want = JSON.stringify(snapshotTree(tree));
 
@@ -62,4 +67,16 @@ t.test('the package installs with npm i -g, small and dependency-free, and works
       t.equal(JSON.stringify(snapshotTree(tree)), want, `saved on Node ${major}, restored on Node ${other.major}: the same tree`);
     }
   }
+
+  const listed = (await (await fetch(`${url}/v1/ns/default/entries?prefix=deps-node&limit=10`)).json()) as { entries: Array<{ key: string }> };
+  const inMemoryParts = await Promise.all(
+    nodes.map(async ({ major }) => {
+      const key = listed.entries.find((e) => e.key.startsWith(`deps-node${major}-`))?.key;
+      const manifest = (await (await fetch(`${url}/v1/ns/default/entries/${key}`)).json()) as { paths: Array<{ parts: Array<{ digest: string; rawSize: number }> }> };
+      // A part over 16 MiB (the big file) streams, and a stream's frames may differ between codecs.
+      return manifest.paths.flatMap((p) => p.parts).filter((part) => part.rawSize <= 16 * 1024 * 1024).map((part) => part.digest);
+    }),
+  );
+  t.ok((inMemoryParts[0]?.length ?? 0) > 0, 'parts built in memory');
+  for (const [i, { major }] of nodes.entries()) t.same(inMemoryParts[i], inMemoryParts[1], `Node ${major} stored the same blobs as Node 22`);
 });
