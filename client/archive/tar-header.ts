@@ -53,12 +53,12 @@ function splitName(entry: TreeEntry): { prefix: string; name: string } | undefin
  */
 const TEMPLATE = (() => {
   const block = Buffer.alloc(BLOCK);
-  writeOctal(block, 108, 8, 0); // uid
-  writeOctal(block, 116, 8, 0); // gid
-  writeOctal(block, 136, 12, 0); // mtime: beside the part
+  putOctal(block, 108, 8, 0); // uid
+  putOctal(block, 116, 8, 0); // gid
+  putOctal(block, 136, 12, 0); // mtime: beside the part
   block.write('ustar\u000000', 257, 'latin1');
-  writeOctal(block, 329, 8, 0); // device major
-  writeOctal(block, 337, 8, 0); // device minor
+  putOctal(block, 329, 8, 0); // device major
+  putOctal(block, 337, 8, 0); // device minor
   return block;
 })();
 /** The template's checksum before the entry's own fields are added. */
@@ -92,7 +92,11 @@ function putAscii(buf: Buffer, off: number, text: string): number {
   return sum;
 }
 
-/** writeOctal's layout, digit by digit (sizes pass 2^31: no bitwise operators); returns the sum of its bytes. */
+/**
+ * A number in node-tar's layout: zero-padded octal, a space and a NUL; or all digits and a
+ * NUL (the field's last byte, left as the block has it: zero). Digit by digit, as sizes pass
+ * 2^31 (no bitwise operators); returns the sum of the bytes written, for the checksum.
+ */
 function putOctal(buf: Buffer, off: number, width: number, value: number): number {
   let digits = 1;
   for (let rest = Math.floor(value / 8); rest > 0; rest = Math.floor(rest / 8)) digits++;
@@ -216,12 +220,6 @@ function readName(block: Buffer, off: number, width: number): string | undefined
   }
   for (let i = end; i < off + width; i++) if (block[i] !== 0) return undefined;
   return block.toString('latin1', off, end);
-}
-
-/** node-tar's layout: zero-padded octal, a space and a NUL; or all digits and a NUL. */
-function writeOctal(buf: Buffer, off: number, width: number, value: number): void {
-  const digits = value.toString(8);
-  buf.write(digits.length === width - 1 ? digits : `${digits.padStart(width - 2, '0')} `, off, 'latin1');
 }
 
 function isAscii(text: string): boolean {
