@@ -2,6 +2,7 @@ import { open } from 'node:fs/promises';
 import type { ClientRequest, Agent as HttpAgent, IncomingMessage } from 'node:http';
 import type { Agent as HttpsAgent } from 'node:https';
 import { LarderError } from '../../shared/errors.ts';
+import { FileBody } from '../../shared/file-body.ts';
 
 // A small HTTP/1.1 client on node:http: keep-alive, a connect timeout, an idle timeout
 // covering the wait for headers and every gap in the body, and an abort signal. The npm undici package takes
@@ -17,7 +18,7 @@ export interface HttpRequest {
   method: string;
   url: URL;
   headers: Record<string, string>;
-  body?: Buffer | string | FileBody;
+  body?: Buffer | string | FromFile;
   signal?: AbortSignal;
   /** no byte from the server for this long (waiting for headers, or between body chunks) */
   idleTimeoutMs: number;
@@ -26,17 +27,9 @@ export interface HttpRequest {
 }
 
 /** A file's bytes as a body (a part too big for memory, compressed into the save's spill folder). */
-export interface FileBody {
+export interface FromFile {
   file: string;
 }
-
-/**
- * A file body is read in chunks this big, into two buffers by turns, each read into again
- * only once the socket has taken it. With 64 KiB reads the 140 MB binary of next.js took
- * ~0.1 s longer to save; with a fresh buffer per read (a file stream), ~30 MB of them
- * waited for the garbage collector at a save's peak (heaptrack).
- */
-const FILE_CHUNK_BYTES = 1024 * 1024;
 
 export class HttpTimeoutError extends Error {
   readonly code = 'LARDER_HTTP_IDLE_TIMEOUT';
@@ -88,28 +81,10 @@ export function send(req: HttpRequest, agents: Agents): Promise<IncomingMessage>
   });
 }
 
+/** The file in two reused buffers, each written again once the socket has taken it (shared/file-body.ts). */
 async function sendFile(path: string, outgoing: ClientRequest): Promise<void> {
-  // Destroyed (a timeout, an abort, the server hanging up), the request may never call back a write.
-  const closed = new Promise<never>((_, reject) => outgoing.once('close', () => reject(new Error('the request closed'))));
-  closed.catch(() => {});
-  const file = await open(path, 'r');
-  try {
-    const buffers = [Buffer.allocUnsafeSlow(FILE_CHUNK_BYTES), Buffer.allocUnsafeSlow(FILE_CHUNK_BYTES)] as const;
-    const written: Array<Promise<void>> = [Promise.resolve(), Promise.resolve()];
-    for (let turn = 0; ; turn ^= 1) {
-      await Promise.race([written[turn], closed]);
-      const buffer = buffers[turn as 0 | 1];
-      const { bytesRead } = await file.read(buffer, 0, buffer.length, null);
-      if (bytesRead === 0) break;
-      const chunk = bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead);
-      written[turn] = new Promise((resolve, reject) => outgoing.write(chunk, (err) => (err ? reject(err) : resolve())));
-      written[turn]?.catch(() => {}); // awaited in its turn
-    }
-    await Promise.race([Promise.all(written), closed]);
-    outgoing.end();
-  } finally {
-    await file.close();
-  }
+  await new FileBody(await open(path, 'r')).sendTo(outgoing);
+  outgoing.end();
 }
 
 /** No answer of the protocol comes near this (a manifest is at most 4 MiB): a bigger one is refused as it arrives. */

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
-import { Agents, drain, type FileBody, HttpTimeoutError, readJson, readText, send } from './http.ts';
+import { Agents, drain, type FromFile, HttpTimeoutError, readJson, readText, send } from './http.ts';
 import { type ErrorCode, isErrorCode, LarderError } from '../../shared/errors.ts';
 import type { Manifest } from '../../shared/manifest.ts';
 import { KEY_PATTERN } from '../../shared/names.ts';
@@ -35,7 +35,7 @@ const DEFAULT_RESPONSE_TIMEOUT_MS = 8_000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 3_000;
 const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
 
-type Body = Buffer | FileBody;
+type Body = Buffer | FromFile;
 
 interface Call {
   method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE';

@@ -1,7 +1,7 @@
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
-import { FileBody } from '../storage/file-body.ts';
+import { FileBody } from '../../shared/file-body.ts';
 
 /**
  * Sends a blob's bytes with the headers set on the reply: a disk store's file from reused

@@ -8,7 +8,7 @@ import { fromSystemError, LarderError } from '../../shared/errors.ts';
 import { freeChunks } from '../../shared/own-memory.ts';
 import { hasDisposableChunks } from './disposable-chunks.ts';
 import { EntryIndex } from './fs-entry-index.ts';
-import { FileBody } from './file-body.ts';
+import { FileBody } from '../../shared/file-body.ts';
 import { FsMeta } from './fs-meta.ts';
 import { type BlobInfo, type ByteRange, clientGone, type EntryInfo, type MetaCondition, type MetaObject, missingOf, type PutOutcome, type StagedBlob, stagedBlob, type Store } from './store.ts';
 import { NAMESPACE_PATTERN } from '../../shared/names.ts';

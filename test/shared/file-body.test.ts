@@ -4,8 +4,8 @@ import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import t from 'tap';
-import { FileBody } from '../../../server/storage/file-body.ts';
-import { tempDir } from '../../helpers/tmp.ts';
+import { FileBody } from '../../shared/file-body.ts';
+import { tempDir } from '../helpers/tmp.ts';
 
 /** A sink that keeps what it is given (copied: the sender may reuse its memory) and which memory it came in. */
 function sink(fail?: (n: number) => Error | undefined): { to: Writable; bytes: () => Buffer; memories: Set<ArrayBufferLike> } {
