@@ -15,7 +15,7 @@ import type { LookupResponse } from '../shared/protocol.ts';
 import { resolveUserPath } from './folders/paths.ts';
 import { type Report, secondsSince } from './report.ts';
 import { createStaging, discardStaging, removeTrees, type Staging, swapIntoPlace } from './folders/staging.ts';
-import { DownloadMemory } from './transport/download-memory.ts';
+import { SpareMemory } from './spare-memory.ts';
 import { downloadPart } from './transport/part-download.ts';
 import type { CacheClient } from './transport/transfer.ts';
 import { type PartWorkers, SMALL_TREE_BYTES } from './workers/worker-pool.ts';
@@ -25,6 +25,9 @@ import { type PartWorkers, SMALL_TREE_BYTES } from './workers/worker-pool.ts';
 // it into a staging folder → finish links and folder times → swap
 // every staging folder into place. Any failure discards the staging folders and leaves
 // the targets exactly as they were.
+
+/** Spare memory kept for downloads: one per download in flight and a few more. */
+const DOWNLOAD_SPARES = 8;
 
 export interface RestoreInput {
   key: string;
@@ -93,7 +96,7 @@ export async function restore(client: CacheClient, workers: PartWorkers, input: 
   const stagings: Staging[] = [];
   const leftovers: string[] = [];
   let finished = 0;
-  const memory = new DownloadMemory();
+  const memory = new SpareMemory(DOWNLOAD_SPARES);
   const extractAll = async (tasks: Array<{ pathIndex: number; part: PartRef }>): Promise<Array<{ pathIndex: number; result: ExtractResult }>> => {
     // Biggest parts first, so no big part is left running alone at the end.
     const sorted = [...tasks].sort((a, b) => b.part.rawSize - a.part.rawSize);

@@ -40,9 +40,9 @@ export const IN_MEMORY_RAW_LIMIT = MAX_PART_BYTES;
 
 /**
  * Where a part's bytes are built: `tar` is scratch memory reused from part to part; `frame`
- * is the stored frame's own memory, which leaves with the part (a worker gets back the
- * memory of parts uploaded, so the main thread does not hold each one until a garbage
- * collection).
+ * is where its frame is written, stored or compressed, memory that leaves with the part (a
+ * worker gets back the memory of parts uploaded, so the main thread does not hold each one
+ * until a garbage collection, and no frame faults in fresh pages).
  */
 export interface PartMemory {
   tar: TarMemory;
@@ -77,7 +77,7 @@ export async function packPart(root: string, entries: readonly TreeEntry[], leve
   }
   const rawDigest = sha256Digest(tar);
   if (known?.has(rawDigest)) return { known: { rawDigest, times: timesOf(entries) } };
-  const compressed = zstd().compress(tar, level);
+  const compressed = zstd().compress(tar, level, memory?.frame);
   return {
     ref: { digest: sha256Digest(compressed), size: compressed.length, rawSize: tar.length, entries: entries.length, times: timesOf(entries), rawDigest },
     bytes: compressed,

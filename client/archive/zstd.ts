@@ -15,7 +15,8 @@ export const STREAM_CHUNK_BYTES = 1024 * 1024;
 
 export interface ZstdCodec {
   readonly name: string;
-  compress(data: Buffer, level: number): Buffer;
+  /** One frame, in memory `memory` hands out if given (a codec may return memory of its own). */
+  compress(data: Buffer, level: number, memory?: (size: number) => Buffer): Buffer;
   /**
    * Throws ZstdOutputTooLarge as soon as the output would pass maxOutput bytes. The
    * result may be memory the codec decodes the thread's next part into: done with it first.
@@ -32,7 +33,7 @@ const hasNative = typeof (zlib as { zstdCompressSync?: unknown }).zstdCompressSy
 
 const native: ZstdCodec = {
   name: 'node:zlib',
-  compress: (data, level) => (keptCompressor(level) ?? zstdCompressSync(level))(data),
+  compress: (data, level, memory) => (keptCompressor(level) ?? zstdCompressSync(level))(data, memory),
   decompress: (data, maxOutput) => (keptDecompressor() ?? zstdDecompressSync)(data, maxOutput),
   compressStream: (level) => zlib.createZstdCompress({ chunkSize: STREAM_CHUNK_BYTES, params: { [zlib.constants.ZSTD_c_compressionLevel]: level } }),
   decompressStream: () => zlib.createZstdDecompress({ chunkSize: STREAM_CHUNK_BYTES }),
@@ -69,8 +70,12 @@ function failureOf(engine: ZstdStream): Error | undefined {
   return engine.destroyed ? (engine.errored ?? new Error('zstd failed')) : undefined;
 }
 
-const kept = new Map<number, (data: Buffer) => Buffer>();
-/** Where a part's frame is written before it is copied out to its own exact-size memory. */
+const kept = new Map<number, (data: Buffer, memory?: (size: number) => Buffer) => Buffer>();
+/**
+ * Where a part's frame is written before it is copied out to memory of its exact size: the
+ * room one pass needs is the part's size and more, and a frame kept in it would hold (and
+ * count against the collector's budget) several times its size.
+ */
 let scratch = Buffer.allocUnsafe(0);
 
 /** ZSTD_COMPRESSBOUND: the largest frame `size` bytes can make in one pass, and one more call's worth of room (zstd wants it to finish in one). */
@@ -81,13 +86,13 @@ function roomFor(size: number): number {
 /** One pass, one frame, wherever the context is: the fallback gives zstd the same room. */
 const zstdCompressSync = (level: number) => (data: Buffer) => zlib.zstdCompressSync(data, { chunkSize: roomFor(data.length), params: { [zlib.constants.ZSTD_c_compressionLevel]: level } });
 
-function keptCompressor(level: number): ((data: Buffer) => Buffer) | undefined {
+function keptCompressor(level: number): ((data: Buffer, memory?: (size: number) => Buffer) => Buffer) | undefined {
   const known = kept.get(level);
   if (known) return known;
   const engine = zlib.createZstdCompress({ params: { [zlib.constants.ZSTD_c_compressionLevel]: level } });
   const { handle, state } = handleOf(engine) ?? {};
   if (!handle || !state) return undefined;
-  const compress = (data: Buffer): Buffer => {
+  const compress = (data: Buffer, memory: (size: number) => Buffer = Buffer.allocUnsafeSlow): Buffer => {
     const room = roomFor(data.length);
     if (scratch.length < room) scratch = Buffer.allocUnsafeSlow(room);
     handle.writeSync(zlib.constants.ZSTD_e_end, data, 0, data.length, scratch, 0, room);
@@ -99,7 +104,7 @@ function keptCompressor(level: number): ((data: Buffer) => Buffer) | undefined {
     const [roomLeft = 0, inputLeft = 0] = state;
     // With room for the largest frame, zstd takes all the input and ends the frame with room to spare.
     if (inputLeft !== 0 || roomLeft === 0) throw new Error(`zstd left ${inputLeft} bytes of a part uncompressed`);
-    const frame = Buffer.allocUnsafeSlow(room - roomLeft);
+    const frame = memory(room - roomLeft);
     scratch.copy(frame, 0, 0, frame.length);
     return frame;
   };

@@ -1,16 +1,16 @@
 import { isLarderError, LarderError } from '../../shared/errors.ts';
 import type { PartRef } from '../../shared/manifest.ts';
 import { readPart } from '../archive/unpack.ts';
-import type { DownloadMemory } from './download-memory.ts';
+import type { SpareMemory } from '../spare-memory.ts';
 import type { CacheClient } from './transfer.ts';
 
 // A part's bytes, downloaded into memory of its own (a restore's is used again from part
-// to part: download-memory.ts). On restore the main thread downloads while the part
+// to part: client/spare-memory.ts). On restore the main thread downloads while the part
 // workers write: a worker's synchronous writes kept its own downloads from being read,
 // and m2's parts arrived at ~120 MB/s instead of ~900.
 
 /** A part's bytes, in `memory` when given; a download that stalls or breaks (after its headers) is tried once more. */
-export async function downloadPart(client: CacheClient, part: PartRef, memory?: DownloadMemory): Promise<Buffer> {
+export async function downloadPart(client: CacheClient, part: PartRef, memory?: SpareMemory): Promise<Buffer> {
   const take = memory ? (size: number) => memory.take(size) : undefined;
   try {
     return await readPart(await client.getBlob(part.digest), part, take, true);

@@ -48,7 +48,7 @@ export type PartJob =
 
 export type PackResult = PackedPart | KnownPart;
 
-/** An extraction's result, and the memory its download was in, for the next download (client/transport/download-memory.ts). */
+/** An extraction's result, and the memory its download was in, for the next download (client/spare-memory.ts). */
 export type ExtractOutcome = ExtractResult & { spare?: ArrayBuffer };
 
 export type WorkerReply = { id: number; ok: true; result: PackResult | ExtractOutcome | boolean } | { id: number; ok: false; error: ErrorBody };
@@ -98,6 +98,8 @@ export class PartWorkers {
   #here: JobRunner | undefined;
 
   readonly #onProgress: () => void;
+  /** Which worker packed a part's memory, to hand it back there once uploaded. */
+  readonly #packedBy = new WeakMap<ArrayBuffer, Worker>();
 
   constructor(size: number, data: PartWorkerData, onProgress: () => void = () => {}) {
     this.#size = Math.max(1, size);
@@ -132,10 +134,12 @@ export class PartWorkers {
    * The buffer must not be used after this.
    */
   recycle(bytes: Buffer): void {
-    const worker = this.#idle[0] ?? this.#busy.keys().next().value;
     const memory = ownMemory(bytes);
     if (!memory || memory.byteLength < RECYCLED_MIN_BYTES) return;
     if (this.#here) return this.#here.recycle([memory]);
+    // To the worker that packed it: each keeps a few spares, and gets back as many as it gives.
+    const packer = this.#packedBy.get(memory);
+    const worker = packer && (this.#busy.has(packer) || this.#idle.includes(packer)) ? packer : (this.#idle[0] ?? this.#busy.keys().next().value);
     if (!worker) return;
     worker.postMessage({ kind: 'recycle', buffers: [memory] } satisfies RecycleMessage, [memory]);
   }
@@ -234,6 +238,8 @@ export class PartWorkers {
         worker.unref();
       }
       this.#onProgress();
+      const packed = reply.ok && typeof reply.result === 'object' && 'bytes' in reply.result && reply.result.bytes ? ownMemory(reply.result.bytes) : undefined;
+      if (packed) this.#packedBy.set(packed, worker);
       if (reply.ok) pending.resolve(reply.result);
       else pending.reject(new LarderError(reply.error.code, reply.error.message));
       this.#dispatch();

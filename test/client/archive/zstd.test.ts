@@ -68,6 +68,20 @@ t.test('one context serves every part of a level: no new one per part', async (t
   t.ok(result.every((frame) => frame.byteOffset === 0 && frame.buffer.byteLength === frame.length), 'each frame in memory of its own (it moves between threads without a copy)');
 });
 
+t.test('a frame is written into memory it is given, of its exact size: the same bytes', async (t) => {
+  const data = text(400_000, 4);
+  const asked: number[] = [];
+  let given = Buffer.alloc(0);
+  const frame = zstd().compress(data, 3, (size) => {
+    asked.push(size);
+    given = Buffer.alloc(size + 4096); // more than asked, as a spare may be
+    return given.subarray(0, size);
+  });
+  t.equal(frame.buffer, given.buffer, 'the frame is that memory');
+  t.same(asked, [frame.length], 'asked once, for the frame\'s size (not the room compressing it took)');
+  t.ok(frame.equals(reference(data, 3)), 'and the same frame as ever');
+});
+
 t.test('without the zlib internals it drives, it compresses as zstdCompressSync does', async (t) => {
   const data = text(300_000);
   const { result, calls } = counting(() => zstd().compress(data, 7), { createZstdCompress: () => ({ on() {} }) });

@@ -10,6 +10,7 @@ import { startServer } from '../../helpers/server.ts';
 import { CacheClient } from '../../../client/transport/transfer.ts';
 import { packPart } from '../../../client/archive/pack.ts';
 import type { PartRef } from '../../../shared/manifest.ts';
+import { wordyText } from '../../helpers/text.ts';
 
 t.test('a pool warmed for packing still extracts: each worker loads the other code on demand', async (t) => {
   const server = await startServer(t);
@@ -81,28 +82,33 @@ t.test('a part whose tar bytes the pool was told of comes back known, not compre
   }
 });
 
-t.test('the memory of an uploaded stored part goes back to a worker, which builds the next stored part in it', async (t) => {
+t.test('the memory of an uploaded part goes back to the worker that packed it, which builds its next part, stored or compressed, in it', async (t) => {
   const { randomBytes } = await import('node:crypto');
-  const big = tempDir(t);
-  writeFileSync(join(big, 'big.jar'), randomBytes(3 << 20));
-  const small = tempDir(t);
-  writeFileSync(join(small, 'small.jar'), randomBytes(2 << 20));
-  const workers = new PartWorkers(1, { namespace: 'pool' });
+  const folder = (name: string, bytes: Buffer) => {
+    const root = tempDir(t);
+    writeFileSync(join(root, name), bytes);
+    return root;
+  };
+  const jars = [folder('a.jar', randomBytes(3 << 20)), folder('b.jar', randomBytes(2 << 20))];
+  const texts = [folder('a.txt', wordyText(1 << 20, 1)), folder('b.txt', wordyText(1 << 20, 2))];
+  const workers = new PartWorkers(2, { namespace: 'pool' });
   t.teardown(() => workers.terminate());
   const pack = async (root: string) => {
     const packed = await workers.pack({ root, entries: listEntries(walkTree(root).entries), level: 3, spill: tempDir(t), reuse: false });
     if ('known' in packed || !packed.bytes) throw new Error('expected bytes');
     return packed.bytes;
   };
-  const first = await pack(big);
-  const firstMemory = first.buffer.byteLength;
-  const before = await pack(small);
-  t.equal(before.buffer.byteLength, before.length, 'before: each stored part has memory of its own size');
-  workers.recycle(first);
-  t.equal(first.buffer.byteLength, 0, 'handed over, not copied: the main thread no longer holds it');
-  const next = await pack(small);
-  t.equal(next.buffer.byteLength, firstMemory, 'the next stored part is built in the memory handed back');
-  t.same(next, before, 'and it is the same part');
+  // One part each for the two workers, at once.
+  const stored = await Promise.all(jars.map(pack));
+  t.ok(stored.every((bytes) => bytes.buffer.byteLength % (1 << 20) === 0), 'a part is built in memory taken in whole MiB, and moves with it');
+  const tail = (bytes: Buffer) => new Uint8Array(bytes.buffer)[bytes.buffer.byteLength - 1];
+  stored.forEach((bytes, i) => new Uint8Array(bytes.buffer).fill(0xa0 + i, bytes.length)); // marks past each part's end
+  const marks = stored.map(tail);
+  for (const bytes of stored) workers.recycle(bytes);
+  t.ok(stored.every((bytes) => bytes.buffer.byteLength === 0), 'handed over, not copied: the main thread no longer holds it');
+  const compressed = await Promise.all(texts.map(pack));
+  t.same(compressed.map(tail).sort(), marks, 'each worker built its next part, compressed, in the memory of its last one: none got both, none a fresh one');
+  for (const [i, root] of texts.entries()) t.same((await packPart(root, walkTree(root).entries, 3, tempDir(t))).bytes, compressed[i], `part ${i}: the bytes packing on this thread gives`);
 });
 
 t.test('a pool told to run here packs and extracts on this thread and starts no worker', async (t) => {

@@ -1,15 +1,20 @@
-// Memory for a restore's downloads, used again once a part is written. Fresh memory costs a
+// Memory for parts, used again once a part is done with: a restore's downloads (a part
+// worker hands each one's memory back with its result), a save's frames (the main thread
+// hands each uploaded part's back to the worker that packed it). Fresh memory costs a
 // page fault per 4 KiB the first time it is written: a restore of 211 MB of jars faulted
 // ~60,000 times, and copying into fresh pages took ten times as long as into used ones.
-// A part worker hands each download's memory back with its result (a transfer, no copy).
 
-/** Spare buffers kept: one per download in flight and a few more, so memory stays bounded. */
-const SPARES = 8;
 /** New memory is taken in whole MiB, so a spare fits the next part of about its size. */
 const GRAIN = 1024 * 1024;
 
-export class DownloadMemory {
+export class SpareMemory {
   readonly #spares: ArrayBuffer[] = [];
+  readonly #kept: number;
+
+  /** Keeps at most `kept` spares, so memory stays bounded. */
+  constructor(kept: number) {
+    this.#kept = kept;
+  }
 
   /** A buffer of `size` bytes: the smallest spare that holds it, else new memory. */
   take(size: number): Buffer {
@@ -26,6 +31,6 @@ export class DownloadMemory {
   give(memory: ArrayBuffer): void {
     if (memory.byteLength < GRAIN) return;
     this.#spares.push(memory);
-    if (this.#spares.length > SPARES) this.#spares.sort((a, b) => b.byteLength - a.byteLength).pop();
+    if (this.#spares.length > this.#kept) this.#spares.sort((a, b) => b.byteLength - a.byteLength).pop();
   }
 }

@@ -1,10 +1,10 @@
 import t from 'tap';
-import { DownloadMemory } from '../../../client/transport/download-memory.ts';
+import { SpareMemory } from '../../client/spare-memory.ts';
 
-// A restore's downloads land in memory given back by the part workers, not fresh pages.
+// A restore's downloads and a save's frames land in memory given back, not fresh pages.
 
 t.test('memory given back is taken again: the smallest spare that holds the part', async (t) => {
-  const memory = new DownloadMemory();
+  const memory = new SpareMemory(8);
   const big = memory.take(5_000_000);
   const small = memory.take(1_500_000);
   t.equal(big.length, 5_000_000, 'a buffer of the size asked for');
@@ -19,7 +19,7 @@ t.test('memory given back is taken again: the smallest spare that holds the part
 });
 
 t.test('a part bigger than every spare gets new memory; spares stay few', async (t) => {
-  const memory = new DownloadMemory();
+  const memory = new SpareMemory(8);
   const given = Array.from({ length: 12 }, (_, i) => memory.take((i + 1) * 1024 * 1024).buffer as ArrayBuffer);
   for (const buffer of given) memory.give(buffer);
   t.notOk(given.includes(memory.take(13 * 1024 * 1024).buffer as ArrayBuffer), 'none is big enough');
