@@ -4,8 +4,8 @@
 // page fault per 4 KiB the first time it is written: a restore of 211 MB of jars faulted
 // ~60,000 times, and copying into fresh pages took ten times as long as into used ones.
 
-/** New memory is taken in whole MiB, so a spare fits the next part of about its size. */
-const GRAIN = 1024 * 1024;
+/** New memory is taken in whole MiB, so a spare fits the next part of about its size; less is not kept. */
+export const SPARE_GRAIN = 1024 * 1024;
 
 export class SpareMemory {
   readonly #spares: ArrayBuffer[] = [];
@@ -22,14 +22,14 @@ export class SpareMemory {
     this.#spares.forEach((spare, i) => {
       if (spare.byteLength >= size && (best < 0 || spare.byteLength < (this.#spares[best] as ArrayBuffer).byteLength)) best = i;
     });
-    if (best < 0) return Buffer.allocUnsafeSlow(Math.ceil(Math.max(size, 1) / GRAIN) * GRAIN).subarray(0, size);
+    if (best < 0) return Buffer.allocUnsafeSlow(Math.ceil(Math.max(size, 1) / SPARE_GRAIN) * SPARE_GRAIN).subarray(0, size);
     const [spare] = this.#spares.splice(best, 1);
     return Buffer.from(spare as ArrayBuffer, 0, size);
   }
 
   /** Memory no longer in use (nothing may read or write it after this); the smallest goes when there are too many. */
   give(memory: ArrayBuffer): void {
-    if (memory.byteLength < GRAIN) return;
+    if (memory.byteLength < SPARE_GRAIN) return;
     this.#spares.push(memory);
     if (this.#spares.length > this.#kept) this.#spares.sort((a, b) => b.byteLength - a.byteLength).pop();
   }

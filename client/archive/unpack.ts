@@ -78,8 +78,7 @@ export function extractPartBuffer(compressed: Buffer, part: PartRef, root: strin
     throw new LarderError('LARDER_INTEGRITY', `part ${part.digest} arrived corrupted (${compressed.length} of ${part.size} bytes, or other bytes)`);
   }
   // A stored part (jars and the like) is its tar in raw blocks: written from views of the download.
-  const stored = storedBlocks(compressed, part.rawSize);
-  const tar = stored ?? [decompressed(compressed, part)];
+  const tar = storedBlocks(compressed, part.rawSize) ?? [decompressed(compressed, part)];
   const extractor = extractorFor(part, root, listing);
   try {
     for (const block of tar) extractor.write(block);

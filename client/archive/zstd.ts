@@ -70,7 +70,10 @@ function failureOf(engine: ZstdStream): Error | undefined {
   return engine.destroyed ? (engine.errored ?? new Error('zstd failed')) : undefined;
 }
 
-const kept = new Map<number, (data: Buffer, memory?: (size: number) => Buffer) => Buffer>();
+/** Compresses one part into one frame, in memory of the frame's size `memory` gives. */
+type Compress = (data: Buffer, memory?: (size: number) => Buffer) => Buffer;
+
+const kept = new Map<number, Compress>();
 /**
  * Where a part's frame is written before it is copied out to memory of its exact size: the
  * room one pass needs is the part's size and more, and a frame kept in it would hold (and
@@ -86,7 +89,7 @@ function roomFor(size: number): number {
 /** One pass, one frame, wherever the context is: the fallback gives zstd the same room. */
 const zstdCompressSync = (level: number) => (data: Buffer) => zlib.zstdCompressSync(data, { chunkSize: roomFor(data.length), params: { [zlib.constants.ZSTD_c_compressionLevel]: level } });
 
-function keptCompressor(level: number): ((data: Buffer, memory?: (size: number) => Buffer) => Buffer) | undefined {
+function keptCompressor(level: number): Compress | undefined {
   const known = kept.get(level);
   if (known) return known;
   const engine = zlib.createZstdCompress({ params: { [zlib.constants.ZSTD_c_compressionLevel]: level } });

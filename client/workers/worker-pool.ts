@@ -6,6 +6,7 @@ import type { ExtractResult } from '../archive/tar-read.ts';
 import type { EntryList } from './entry-list.ts';
 import { JobRunner } from './jobs.ts';
 import { ownMemory } from '../../shared/own-memory.ts';
+import { SPARE_GRAIN } from '../spare-memory.ts';
 
 // A few worker threads (one per core by default) running part jobs; jobs queue until
 // a worker is free. A worker may hold a second extract job, which the main thread has
@@ -83,8 +84,6 @@ const WORKER_YOUNG_GENERATION_MB = 4;
  * 3 %, and restored both 8-15 % faster, with a third less CPU.
  */
 export const SMALL_TREE_BYTES = 48 * 1024 * 1024;
-/** Smaller buffers are not worth a message (and may share a pooled slab). */
-const RECYCLED_MIN_BYTES = 1024 * 1024;
 
 export class PartWorkers {
   readonly #size: number;
@@ -135,7 +134,7 @@ export class PartWorkers {
    */
   recycle(bytes: Buffer): void {
     const memory = ownMemory(bytes);
-    if (!memory || memory.byteLength < RECYCLED_MIN_BYTES) return;
+    if (!memory || memory.byteLength < SPARE_GRAIN) return; // a spare that small is not kept: not worth a message
     if (this.#here) return this.#here.recycle([memory]);
     // To the worker that packed it: each keeps a few spares, and gets back as many as it gives.
     const packer = this.#packedBy.get(memory);
