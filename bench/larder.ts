@@ -31,11 +31,12 @@ export function clientPackage(): Promise<string> {
   return built;
 }
 
-export async function larder(args: string[], cwd: string, server: BenchServer): Promise<Timed> {
+/** Runs the CLI against `server`, in `namespace` (blobs are kept per namespace: a new one holds none). */
+export async function larder(args: string[], cwd: string, server: BenchServer, namespace = 'bench'): Promise<Timed> {
   const client = await clientPackage();
   const cacheDir = mkdtempSync(join(tmpdir(), 'larder-bench-client-'));
   try {
-    return await timed(process.execPath, [client, ...args, '--strict'], { cwd, env: { LARDER_SERVER: server.url, LARDER_NAMESPACE: 'bench', LARDER_CACHE_DIR: cacheDir, LARDER_LOCAL_CACHE: '0' }, watchRss: true });
+    return await timed(process.execPath, [client, ...args, '--strict'], { cwd, env: { LARDER_SERVER: server.url, LARDER_NAMESPACE: namespace, LARDER_CACHE_DIR: cacheDir, LARDER_LOCAL_CACHE: '0' }, watchRss: true });
   } finally {
     rmSync(cacheDir, { recursive: true, force: true });
   }

@@ -74,19 +74,25 @@ async function saveAndRestore(corpus: Corpus, work: string): Promise<Row[]> {
   const saveRss: number[] = [];
   const serverCpuPerGb: number[] = [];
   const storedMb: number[] = [];
-  let server: BenchServer | undefined;
+  // A server runs for days, so each timed save goes to one that has served a save before
+  // (its code compiled, its memory grown): an untimed save of this tree in a namespace of
+  // its own, then each run's save in another new one (blobs are kept per namespace, so
+  // each timed save finds none of its parts stored). The first save after start-up is
+  // reported apart: m2's took 0.82 s against 0.76 s on a warm server (medians of 7).
+  const server = await startServer(join(work, `store-${corpus.name}`));
+  const source = [join(corpus.project, corpus.path)];
+  const saveIn = (namespace: string) => quiet(() => larder(['save', '--key', `bench-${corpus.name}`, '--path', corpus.path], corpus.project, server, namespace), source);
+  const firstSave = await saveIn('bench-first');
   for (let i = 0; i < RUNS; i++) {
-    await server?.stop();
-    server = await startServer(join(work, `store-${corpus.name}-${i}`)); // a cold server each time
-    const source = [join(corpus.project, corpus.path)];
     const runNative = async () => nativeSave.push((await quiet(() => sh(`tar -cf - ${corpus.path} | zstd -T0 -3 -q -f -o ${archive}`, corpus.project), source)).seconds);
     const runLarder = async () => {
-      const cpuBefore = cpuSeconds(server?.child.pid);
-      const run = await quiet(() => larder(['save', '--key', `bench-${corpus.name}`, '--path', corpus.path], corpus.project, server as BenchServer), source);
+      const cpuBefore = cpuSeconds(server.child.pid);
+      const receivedBefore = await bytesReceived(server);
+      const run = await saveIn(`bench-${i}`);
       larderSave.push(run.seconds);
       saveRss.push((run.peakRss ?? 0) / 1e6);
-      const received = await bytesReceived(server as BenchServer);
-      serverCpuPerGb.push((cpuSeconds(server?.child.pid) - cpuBefore) / (received / 1e9));
+      const received = (await bytesReceived(server)) - receivedBefore;
+      serverCpuPerGb.push((cpuSeconds(server.child.pid) - cpuBefore) / (received / 1e9));
       storedMb.push(received / 1e6);
     };
     await inTurn(i, runNative, runLarder);
@@ -101,11 +107,12 @@ async function saveAndRestore(corpus: Corpus, work: string): Promise<Row[]> {
     await inTurn(
       i,
       async () => nativeRestore.push((await quiet(() => sh(`zstd -dc ${archive} | tar -xf -`, nativeDir), [archive])).seconds),
-      async () => larderRestore.push((await quiet(() => larder(['restore', '--key', `bench-${corpus.name}`, '--path', corpus.path], larderDir, server as BenchServer), [join(work, `store-${corpus.name}-${RUNS - 1}`)])).seconds),
+      async () => larderRestore.push((await quiet(() => larder(['restore', '--key', `bench-${corpus.name}`, '--path', corpus.path], larderDir, server, `bench-${RUNS - 1}`), [join(work, `store-${corpus.name}`)])).seconds),
     );
   }
   const rows: Row[] = [
-    { scenario: 'save (cold server)', corpus: corpus.name, larder: larderSave, baselineName: 'tar | zstd -T0 -3', baseline: nativeSave, goal: { kind: 'larder/baseline ≤', value: 1 } },
+    { scenario: 'save (empty store)', corpus: corpus.name, larder: larderSave, baselineName: 'tar | zstd -T0 -3', baseline: nativeSave, goal: { kind: 'larder/baseline ≤', value: 1 } },
+    { scenario: 'save (empty store), the first after the server starts', corpus: corpus.name, larder: [firstSave.seconds], baselineName: 'tar | zstd -T0 -3', baseline: nativeSave, notes: 'one run: the warm-up before the runs above' },
     { scenario: 'restore exact hit, fresh folder', corpus: corpus.name, larder: larderRestore, baselineName: 'zstd -dc | tar -x', baseline: nativeRestore, goal: { kind: 'larder/baseline ≤', value: 1 } },
     { scenario: 'client peak RSS, save', corpus: corpus.name, larder: saveRss, baselineName: 'the goal (MB)', baseline: [256], goal: { kind: 'larder/baseline ≤', value: 1 }, notes: 'MB' },
     { scenario: 'server CPU per GB received, save', corpus: corpus.name, larder: serverCpuPerGb, baselineName: '1 (the ratio is the value)', baseline: [1], notes: 'CPU-seconds of the server process per GB of blobs it stored' },
@@ -121,7 +128,7 @@ async function saveAndRestore(corpus: Corpus, work: string): Promise<Row[]> {
     }
     rows.push({ scenario: 'restore vs npm ci (warm npm cache)', corpus: corpus.name, larder: larderRestore, baselineName: 'npm ci --prefer-offline', baseline: npmCiRuns, goal: { kind: 'baseline/larder ≥', value: 10 } });
   }
-  await server?.stop();
+  await server.stop();
   return rows;
 }
 
