@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import xxhash from 'xxhash-wasm';
 import { LarderError } from '../shared/errors.ts';
-import { checkKey, checkKeyPrefix } from '../shared/names.ts';
+import { checkKey, checkKeyPrefix } from '../shared/wire/names.ts';
 import type { RuntimeFacts } from './runtime.ts';
 
 // Key templates: `npm-{os}-{arch}-node{node}-{hash:package-lock.json}`. Each placeholder

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { byteSize, parseCommandLine, wholeNumber } from '../shared/args.ts';
 import { EMF_NAMESPACE } from '../shared/emf.ts';
 import { LarderError } from '../shared/errors.ts';
-import { checkKeyPrefix, checkNamespace } from '../shared/names.ts';
+import { checkKeyPrefix, checkNamespace } from '../shared/wire/names.ts';
 import { presetNamed } from './presets.ts';
 import type { OidcSource } from './transport/ci-token.ts';
 

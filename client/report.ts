@@ -1,5 +1,5 @@
 import type { ErrorBody } from '../shared/errors.ts';
-import type { MatchKind } from '../shared/protocol.ts';
+import type { MatchKind } from '../shared/wire/protocol.ts';
 import { EMF_DIMENSIONS, EMF_METRICS } from '../shared/emf.ts';
 import { count, mb } from '../shared/units.ts';
 

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { isLarderError, LarderError } from '../shared/errors.ts';
-import { type Manifest, type PartRef, type PathRecord, READABLE_MANIFEST_VERSIONS } from '../shared/manifest.ts';
+import { type Manifest, type PartRef, type PathRecord, READABLE_MANIFEST_VERSIONS } from '../shared/wire/manifest.ts';
 import { mapLimit } from '../shared/concurrency.ts';
 import { finishLinks, finishTree } from './archive/finish-tree.ts';
 import type { ExtractResult } from './archive/tar-read.ts';
@@ -11,7 +11,7 @@ import { patchIntoPlace, retimeInPlace } from './folders/patch.ts';
 import { planReuse } from './local/reuse.ts';
 import { localLookup, rememberEntry } from './local/entry-cache.ts';
 import { hasLocalPart, partsDir } from './local/part-cache.ts';
-import type { LookupResponse } from '../shared/protocol.ts';
+import type { LookupResponse } from '../shared/wire/protocol.ts';
 import { resolveUserPath } from './folders/paths.ts';
 import { type Report, secondsSince } from './report.ts';
 import { createStaging, discardStaging, removeTrees, type Staging, swapIntoPlace } from './folders/staging.ts';

@@ -1,6 +1,6 @@
 import { existsSync, rmSync } from 'node:fs';
 import { isLarderError, LarderError } from '../shared/errors.ts';
-import { type Manifest, MANIFEST_VERSION, type PartRef, type PathRecord } from '../shared/manifest.ts';
+import { type Manifest, MANIFEST_VERSION, type PartRef, type PathRecord } from '../shared/wire/manifest.ts';
 import { rememberEntry } from './local/entry-cache.ts';
 import { spillFolder } from './local/spill.ts';
 import { BiggestFirst } from './biggest-first.ts';

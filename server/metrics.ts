@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { MatchKind } from '../shared/protocol.ts';
+import type { MatchKind } from '../shared/wire/protocol.ts';
 import type { RetentionView } from './retention/retention.ts';
 import { doomedCount } from './retention/state.ts';
 

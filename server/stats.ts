@@ -1,4 +1,4 @@
-import type { ClientReport, MatchKind, NamespaceStats, ProtocolStats, StatsResponse } from '../shared/protocol.ts';
+import type { ClientReport, MatchKind, NamespaceStats, ProtocolStats, StatsResponse } from '../shared/wire/protocol.ts';
 import { Metrics } from './metrics.ts';
 
 type Counters = Omit<NamespaceStats, 'hitRate'>;

@@ -10,7 +10,7 @@ import type { TreeEntry } from './tree.ts';
 // POSIX has it), and readShortHeader reads it back. Anything else (a longer or non-ASCII
 // name, a file of 8 GiB or more) is written by node-tar with a pax record, and read by
 // node-tar. Owners and times are 0, so the same files give the same bytes whenever they
-// were written; the real times travel beside the part (shared/times.ts).
+// were written; the real times travel beside the part (shared/wire/times.ts).
 
 export const BLOCK = 512;
 

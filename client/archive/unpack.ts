@@ -1,11 +1,11 @@
 import type { Readable } from 'node:stream';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { sha256Digest, VerifyingStream } from '../../shared/digest.ts';
+import { sha256Digest, VerifyingStream } from '../../shared/wire/digest.ts';
 import { LarderError } from '../../shared/errors.ts';
 import { freeChunks } from '../../shared/own-memory.ts';
-import type { PartRef } from '../../shared/manifest.ts';
-import { decodeTimes } from '../../shared/times.ts';
+import type { PartRef } from '../../shared/wire/manifest.ts';
+import { decodeTimes } from '../../shared/wire/times.ts';
 import { unsafe } from './safe-path.ts';
 import { type ExtractLimits, type ExtractResult, type Member, TarExtractor } from './tar-read.ts';
 import { storedBlocks } from './stored.ts';

@@ -1,7 +1,7 @@
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fromSystemError, isLarderError, LarderError } from '../../shared/errors.ts';
-import { checkKey, checkKeyPrefix } from '../../shared/names.ts';
+import { checkKey, checkKeyPrefix } from '../../shared/wire/names.ts';
 import { type ExpandedKey, expandTemplate } from '../key.ts';
 import type { ClientOptions } from '../options.ts';
 import { describe, emfLine, githubOutputs, type Report, stepSummary } from '../report.ts';

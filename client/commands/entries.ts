@@ -1,7 +1,7 @@
 import { bearerToken } from '../transport/ci-token.ts';
 import { isLarderError, LarderError } from '../../shared/errors.ts';
 import { mapLimit } from '../../shared/concurrency.ts';
-import { checkKey, checkKeyPrefix } from '../../shared/names.ts';
+import { checkKey, checkKeyPrefix } from '../../shared/wire/names.ts';
 import type { ClientOptions } from '../options.ts';
 import { CacheClient } from '../transport/transfer.ts';
 import type { Io } from './context.ts';

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Manifest } from '../../shared/manifest.ts';
-import { KEY_PATTERN } from '../../shared/names.ts';
+import type { Manifest } from '../../shared/wire/manifest.ts';
+import { KEY_PATTERN } from '../../shared/wire/names.ts';
 import { writeWhole } from './write-whole.ts';
 
 // Manifests of entries this machine restored or saved, per server and namespace, so a

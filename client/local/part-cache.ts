@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, rmSync, statSync, unlinkSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
-import { digestHex } from '../../shared/digest.ts';
-import type { PartRef } from '../../shared/manifest.ts';
+import { digestHex } from '../../shared/wire/digest.ts';
+import type { PartRef } from '../../shared/wire/manifest.ts';
 import { safeRelativePath } from '../archive/safe-path.ts';
 import type { Member } from '../archive/tar-read.ts';
 import { linkWhole, writeWhole } from './write-whole.ts';

@@ -1,9 +1,9 @@
 import { lstatSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Manifest, PartRef, PathRecord } from '../../shared/manifest.ts';
+import type { Manifest, PartRef, PathRecord } from '../../shared/wire/manifest.ts';
 import type { Member } from '../archive/tar-read.ts';
 import type { Retime } from '../folders/patch.ts';
-import { decodeTimes } from '../../shared/times.ts';
+import { decodeTimes } from '../../shared/wire/times.ts';
 import { listPartBuffer } from '../archive/unpack.ts';
 import { partsDir, readListing, readLocalPart, storeListing } from './part-cache.ts';
 

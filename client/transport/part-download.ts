@@ -1,5 +1,5 @@
 import { isLarderError, LarderError } from '../../shared/errors.ts';
-import type { PartRef } from '../../shared/manifest.ts';
+import type { PartRef } from '../../shared/wire/manifest.ts';
 import { readPart } from '../archive/unpack.ts';
 import type { SpareMemory } from '../spare-memory.ts';
 import type { CacheClient } from './transfer.ts';

@@ -2,9 +2,9 @@ import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { Agents, drain, type FromFile, HttpTimeoutError, readJson, readText, send } from './http.ts';
 import { type ErrorCode, isErrorCode, LarderError } from '../../shared/errors.ts';
-import type { Manifest } from '../../shared/manifest.ts';
-import { KEY_PATTERN } from '../../shared/names.ts';
-import { blobPath, type ClientReport, type EntryListResponse, type EntrySummary, entryPath, type LookupResponse, type MissingResponse, type VerifyResponse } from '../../shared/protocol.ts';
+import type { Manifest } from '../../shared/wire/manifest.ts';
+import { KEY_PATTERN } from '../../shared/wire/names.ts';
+import { blobPath, type ClientReport, type EntryListResponse, type EntrySummary, entryPath, type LookupResponse, type MissingResponse, type VerifyResponse } from '../../shared/wire/protocol.ts';
 
 // Talks to a larder server. Every request has connect and idle timeouts and obeys the
 // command's overall deadline; idempotent requests (all of ours: blobs are content-

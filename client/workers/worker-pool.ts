@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { type ErrorBody, LarderError } from '../../shared/errors.ts';
-import type { PartRef } from '../../shared/manifest.ts';
+import type { PartRef } from '../../shared/wire/manifest.ts';
 import type { KnownPart, PackedPart } from '../archive/pack.ts';
 import type { ExtractResult } from '../archive/tar-read.ts';
 import type { EntryList } from './entry-list.ts';

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { LarderError } from '../../shared/errors.ts';
-import type { Publisher } from '../../shared/manifest.ts';
-import { KEY_PREFIX_PATTERN, NAMESPACE_PATTERN } from '../../shared/names.ts';
+import type { Publisher } from '../../shared/wire/manifest.ts';
+import { KEY_PREFIX_PATTERN, NAMESPACE_PATTERN } from '../../shared/wire/names.ts';
 import { byteSize } from '../../shared/args.ts';
 import { checkOidcRules, type OidcRule } from './oidc-rules.ts';
 

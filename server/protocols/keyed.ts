@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { finishDigest } from '../../shared/digest.ts';
+import { finishDigest } from '../../shared/wire/digest.ts';
 import { isLarderError, LarderError } from '../../shared/errors.ts';
-import { type Manifest, OPAQUE_CODEC, type PartRef, type Publisher } from '../../shared/manifest.ts';
-import { KEY_PATTERN } from '../../shared/names.ts';
+import { type Manifest, OPAQUE_CODEC, type PartRef, type Publisher } from '../../shared/wire/manifest.ts';
+import { KEY_PATTERN } from '../../shared/wire/names.ts';
 import type { Access } from '../auth/access.ts';
 import type { RouteDeps } from '../routes/deps.ts';
 import { parseStored } from '../routes/lookup.ts';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FastifyRequest } from 'fastify';
-import { finishDigest } from '../../shared/digest.ts';
+import { finishDigest } from '../../shared/wire/digest.ts';
 import { LarderError } from '../../shared/errors.ts';
 import type { RouteDeps } from '../routes/deps.ts';
 import { disposableChunks, likewise } from '../storage/disposable-chunks.ts';

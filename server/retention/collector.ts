@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { mapLimit } from '../../shared/concurrency.ts';
-import { type Manifest, manifestDigests } from '../../shared/manifest.ts';
+import { type Manifest, manifestDigests } from '../../shared/wire/manifest.ts';
 import type { EntryInfo, Store } from '../storage/store.ts';
 import { readAccessEvents } from './access-log.ts';
 import { acquireLease, releaseLease, renewLease } from './lease.ts';

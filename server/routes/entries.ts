@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { LarderError } from '../../shared/errors.ts';
-import { checkManifestKey, type Manifest, manifestDigests, manifestSchema } from '../../shared/manifest.ts';
-import { entryListQuerySchema, type EntryListResponse, MAX_LIST_LIMIT } from '../../shared/protocol.ts';
+import { checkManifestKey, type Manifest, manifestDigests, manifestSchema } from '../../shared/wire/manifest.ts';
+import { entryListQuerySchema, type EntryListResponse, MAX_LIST_LIMIT } from '../../shared/wire/protocol.ts';
 import type { Store } from '../storage/store.ts';
 import type { RouteDeps } from './deps.ts';
 import { parseStored } from './lookup.ts';

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { LarderError } from '../../shared/errors.ts';
-import type { Manifest } from '../../shared/manifest.ts';
-import { type LookupRequest, type LookupResponse, lookupRequestSchema, MAX_LIST_LIMIT } from '../../shared/protocol.ts';
+import type { Manifest } from '../../shared/wire/manifest.ts';
+import { type LookupRequest, type LookupResponse, lookupRequestSchema, MAX_LIST_LIMIT } from '../../shared/wire/protocol.ts';
 import type { Store } from '../storage/store.ts';
 import type { RouteDeps } from './deps.ts';
 import { namespaceOf } from './params.ts';

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
-import { checkDigest } from '../../shared/digest.ts';
-import { checkKey, checkNamespace } from '../../shared/names.ts';
+import { checkDigest } from '../../shared/wire/digest.ts';
+import { checkKey, checkNamespace } from '../../shared/wire/names.ts';
 
 // Route parameters are checked against the closed alphabets before any store sees them.
 

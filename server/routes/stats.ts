@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { type ClientReport, clientReportSchema, type RetentionStats } from '../../shared/protocol.ts';
+import { type ClientReport, clientReportSchema, type RetentionStats } from '../../shared/wire/protocol.ts';
 import type { RetentionView } from '../retention/retention.ts';
 import { doomedCount } from '../retention/state.ts';
 import type { RouteDeps } from './deps.ts';

@@ -3,7 +3,7 @@ import { type FileHandle, link, mkdir, open, readdir, readFile, rename, rm, stat
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { mapLimit } from '../../shared/concurrency.ts';
-import { digestHex } from '../../shared/digest.ts';
+import { digestHex } from '../../shared/wire/digest.ts';
 import { fromSystemError, LarderError } from '../../shared/errors.ts';
 import { freeChunks } from '../../shared/own-memory.ts';
 import { hasDisposableChunks } from './disposable-chunks.ts';
@@ -11,7 +11,7 @@ import { EntryIndex } from './fs-entry-index.ts';
 import { FileBody } from '../../shared/file-body.ts';
 import { FsMeta } from './fs-meta.ts';
 import { type BlobInfo, type ByteRange, clientGone, type EntryInfo, type MetaCondition, type MetaObject, missingOf, type PutOutcome, type StagedBlob, stagedBlob, type Store } from './store.ts';
-import { NAMESPACE_PATTERN } from '../../shared/names.ts';
+import { NAMESPACE_PATTERN } from '../../shared/wire/names.ts';
 
 // The embedded default: blobs and manifests as files. Every write goes to a temp file
 // on the same file system, then is renamed (blobs) or hard-linked (manifests, whose

@@ -16,11 +16,11 @@ import { randomUUID } from 'node:crypto';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { mapLimit } from '../../shared/concurrency.ts';
-import { digestHex } from '../../shared/digest.ts';
+import { digestHex } from '../../shared/wire/digest.ts';
 import { LarderError } from '../../shared/errors.ts';
 import { JOURNAL_KEEP_MS, journalName, journalTime, type ListedObject, S3EntryIndex } from './s3-entry-index.ts';
 import { type BlobInfo, type ByteRange, clientGone, type EntryInfo, META_NAME, type MetaCondition, type MetaObject, missingOf, type PutOutcome, type StagedBlob, stagedBlob, type Store } from './store.ts';
-import { NAMESPACE_PATTERN } from '../../shared/names.ts';
+import { NAMESPACE_PATTERN } from '../../shared/wire/names.ts';
 
 // The distributed store: any number of stateless servers on one bucket. Blobs stream
 // through lib-storage's Upload (multipart with a bounded part size and queue; a body

@@ -2,11 +2,11 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync
 import { join } from 'node:path';
 import t from 'tap';
 import { request } from 'undici';
-import { sha256Digest } from '../../shared/digest.ts';
+import { sha256Digest } from '../../shared/wire/digest.ts';
 import { manifestFor } from '../helpers/app.ts';
 import { runLarder } from '../helpers/cli.ts';
-import { misbehavingProxy } from '../helpers/proxy.ts';
-import { s3Skip } from '../helpers/s3.ts';
+import { misbehavingProxy } from '../helpers/external/proxy.ts';
+import { s3Skip } from '../helpers/external/s3.ts';
 import { type Backend, startServer } from '../helpers/server.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { buildSampleTree, snapshotTree, tooDeepProject } from '../helpers/trees.ts';

@@ -71,7 +71,7 @@ t.test('a blob that arrived damaged but is intact on the server stays', async (t
   const check = await fetch(`${url}/v1/ns/default/blobs/${digest}/verify`, { method: 'POST' });
   t.equal(check.status, 404, 'an absent blob is not found');
   const data = Buffer.from('an intact part');
-  const { sha256Digest } = await import('../../shared/digest.ts');
+  const { sha256Digest } = await import('../../shared/wire/digest.ts');
   const good = sha256Digest(data);
   await fetch(`${url}/v1/ns/default/blobs/${good}`, { method: 'PUT', body: data, headers: { 'content-type': 'application/octet-stream' } });
   t.same(await (await fetch(`${url}/v1/ns/default/blobs/${good}/verify`, { method: 'POST' })).json(), { digest: good, intact: true });

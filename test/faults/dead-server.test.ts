@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { pseudoRandom } from '../../bench/corpora.ts';
 import { runLarder } from '../helpers/cli.ts';
-import { misbehavingProxy } from '../helpers/proxy.ts';
+import { misbehavingProxy } from '../helpers/external/proxy.ts';
 import { startServer } from '../helpers/server.ts';
 import { tempDir } from '../helpers/tmp.ts';
 

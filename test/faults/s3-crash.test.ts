@@ -1,8 +1,8 @@
 import { connect } from 'node:net';
 import { once } from 'node:events';
 import t from 'tap';
-import { sha256Digest } from '../../shared/digest.ts';
-import { leftovers, S3_BUCKET, S3_ENDPOINT, s3Skip, s3StoreOptions } from '../helpers/s3.ts';
+import { sha256Digest } from '../../shared/wire/digest.ts';
+import { leftovers, S3_BUCKET, S3_ENDPOINT, s3Skip, s3StoreOptions } from '../helpers/external/s3.ts';
 import { spawnServer } from '../helpers/server-process.ts';
 
 // A server killed mid-upload leaves its multipart upload pending on S3, and its parts

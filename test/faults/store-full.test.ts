@@ -5,7 +5,7 @@ import { pseudoRandom } from '../../bench/corpora.ts';
 import { runLarder } from '../helpers/cli.ts';
 import { spawnServer } from '../helpers/server-process.ts';
 import { tempDir } from '../helpers/tmp.ts';
-import { mountTmpfs, tmpfsSkip } from '../helpers/tmpfs.ts';
+import { mountTmpfs, tmpfsSkip } from '../helpers/external/tmpfs.ts';
 
 // The store's disk fills up during a save. The server must answer at once with a clear
 // code and close the connection (the body it stopped reading would otherwise hold the

@@ -5,7 +5,7 @@ import { pseudoRandom } from '../../bench/corpora.ts';
 import { runLarder } from '../helpers/cli.ts';
 import { startServer } from '../helpers/server.ts';
 import { tempDir } from '../helpers/tmp.ts';
-import { mountTmpfs, tmpfsSkip } from '../helpers/tmpfs.ts';
+import { mountTmpfs, tmpfsSkip } from '../helpers/external/tmpfs.ts';
 
 // The disk a restore writes to fills up, or refuses writes: one clear line with its own
 // code, no stack trace, and the target left as it was.

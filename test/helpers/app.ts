@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppOptions } from '../../server/app.ts';
 import { FsStore } from '../../server/storage/fs.ts';
-import { sha256Digest } from '../../shared/digest.ts';
-import type { Manifest } from '../../shared/manifest.ts';
+import { sha256Digest } from '../../shared/wire/digest.ts';
+import type { Manifest } from '../../shared/wire/manifest.ts';
 import { tempDir } from './tmp.ts';
 
 /** An app over a fresh disk store, for inject(). */

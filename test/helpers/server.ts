@@ -6,7 +6,7 @@ import { type AppOptions, buildApp } from '../../server/app.ts';
 import { FsStore } from '../../server/storage/fs.ts';
 import { S3Store } from '../../server/storage/s3.ts';
 import type { Store } from '../../server/storage/store.ts';
-import { S3_BUCKET, s3Client, s3StoreOptions } from './s3.ts';
+import { S3_BUCKET, s3Client, s3StoreOptions } from './external/s3.ts';
 import { tempDir } from './tmp.ts';
 
 export type Backend = 'fs' | 's3';

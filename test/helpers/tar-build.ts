@@ -1,8 +1,8 @@
 import { Header, type HeaderData } from 'tar/header';
 import { zstdCompressSync } from 'node:zlib';
 import { storedFrame } from '../../client/archive/stored.ts';
-import { sha256Digest } from '../../shared/digest.ts';
-import type { PartRef } from '../../shared/manifest.ts';
+import { sha256Digest } from '../../shared/wire/digest.ts';
+import type { PartRef } from '../../shared/wire/manifest.ts';
 
 // Builds tar archives member by member, including ones no honest packer would write,
 // for the extraction tests.

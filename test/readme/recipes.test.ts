@@ -7,8 +7,8 @@ import t, { type Test } from 'tap';
 import { parse } from 'yaml';
 import { buildClientPackage } from '../../client/package/build.ts';
 import { checkTokensFile, TokenTable } from '../../server/auth/access.ts';
-import { nodeOfMajor } from '../helpers/node-versions.ts';
-import { githubClaims, type Issuer, startIssuer } from '../helpers/oidc-issuer.ts';
+import { nodeOfMajor } from '../helpers/external/node-versions.ts';
+import { githubClaims, type Issuer, startIssuer } from '../helpers/external/oidc-issuer.ts';
 import { startServer } from '../helpers/server.ts';
 import { tempDir } from '../helpers/tmp.ts';
 

@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
 import { request } from 'undici';
-import { sha256Digest } from '../../shared/digest.ts';
+import { sha256Digest } from '../../shared/wire/digest.ts';
 import { TokenTable } from '../../server/auth/access.ts';
 import { startServer } from '../helpers/server.ts';
 

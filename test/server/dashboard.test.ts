@@ -2,7 +2,7 @@ import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { request } from 'undici';
-import { chromiumSkip, renderedDom, screenshot } from '../helpers/chromium.ts';
+import { chromiumSkip, renderedDom, screenshot } from '../helpers/external/chromium.ts';
 import { runLarder } from '../helpers/cli.ts';
 import { startServer } from '../helpers/server.ts';
 import { tempDir } from '../helpers/tmp.ts';

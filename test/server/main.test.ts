@@ -7,10 +7,10 @@ import t from 'tap';
 import { request } from 'undici';
 import { TokenTable } from '../../server/auth/access.ts';
 import { runLarder, runProcess } from '../helpers/cli.ts';
-import { S3_BUCKET, s3Skip, s3StoreOptions } from '../helpers/s3.ts';
+import { S3_BUCKET, s3Skip, s3StoreOptions } from '../helpers/external/s3.ts';
 import { SERVER_BIN, spawnServer } from '../helpers/server-process.ts';
 import { tempDir } from '../helpers/tmp.ts';
-import { mountTmpfs, tmpfsSkip } from '../helpers/tmpfs.ts';
+import { mountTmpfs, tmpfsSkip } from '../helpers/external/tmpfs.ts';
 import { buildSampleTree, snapshotTree } from '../helpers/trees.ts';
 
 t.test('larder-server starts on the disk store, says how it runs, and stops on SIGTERM', async (t) => {

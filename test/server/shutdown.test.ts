@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import t from 'tap';
 import { request } from 'undici';
-import { sha256Digest } from '../../shared/digest.ts';
+import { sha256Digest } from '../../shared/wire/digest.ts';
 import { startServer } from '../helpers/server.ts';
 
 // Closing right after a response used to wait for the 65 s keep-alive timeout.

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import { digestHex } from '../../../shared/digest.ts';
+import { digestHex } from '../../../shared/wire/digest.ts';
 import { LarderError } from '../../../shared/errors.ts';
 import type { Access } from '../../auth/access.ts';
 import type { RouteDeps } from '../../routes/deps.ts';

@@ -1,7 +1,7 @@
 import { createHash, randomInt } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { LarderError } from '../../../shared/errors.ts';
-import type { Manifest, Publisher } from '../../../shared/manifest.ts';
+import type { Manifest, Publisher } from '../../../shared/wire/manifest.ts';
 import type { RouteDeps } from '../../routes/deps.ts';
 import { parseStored } from '../../routes/lookup.ts';
 import { opaqueManifest } from '../keyed.ts';

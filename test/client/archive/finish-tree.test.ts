@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { finishTree } from '../../../client/archive/finish-tree.ts';
 import { extractPartBuffer } from '../../../client/archive/unpack.ts';
-import { casefoldSkip, mountCasefold } from '../../helpers/casefold.ts';
+import { casefoldSkip, mountCasefold } from '../../helpers/external/casefold.ts';
 import { asPart, type Member, tarOf } from '../../helpers/tar-build.ts';
 
 // Nothing is ever created below a symbolic link, whatever the file system folds: on

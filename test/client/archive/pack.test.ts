@@ -7,7 +7,7 @@ import { zstdDecompressSync } from 'node:zlib';
 import t from 'tap';
 import { finishTree } from '../../../client/archive/finish-tree.ts';
 import { IN_MEMORY_RAW_LIMIT, packPart, packPartStreaming } from '../../../client/archive/pack.ts';
-import { sha256Digest } from '../../../shared/digest.ts';
+import { sha256Digest } from '../../../shared/wire/digest.ts';
 import { planParts } from '../../../client/archive/parts.ts';
 import { CHUNK_BYTES, reusedMemory, tarBuffer, tarChunks } from '../../../client/archive/tar-write.ts';
 import { walkTree } from '../../../client/archive/tree.ts';

@@ -8,7 +8,7 @@ import { packPart } from '../../../client/archive/pack.ts';
 import { walkTree } from '../../../client/archive/tree.ts';
 import { extractPartBuffer, IN_MEMORY_PART_LIMIT, readPart } from '../../../client/archive/unpack.ts';
 import { zstd } from '../../../client/archive/zstd.ts';
-import type { PartRef } from '../../../shared/manifest.ts';
+import type { PartRef } from '../../../shared/wire/manifest.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { snapshotTree } from '../../helpers/trees.ts';
 

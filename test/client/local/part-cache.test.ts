@@ -78,7 +78,7 @@ t.test('under CI=true the local cache is off unless asked for', async (t) => {
 
 t.test('eviction goes by least recent use, and a read counts as use', async (t) => {
   const { partCacheInfo, prunePartCache, readLocalPart, storeLocalPart } = await import('../../../client/local/part-cache.ts');
-  const { sha256Digest } = await import('../../../shared/digest.ts');
+  const { sha256Digest } = await import('../../../shared/wire/digest.ts');
   const { utimesSync } = await import('node:fs');
   const dir = tempDir(t, 'parts');
   const parts = ['first', 'second', 'third'].map((name, i) => {

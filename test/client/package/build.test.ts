@@ -7,7 +7,7 @@ import { runProcess as run } from '../../helpers/cli.ts';
 import { startServer } from '../../helpers/server.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { wordyText } from '../../helpers/text.ts';
-import { nodeOfMajor, versionOf } from '../../helpers/node-versions.ts';
+import { nodeOfMajor, versionOf } from '../../helpers/external/node-versions.ts';
 import { buildSampleTree, snapshotTree } from '../../helpers/trees.ts';
 
 // The client as users install it: the packed tarball, `npm i -g` into a fresh prefix, the

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { runLarder } from '../../helpers/cli.ts';
-import { githubClaims, startIssuer } from '../../helpers/oidc-issuer.ts';
+import { githubClaims, startIssuer } from '../../helpers/external/oidc-issuer.ts';
 import { spawnServer } from '../../helpers/server-process.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { buildSampleTree } from '../../helpers/trees.ts';

@@ -61,7 +61,7 @@ t.test('against a real larder server: blobs and entries round-trip', async (t) =
   const { url } = await startServer(t);
   const c = client(url);
   const data = Buffer.from('part');
-  const { sha256Digest } = await import('../../../shared/digest.ts');
+  const { sha256Digest } = await import('../../../shared/wire/digest.ts');
   const digest = sha256Digest(data);
   t.same(await c.missing([digest]), [digest]);
   await c.putBlob(digest, data.length, () => data);

@@ -9,7 +9,7 @@ import { tempDir } from '../../helpers/tmp.ts';
 import { startServer } from '../../helpers/server.ts';
 import { CacheClient } from '../../../client/transport/transfer.ts';
 import { packPart } from '../../../client/archive/pack.ts';
-import type { PartRef } from '../../../shared/manifest.ts';
+import type { PartRef } from '../../../shared/wire/manifest.ts';
 import { wordyText } from '../../helpers/text.ts';
 
 t.test('a pool warmed for packing still extracts: each worker loads the other code on demand', async (t) => {

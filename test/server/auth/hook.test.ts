@@ -1,6 +1,6 @@
 import t from 'tap';
 import { TokenTable } from '../../../server/auth/access.ts';
-import { sha256Digest } from '../../../shared/digest.ts';
+import { sha256Digest } from '../../../shared/wire/digest.ts';
 import { injectableApp, manifestFor } from '../../helpers/app.ts';
 
 // Trust tiers: `main` (trusted branch) reads and writes main-*; `pr` (pull requests)

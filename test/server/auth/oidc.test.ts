@@ -1,9 +1,9 @@
 import { SignJWT } from 'jose';
 import t from 'tap';
 import { checkTokensFile, TokenTable, type TokensFile } from '../../../server/auth/access.ts';
-import { sha256Digest } from '../../../shared/digest.ts';
+import { sha256Digest } from '../../../shared/wire/digest.ts';
 import { injectableApp, manifestFor } from '../../helpers/app.ts';
-import { githubClaims, type Issuer, startIssuer } from '../../helpers/oidc-issuer.ts';
+import { githubClaims, type Issuer, startIssuer } from '../../helpers/external/oidc-issuer.ts';
 
 // Per-pull-request isolation: GitHub signs each job's token with its repository, event
 // and ref; the server grants `pr-{pr}-` from that signed ref, so pull request 7 can

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import t from 'tap';
 import { TokenTable } from '../../../server/auth/access.ts';
-import { s3Skip } from '../../helpers/s3.ts';
+import { s3Skip } from '../../helpers/external/s3.ts';
 import { startServer } from '../../helpers/server.ts';
 
 // What every keyed protocol shares (server/protocols/keyed.ts), seen over HTTP: one blob

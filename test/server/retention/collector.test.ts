@@ -5,9 +5,9 @@ import { Collector } from '../../../server/retention/collector.ts';
 import type { Caps } from '../../../server/retention/policy.ts';
 import { FsStore } from '../../../server/storage/fs.ts';
 import type { Store } from '../../../server/storage/store.ts';
-import { sha256Digest } from '../../../shared/digest.ts';
+import { sha256Digest } from '../../../shared/wire/digest.ts';
 import { manifestFor } from '../../helpers/app.ts';
-import { s3Skip, s3Store } from '../../helpers/s3.ts';
+import { s3Skip, s3Store } from '../../helpers/external/s3.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { verifiedBody } from '../storage/contract.ts';
 

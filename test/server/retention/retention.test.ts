@@ -3,7 +3,7 @@ import t, { type Test } from 'tap';
 import { buildApp } from '../../../server/app.ts';
 import { Retention } from '../../../server/retention/retention.ts';
 import { FsStore } from '../../../server/storage/fs.ts';
-import { sha256Digest } from '../../../shared/digest.ts';
+import { sha256Digest } from '../../../shared/wire/digest.ts';
 import { manifestFor } from '../../helpers/app.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 

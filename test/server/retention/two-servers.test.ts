@@ -3,9 +3,9 @@ import t from 'tap';
 import { buildApp } from '../../../server/app.ts';
 import { Retention } from '../../../server/retention/retention.ts';
 import { S3Store } from '../../../server/storage/s3.ts';
-import { sha256Digest } from '../../../shared/digest.ts';
+import { sha256Digest } from '../../../shared/wire/digest.ts';
 import { manifestFor } from '../../helpers/app.ts';
-import { s3Skip, s3StoreOptions } from '../../helpers/s3.ts';
+import { s3Skip, s3StoreOptions } from '../../helpers/external/s3.ts';
 
 // Two servers on one Ceph bucket, each with its own retention, as a fleet behind a load
 // balancer runs: one collects at a time, a restore on one server keeps an entry that

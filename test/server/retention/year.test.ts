@@ -5,8 +5,8 @@ import { buildApp } from '../../../server/app.ts';
 import { Retention } from '../../../server/retention/retention.ts';
 import { FsStore } from '../../../server/storage/fs.ts';
 import type { Store } from '../../../server/storage/store.ts';
-import { sha256Digest } from '../../../shared/digest.ts';
-import type { Manifest } from '../../../shared/manifest.ts';
+import { sha256Digest } from '../../../shared/wire/digest.ts';
+import type { Manifest } from '../../../shared/wire/manifest.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 
 // A year of CI traffic on one server with a capped store, a day at a time on an

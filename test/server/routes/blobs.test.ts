@@ -1,5 +1,5 @@
 import t from 'tap';
-import { sha256Digest } from '../../../shared/digest.ts';
+import { sha256Digest } from '../../../shared/wire/digest.ts';
 import { injectableApp, putBlob } from '../../helpers/app.ts';
 
 const octets = { 'content-type': 'application/octet-stream' };

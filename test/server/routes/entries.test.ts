@@ -1,5 +1,5 @@
 import t from 'tap';
-import { sha256Digest } from '../../../shared/digest.ts';
+import { sha256Digest } from '../../../shared/wire/digest.ts';
 import { injectableApp, manifestFor, putBlob } from '../../helpers/app.ts';
 
 t.test('publish: 201, then 409 for the same key; GET returns the first', async (t) => {

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { text } from 'node:stream/consumers';
 import type { Test } from 'tap';
-import { sha256Digest, VerifyingStream } from '../../../shared/digest.ts';
+import { sha256Digest, VerifyingStream } from '../../../shared/wire/digest.ts';
 import type { BlobInfo, Store } from '../../../server/storage/store.ts';
 
 // What every storage backend must do, run against each of them. makeStore gives a

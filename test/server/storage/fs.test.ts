@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import t from 'tap';
-import { sha256Digest } from '../../../shared/digest.ts';
+import { sha256Digest } from '../../../shared/wire/digest.ts';
 import { disposableChunks } from '../../../server/storage/disposable-chunks.ts';
 import { FsStore } from '../../../server/storage/fs.ts';
 import { tempDir } from '../../helpers/tmp.ts';

@@ -5,11 +5,11 @@ import t from 'tap';
 import { request } from 'undici';
 import { buildApp } from '../../../server/app.ts';
 import { S3Store } from '../../../server/storage/s3.ts';
-import { sha256Digest } from '../../../shared/digest.ts';
+import { sha256Digest } from '../../../shared/wire/digest.ts';
 import { manifestFor } from '../../helpers/app.ts';
 import { runLarder } from '../../helpers/cli.ts';
 import { tempDir } from '../../helpers/tmp.ts';
-import { leftovers, s3Skip, s3Store, s3StoreOptions } from '../../helpers/s3.ts';
+import { leftovers, s3Skip, s3Store, s3StoreOptions } from '../../helpers/external/s3.ts';
 import { storeContract, verifiedBody } from './contract.ts';
 import { mapLimit } from '../../../shared/concurrency.ts';
 

@@ -14,7 +14,7 @@ import { tempDir } from '../../../helpers/tmp.ts';
 // restore, a version mismatch, and an archive over 128 MiB (Azure's block path in v2,
 // many PATCHes in v1), every restored file compared by SHA-256.
 
-const DRIVER = fileURLToPath(new URL('../../../helpers/actions-cache.ts', import.meta.url));
+const DRIVER = fileURLToPath(new URL('../../../helpers/external/actions-cache.ts', import.meta.url));
 const TOKEN = 'gha-runner-token';
 const BIG = 140 * 1024 * 1024;
 

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { entryName, prefixName, tierKey } from '../../../../server/protocols/gha/names.ts';
-import { KEY_PATTERN } from '../../../../shared/names.ts';
+import { KEY_PATTERN } from '../../../../shared/wire/names.ts';
 
 t.test('a key becomes a larder name that keeps every restore key a prefix', async (t) => {
   const keys = ['Linux-node-20-npm-0f3a', 'setup-java-Linux-maven-é/ü ~ key', 'a'.repeat(512), `${'x'.repeat(170)}€${'y'.repeat(300)}`];

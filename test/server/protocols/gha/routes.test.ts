@@ -6,7 +6,7 @@ import { buildApp } from '../../../../server/app.ts';
 import { Retention } from '../../../../server/retention/retention.ts';
 import { FsStore } from '../../../../server/storage/fs.ts';
 import { S3Store } from '../../../../server/storage/s3.ts';
-import { s3Skip, s3StoreOptions } from '../../../helpers/s3.ts';
+import { s3Skip, s3StoreOptions } from '../../../helpers/external/s3.ts';
 import { startServer } from '../../../helpers/server.ts';
 import { tempDir } from '../../../helpers/tmp.ts';
 

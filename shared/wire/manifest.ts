@@ -1,11 +1,11 @@
 import { DIGEST_PATTERN } from './digest.ts';
-import { LarderError } from './errors.ts';
+import { LarderError } from '../errors.ts';
 import { KEY_PATTERN } from './names.ts';
 import { TIMES_PATTERN } from './times.ts';
 
 // An entry's manifest: published last, under its key, and never changed afterwards.
 // Version 2 parts hold no times (their members carry mtime 0); each part's times travel
-// beside it (shared/times.ts), and its rawDigest lets a later save recognise a part it
+// beside it (shared/wire/times.ts), and its rawDigest lets a later save recognise a part it
 // would build again without compressing it. Version 1 parts hold their times inside;
 // servers keep serving both, and clients restore both.
 
@@ -25,7 +25,7 @@ export interface PartRef {
   rawSize: number;
   /** tar members (files, folders, links) */
   entries: number;
-  /** version 2: the members' mtimes, encoded by shared/times.ts */
+  /** version 2: the members' mtimes, encoded by shared/wire/times.ts */
   times?: string;
   /** version 2: sha256 of the tar bytes before compression */
   rawDigest?: string;

@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { LarderError } from './errors.ts';
+import { LarderError } from '../errors.ts';
 
 // Stored content is addressed by SHA-256 only; fast non-cryptographic hashes are for keys.
 export const DIGEST_PATTERN = /^sha256:[0-9a-f]{64}$/;

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { tempDir } from './tmp.ts';
+import { tempDir } from '../tmp.ts';
 
 /**
  * A real, small file system (tmpfs) for fault tests: fill it and writes fail with

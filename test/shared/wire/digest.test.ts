@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import t from 'tap';
-import { checkDigest, digestHex, sha256Digest, VerifyingStream } from '../../shared/digest.ts';
+import { checkDigest, digestHex, sha256Digest, VerifyingStream } from '../../../shared/wire/digest.ts';
 
 const hello = sha256Digest(Buffer.from('hello'));
 

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { decodeTimes, encodeTimes } from '../../shared/times.ts';
+import { decodeTimes, encodeTimes } from '../../../shared/wire/times.ts';
 
 t.test('times round-trip exactly, in order', async (t) => {
   const lists = [

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { checkKey, checkKeyPrefix, checkNamespace } from '../../shared/names.ts';
+import { checkKey, checkKeyPrefix, checkNamespace } from '../../../shared/wire/names.ts';
 
 t.test('namespaces', async (t) => {
   for (const ok of ['acme-payments', 'a', 'team.1_x', '0'.repeat(64)]) t.equal(checkNamespace(ok), ok);

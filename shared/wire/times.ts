@@ -1,4 +1,4 @@
-import { LarderError } from './errors.ts';
+import { LarderError } from '../errors.ts';
 
 // Times travel beside the parts, in the manifest, so that a part's bytes depend only on
 // what the tree holds: npm, pip and Maven write install-time mtimes, and parts holding

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { tempDir } from './tmp.ts';
+import { tempDir } from '../tmp.ts';
 
 // Debian's headless Chromium, started as this machine's probe found works as root.
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { CreateBucketCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { S3Store, type S3StoreOptions } from '../../server/storage/s3.ts';
+import { S3Store, type S3StoreOptions } from '../../../server/storage/s3.ts';
 
 // The real S3-compatible server the suite runs against (Ceph RADOS Gateway, started by
 // test/run.sh, which exports S3_ENDPOINT and the AWS_* credentials). Each test gets its

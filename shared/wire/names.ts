@@ -1,4 +1,4 @@
-import { LarderError } from './errors.ts';
+import { LarderError } from '../errors.ts';
 
 // Namespaces and keys end up in URLs, file names and S3 object keys, so both are
 // validated against a closed alphabet before anything else looks at them.

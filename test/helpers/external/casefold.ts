@@ -1,7 +1,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { tempDir } from './tmp.ts';
+import { tempDir } from '../tmp.ts';
 
 // A case- and normalisation-insensitive file system (casefold-fs.py, a FUSE passthrough
 // like macOS's and Windows's defaults), for tests that nothing is ever written through a
