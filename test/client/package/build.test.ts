@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import t from 'tap';
+import { IN_MEMORY_RAW_LIMIT } from '../../../client/archive/pack.ts';
 import { buildClientPackage } from '../../../client/package/build.ts';
 import { runProcess as run } from '../../helpers/cli.ts';
 import { startServer } from '../../helpers/server.ts';
@@ -73,8 +74,8 @@ t.test('the package installs with npm i -g, small and dependency-free, and works
     nodes.map(async ({ major }) => {
       const key = listed.entries.find((e) => e.key.startsWith(`deps-node${major}-`))?.key;
       const manifest = (await (await fetch(`${url}/v1/ns/default/entries/${key}`)).json()) as { paths: Array<{ parts: Array<{ digest: string; rawSize: number }> }> };
-      // A part over 16 MiB (the big file) streams, and a stream's frames may differ between codecs.
-      return manifest.paths.flatMap((p) => p.parts).filter((part) => part.rawSize <= 16 * 1024 * 1024).map((part) => part.digest);
+      // A part over the in-memory limit (the big file) streams, and a stream's frames may differ between codecs.
+      return manifest.paths.flatMap((p) => p.parts).filter((part) => part.rawSize <= IN_MEMORY_RAW_LIMIT).map((part) => part.digest);
     }),
   );
   t.ok((inMemoryParts[0]?.length ?? 0) > 0, 'parts built in memory');
