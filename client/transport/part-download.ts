@@ -1,6 +1,6 @@
 import { isLarderError, LarderError } from '../../shared/errors.ts';
 import type { PartRef } from '../../shared/wire/manifest.ts';
-import { readPart } from '../archive/unpack.ts';
+import { fitsInMemory, readPart } from '../archive/unpack.ts';
 import type { SpareMemory } from '../spare-memory.ts';
 import type { CacheClient } from './transfer.ts';
 
@@ -9,11 +9,16 @@ import type { CacheClient } from './transfer.ts';
 // workers write: a worker's synchronous writes kept its own downloads from being read,
 // and m2's parts arrived at ~120 MB/s instead of ~900.
 
-/** A part's bytes, in `memory` when given; a download that stalls or breaks (after its headers) is tried once more. */
+/**
+ * A part's bytes, in `memory` when given: read straight into it over a connection of the
+ * client's own where the server is plain HTTP (direct-get.ts), else through node:http. A
+ * download that stalls or breaks is tried once more, the ordinary way.
+ */
 export async function downloadPart(client: CacheClient, part: PartRef, memory?: SpareMemory): Promise<Buffer> {
   const take = memory ? (size: number) => memory.take(size) : undefined;
   try {
-    return await readPart(await client.getBlob(part.digest), part, take, true);
+    const direct = fitsInMemory(part) ? await client.getBlobInto(part.digest, part.size, take ?? Buffer.allocUnsafe) : undefined;
+    return direct ?? (await readPart(await client.getBlob(part.digest), part, take, true));
   } catch (err) {
     const error = downloadError(err, part);
     if (error.code !== 'LARDER_TIMEOUT' && error.code !== 'LARDER_UNREACHABLE') throw error;

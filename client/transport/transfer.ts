@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
+import { DirectGets, NOT_DIRECT } from './direct-get.ts';
 import { Agents, drain, type FromFile, HttpTimeoutError, readJson, readText, send } from './http.ts';
 import { type ErrorCode, isErrorCode, LarderError } from '../../shared/errors.ts';
 import type { Manifest } from '../../shared/wire/manifest.ts';
@@ -53,6 +54,7 @@ export class CacheClient {
   readonly #ns: string;
   readonly #options: TransferOptions;
   readonly #agents = new Agents();
+  readonly #direct = new DirectGets();
   /** failures in a row, by kind of call (method and route) */
   readonly #failuresInARow = new Map<string, number>();
   /** the server has answered at least once: only then is a timeout worth a retry */
@@ -128,6 +130,28 @@ export class CacheClient {
     return this.#call({ method: 'GET', path: blobPath(this.#ns, digest) });
   }
 
+  /**
+   * The blob's bytes read straight into memory from `take` (direct-get.ts), or undefined
+   * where getBlob must answer instead: an https server, or an answer other than the blob.
+   */
+  async getBlobInto(digest: string, size: number, take: (size: number) => Buffer): Promise<Buffer | undefined> {
+    this.#checkOpen();
+    const url = this.#url(blobPath(this.#ns, digest));
+    const headers: Record<string, string> = this.#options.token ? { authorization: `Bearer ${this.#options.token}` } : {};
+    if (!DirectGets.usable(url, headers)) return undefined;
+    const onHead = () => {
+      this.#answered = true;
+      this.#options.onProgress?.();
+    };
+    const timeouts = { idleTimeoutMs: this.#options.idleTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS, connectTimeoutMs: this.#options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS };
+    try {
+      const bytes = await this.#direct.get({ url, headers, size, take, signal: this.#options.signal, ...timeouts, onHead });
+      return bytes === NOT_DIRECT ? undefined : bytes;
+    } catch (err) {
+      throw transportError(err, this.#base.origin);
+    }
+  }
+
   /** Publishes an entry; 'exists' when another save published the key first. */
   async putEntry(manifest: Manifest): Promise<'created' | 'exists'> {
     const res = await this.#call({ method: 'PUT', path: entryPath(this.#ns, manifest.key), json: manifest, accept: [409] });
@@ -142,12 +166,23 @@ export class CacheClient {
 
   async close(): Promise<void> {
     this.#agents.destroy();
+    this.#direct.close();
   }
 
-  async #call(call: Call): Promise<IncomingMessage> {
+  /** Fails at once when the server is not to be called any more. */
+  #checkOpen(): void {
     if (this.#deadBecause) throw this.#deadBecause;
     const open = [...this.#failuresInARow].find(([, failures]) => failures >= BREAKER_THRESHOLD);
     if (open) throw new LarderError('LARDER_UNREACHABLE', `stopped calling ${this.#base.origin} after ${open[1]} failures in a row (${open[0]})`);
+  }
+
+  /** The server's own path is kept: behind a proxy at /larder/, the token goes there only. */
+  #url(path: string): URL {
+    return new URL(`${this.#base.pathname.replace(/\/+$/, '')}${path}`, this.#base);
+  }
+
+  async #call(call: Call): Promise<IncomingMessage> {
+    this.#checkOpen();
     const kind = `${call.method} ${routeOf(call.path)}`;
     const retries = this.#options.retries ?? 2;
     for (let attempt = 0; ; attempt++) {
@@ -196,8 +231,7 @@ export class CacheClient {
     return send(
       {
         method: call.method,
-        // The server's own path is kept: behind a proxy at /larder/, the token goes there only.
-        url: new URL(`${this.#base.pathname.replace(/\/+$/, '')}${call.path}`, this.#base),
+        url: this.#url(call.path),
         headers,
         body,
         signal: this.#options.signal,
