@@ -75,6 +75,10 @@ const JAVA_LIBRARIES = [
   'libjoda-time-java', 'libhibernate-validator-java', 'libxmlgraphics-commons-java', 'libpdfbox2-java', 'liblucene4.10-java',
   'libgoogle-gson-java', 'libslf4j-java', 'liblog4j2-java', 'libjackson2-databind-java', 'libantlr4-runtime-java',
   'libcommons-compress-java', 'libhttpclient-java', 'libjaxb-api-java', 'libguava-java',
+  // Gradle's own libraries land in /usr/share/maven-repo too, and the test suite installs
+  // it: without it here, a corpus built before the first test run had 1,846 files and
+  // 147 MB, one built after it 2,799 files and 220 MB.
+  'gradle',
 ];
 const MAVEN_REPO = '/usr/share/maven-repo';
 
