@@ -14,6 +14,8 @@ const { connect } = process.getBuiltinModule('node:net');
 
 /** No answer's head to a blob GET comes near this. */
 const HEAD_LIMIT = 16 * 1024;
+/** Reads land here until the head has arrived: at most this much at a time. */
+const SCRATCH_BYTES = 16 * 1024;
 /** Kept-alive connections waiting for the next GET; a restore runs a handful at once. */
 const IDLE_LIMIT = 16;
 /** A header value that may go on the wire as it is. */
@@ -35,9 +37,8 @@ export interface DirectGet {
 /** The answer's head was not the one this path reads: ask again the ordinary way. */
 export const NOT_DIRECT = Symbol('not direct');
 
-/** What one connection is doing: reading a head into `head`, or a body into `body`. */
+/** What one connection is doing: reading a head into the connection's `head`, or a body into `body`. */
 interface Reading {
-  head: Buffer;
   headLength: number;
   body?: Buffer;
   received: number;
@@ -60,6 +61,8 @@ interface Connection {
   reading?: Reading;
   /** memory each read lands in while no body is being read */
   scratch: Buffer;
+  /** the head read so far: room for HEAD_LIMIT and one more read */
+  head: Buffer;
   /** takes a kept connection the server closed off the idle list */
   forget?: () => void;
 }
@@ -118,7 +121,6 @@ export class DirectGets {
         resolve(result);
       };
       const reading: Reading = {
-        head: Buffer.allocUnsafe(HEAD_LIMIT),
         headLength: 0,
         received: 0,
         last: false,
@@ -158,7 +160,7 @@ export class DirectGets {
 /** A new connection whose reads land in the body being read, or in scratch memory. */
 function open(req: DirectGet): Promise<Connection> {
   return new Promise((resolve, reject) => {
-    const connection: Connection = { scratch: Buffer.allocUnsafe(HEAD_LIMIT) } as Connection;
+    const connection = { scratch: Buffer.allocUnsafe(SCRATCH_BYTES), head: Buffer.allocUnsafe(HEAD_LIMIT + SCRATCH_BYTES) } as Connection;
     const socket = connect({
       host: req.url.hostname.replace(/^\[|\]$/g, ''),
       port: Number(req.url.port || 80),
@@ -206,17 +208,22 @@ function received(connection: Connection, bytes: number, buf: Buffer): void {
     if (reading.received === reading.body.length) reading.done(reading.body);
     return;
   }
-  const room = reading.head.length - reading.headLength;
-  if (bytes > room) return reading.done(NOT_DIRECT);
-  buf.copy(reading.head, reading.headLength, 0, bytes);
+  // Short of HEAD_LIMIT before this read, so this read fits (connection.head).
+  const { head: headBytes } = connection;
+  buf.copy(headBytes, reading.headLength, 0, bytes);
   reading.headLength += bytes;
-  const end = reading.head.subarray(0, reading.headLength).indexOf('\r\n\r\n');
-  if (end < 0) return;
-  const head = parseHead(reading.head.toString('latin1', 0, end));
-  const body = head ? reading.onHead(head) : NOT_DIRECT;
+  const end = headBytes.subarray(0, reading.headLength).indexOf('\r\n\r\n');
+  if (end < 0 && reading.headLength < HEAD_LIMIT) return;
+  const head = end >= 0 && end <= HEAD_LIMIT ? parseHead(headBytes.toString('latin1', 0, end)) : undefined;
+  let body: Buffer | typeof NOT_DIRECT;
+  try {
+    body = head ? reading.onHead(head) : NOT_DIRECT;
+  } catch {
+    body = NOT_DIRECT; // no memory for the part: the ordinary path meets the same and says so
+  }
   if (body === NOT_DIRECT) return reading.done(NOT_DIRECT);
   // What came with the head is the body's start; an answer longer than its length is not the blob.
-  const start = reading.head.subarray(end + 4, reading.headLength);
+  const start = headBytes.subarray(end + 4, reading.headLength);
   if (start.length > body.length) return reading.done(NOT_DIRECT);
   start.copy(body);
   reading.body = body;

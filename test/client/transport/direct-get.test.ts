@@ -68,6 +68,23 @@ t.test('the blob arrives whole over many reads, with the request as asked, and t
   t.equal(connections(), 1, 'one connection for three GETs');
 });
 
+t.test('a head that comes in two reads, the second full of the body', async (t) => {
+  const blob = randomBytes(1024 * 1024);
+  const server = createTcpServer((socket: Socket) => {
+    socket.once('data', () => {
+      socket.write('HTTP/1.1 200 OK\r\ncontent-');
+      setTimeout(() => socket.write(Buffer.concat([Buffer.from(`length: ${blob.length}\r\n\r\n`), blob])), 100);
+    });
+    socket.on('error', () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const gets = new DirectGets();
+  t.teardown(() => gets.close());
+  const bytes = await gets.get(get(new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/b`), blob.length));
+  t.ok(bytes !== NOT_DIRECT && bytes.equals(blob), 'read directly, byte for byte');
+});
+
 t.test('a blob of no bytes, and one that comes with its head in one read', async (t) => {
   const small = Buffer.from('tiny part');
   const { url } = await httpServer(t, (req, res) => {
@@ -172,6 +189,16 @@ t.test('a server that is not there is an error of the connection, not a hang', a
   await new Promise<void>((resolve) => server.close(() => resolve()));
   const gets = new DirectGets();
   await t.rejects(gets.get(get(new URL(`http://127.0.0.1:${port}/b`), 4)), { code: 'ECONNREFUSED' });
+});
+
+t.test('no memory for the part leaves it to the ordinary path', async (t) => {
+  const { url } = await httpServer(t, (_req, res) => res.writeHead(200, { 'content-length': 4 }).end('abcd'));
+  const gets = new DirectGets();
+  t.teardown(() => gets.close());
+  const take = () => {
+    throw new RangeError('Array buffer allocation failed');
+  };
+  t.equal(await gets.get(get(url, 4, { take })), NOT_DIRECT);
 });
 
 t.test('only plain HTTP with header values fit for the wire goes this way', async (t) => {
