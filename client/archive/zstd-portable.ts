@@ -3,22 +3,29 @@ import { Zstd } from '@hpcc-js/wasm-zstd';
 import { Decompress } from 'fzstd';
 import { STREAM_CHUNK_BYTES, type ZstdCodec, ZstdOutputTooLarge } from './zstd.ts';
 
-// zstd where node:zlib has none (Node 20). Compression: @hpcc-js/wasm-zstd, libzstd 1.5.7
-// in wasm (no native build, no install script, bundles into the client). Decompression:
-// fzstd, pure JavaScript, ~4× faster here than that wasm build's decoder (17 against
-// 300 ms for a 4 MiB part). Both are single-threaded and slower than node:zlib; the
-// benchmark measures by how much.
+// zstd where node:zlib has none (Node 20): libzstd 1.5.7 compiled to wasm, from
+// @hpcc-js/wasm-zstd (no native build, no install script, bundles into the client), and
+// fzstd (pure JavaScript) for streams decoded, which hold a window as big as a frame asks.
+// Single-threaded each, and slower than node:zlib: the benchmark measures by how much.
+//
+// The wrapper's own calls copy their output out of the wasm heap by spreading it into a
+// JavaScript array, element by element (`new Uint8Array([...view])`): four fifths of the
+// time a 4 MiB part took to compress (3 parts of a node_modules: 410 ms, against 90 with
+// one memcpy out of the heap), and a 300 ms decode of one. So libzstd is called here
+// through the wrapper's module and each result is copied out of its heap once. Its shape
+// is checked once; without it, the wrapper's calls and fzstd serve, slowly.
 
-// The wrapper's compress and compressChunk copy their output out of the wasm heap by
-// spreading it into a JavaScript array, element by element (`new Uint8Array([...view])`):
-// four fifths of the time a 4 MiB part took (3 parts of a node_modules: 410 ms, against 90
-// with one memcpy out of the heap). So the frame is read from the heap here, through the
-// wrapper's own module, whose shape is checked once; without it, the wrapper's calls.
-
-/** The parts of the wrapper (1.12) compressing uses: its module's heap, malloc and free, and libzstd's calls. */
+/** The parts of the wrapper (1.12) used: its module's heap, malloc and free, and libzstd's calls. */
 interface WasmInternals {
   _mainModule: { _module: { HEAPU8: Uint8Array }; malloc(size: number): WasmBlock; dataToHeap(data: Uint8Array): WasmBlock; free(block: WasmBlock): void };
-  _zstdClass: { compressBound(size: number): number; compress(dst: number, room: number, src: number, size: number, level: number): number; isError(code: number): boolean; getErrorName(code: number): string; CStreamOutSize(): number };
+  _zstdClass: {
+    compressBound(size: number): number;
+    compress(dst: number, room: number, src: number, size: number, level: number): number;
+    decompress(dst: number, room: number, src: number, size: number): number;
+    isError(code: number): boolean;
+    getErrorName(code: number): string;
+    CStreamOutSize(): number;
+  };
   _zstd: { compressChunk(dst: number, room: number, src: number, size: number): number; compressEnd(dst: number, room: number): number };
 }
 interface WasmBlock {
@@ -26,20 +33,23 @@ interface WasmBlock {
   size: number;
 }
 
-interface Compressing {
+/** libzstd's calls, each result in memory of its own size (or `memory`'s). */
+interface WasmCalls {
   compress(data: Uint8Array, level: number, memory?: (size: number) => Buffer): Uint8Array;
   compressChunk(data: Uint8Array): Uint8Array;
   compressEnd(): Uint8Array;
+  /** A whole frame into at most `room` bytes; undefined when it would not fit. */
+  decompress?(data: Uint8Array, room: number, memory: (size: number) => Buffer): Buffer | undefined;
 }
 
 export function internalsOf(wasm: Zstd): WasmInternals | undefined {
   const w = wasm as unknown as Partial<WasmInternals>;
-  const ok = w._mainModule?._module?.HEAPU8 instanceof Uint8Array && typeof w._mainModule.malloc === 'function' && typeof w._mainModule.dataToHeap === 'function' && typeof w._zstdClass?.compress === 'function' && typeof w._zstd?.compressChunk === 'function' && typeof w._zstd.compressEnd === 'function';
+  const calls = [w._mainModule?.malloc, w._mainModule?.dataToHeap, w._mainModule?.free, w._zstdClass?.compress, w._zstdClass?.decompress, w._zstdClass?.compressBound, w._zstdClass?.isError, w._zstd?.compressChunk, w._zstd?.compressEnd];
+  const ok = w._mainModule?._module?.HEAPU8 instanceof Uint8Array && calls.every((call) => typeof call === 'function');
   return ok ? (w as WasmInternals) : undefined;
 }
 
-/** Compressing calls that copy each frame out of the wasm heap once, into `memory` when given. */
-function heapCopying(wasm: Zstd): Compressing {
+function wasmCalls(wasm: Zstd): WasmCalls {
   const internals = internalsOf(wasm);
   if (!internals) return { compress: (data, level) => wasm.compress(data, level), compressChunk: (data) => wasm.compressChunk(data), compressEnd: () => wasm.compressEnd() };
   const { _mainModule: heap, _zstdClass: lib, _zstd: stream } = internals;
@@ -47,11 +57,12 @@ function heapCopying(wasm: Zstd): Compressing {
   const written = (room: number, write: (dst: number) => number, input?: WasmBlock, memory: (size: number) => Buffer = Buffer.allocUnsafe): Buffer => {
     const out = heap.malloc(room);
     try {
+      if (out.ptr === 0 || input?.ptr === 0) throw new Error(`zstd: no wasm memory for ${room} bytes`);
       const size = write(out.ptr);
-      if (lib.isError(size)) throw new Error(`zstd failed: ${lib.getErrorName(size)}`);
-      const frame = memory(size);
-      frame.set(heap._module.HEAPU8.subarray(out.ptr, out.ptr + size)); // read after the call: the heap may have grown
-      return frame;
+      if (lib.isError(size)) throw new Error(`zstd: ${lib.getErrorName(size)}`);
+      const result = memory(size);
+      result.set(heap._module.HEAPU8.subarray(out.ptr, out.ptr + size)); // read after the call: the heap may have grown
+      return result;
     } finally {
       heap.free(out);
       if (input) heap.free(input);
@@ -72,6 +83,22 @@ function heapCopying(wasm: Zstd): Compressing {
       const room = lib.CStreamOutSize();
       return written(room, (dst) => stream.compressEnd(dst, room));
     },
+    decompress(data, room, memory) {
+      // One-shot: decoded straight into `room` (no window buffer), which it cannot pass.
+      let tooSmall = false;
+      const input = heap.dataToHeap(data);
+      const tar = written(
+        room,
+        (dst) => {
+          const size = lib.decompress(dst, room, input.ptr, input.size);
+          tooSmall = lib.isError(size) && lib.getErrorName(size) === 'Destination buffer is too small';
+          return tooSmall ? 0 : size;
+        },
+        input,
+        memory,
+      );
+      return tooSmall ? undefined : tar;
+    },
   };
 }
 
@@ -79,24 +106,32 @@ function heapCopying(wasm: Zstd): Compressing {
 // allocate whatever a frame header declares, so it is held to the same.
 const MAX_WINDOW = 2 ** 27;
 
+/** Output memory kept for the next part up to this (a packer's biggest part), as node:zlib's is. */
+const KEPT_OUTPUT_BYTES = 16 * 1024 * 1024 + 1;
+
 export async function loadPortableZstd(): Promise<ZstdCodec> {
   const wasm = await Zstd.load();
-  const compressing = heapCopying(wasm);
+  const calls = wasmCalls(wasm);
+  // A part is decoded into memory kept for the thread's next one (as node:zlib's is).
+  let output = Buffer.allocUnsafe(0);
   // The wasm module has one streaming context: streams take turns.
   let turn: Promise<void> = Promise.resolve();
   return {
     name: `wasm libzstd ${wasm.version()} + fzstd`,
-    compress: (data, level, memory) => toBuffer(compressing.compress(data, level, memory)),
+    compress: (data, level, memory) => toBuffer(calls.compress(data, level, memory)),
     decompress(data, maxOutput) {
-      const chunks: Uint8Array[] = [];
-      let length = 0;
-      const decoder = guardedDecoder((chunk) => {
-        length += chunk.length;
-        if (length > maxOutput) throw new ZstdOutputTooLarge('past the limit');
-        chunks.push(chunk);
+      const window = frameWindow(data);
+      if (window !== undefined && window > MAX_WINDOW) refuse(window); // as node:zlib would
+      if (!calls.decompress) return decompressedByFzstd(data, maxOutput);
+      // One byte of room past the most allowed: a frame that fills it is too large.
+      const room = maxOutput + 1;
+      const tar = calls.decompress(data, room, (size) => {
+        if (room > KEPT_OUTPUT_BYTES) return Buffer.allocUnsafeSlow(size);
+        if (output.length < size) output = Buffer.allocUnsafeSlow(Math.min(KEPT_OUTPUT_BYTES, Math.max(room, output.length)));
+        return output.subarray(0, size);
       });
-      decoder.push(data, true);
-      return Buffer.concat(chunks, length);
+      if (tar === undefined || tar.length === room) throw new ZstdOutputTooLarge('past the limit');
+      return tar;
     },
     compressStream(level) {
       let release: (() => void) | undefined;
@@ -111,10 +146,10 @@ export async function loadPortableZstd(): Promise<ZstdCodec> {
       return new Transform({
         highWaterMark: STREAM_CHUNK_BYTES,
         transform(chunk: Buffer, _encoding, callback: TransformCallback) {
-          (started ??= acquire()).then(() => callback(null, toBuffer(compressing.compressChunk(chunk))), callback);
+          (started ??= acquire()).then(() => callback(null, toBuffer(calls.compressChunk(chunk))), callback);
         },
         flush(callback: TransformCallback) {
-          (started ??= acquire()).then(() => callback(null, toBuffer(compressing.compressEnd())), callback);
+          (started ??= acquire()).then(() => callback(null, toBuffer(calls.compressEnd())), callback);
         },
         destroy(err, callback) {
           // Only once its own turn came: a stream destroyed while waiting passes it on when it comes.
@@ -153,9 +188,26 @@ export async function loadPortableZstd(): Promise<ZstdCodec> {
   };
 }
 
+function refuse(window: number): never {
+  throw new Error(`a zstd frame needs a ${window}-byte window, over the ${MAX_WINDOW} allowed`);
+}
+
 /** The bytes as a Buffer, without a copy when they are one already. */
 function toBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+}
+
+/** Without the wrapper's internals: fzstd, whole. */
+function decompressedByFzstd(data: Uint8Array, maxOutput: number): Buffer {
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  const decoder = guardedDecoder((chunk) => {
+    length += chunk.length;
+    if (length > maxOutput) throw new ZstdOutputTooLarge('past the limit');
+    chunks.push(chunk);
+  });
+  decoder.push(data, true);
+  return Buffer.concat(chunks, length);
 }
 
 /** An fzstd decoder that refuses a frame whose window is over MAX_WINDOW, before fzstd allocates it. */
@@ -164,9 +216,6 @@ function guardedDecoder(ondata: (chunk: Uint8Array) => void): { push(chunk: Uint
   // The first frame's header is read here, before fzstd sees it. fzstd keeps the frame
   // it is in as `s` (window size `e`): checked after every push, for any later frame.
   const state = decoder as unknown as { s?: { e?: number } | number };
-  const refuse = (window: number): never => {
-    throw new Error(`a zstd frame needs a ${window}-byte window, over the ${MAX_WINDOW} allowed`);
-  };
   let head: Uint8Array | undefined = new Uint8Array(0);
   return {
     push(chunk, final = false) {

@@ -2,8 +2,8 @@ import { Transform } from 'node:stream';
 import * as zlib from 'node:zlib';
 
 // zstd for parts. Node 22.15+ has it in node:zlib, which is what runs almost always. On
-// Node 20 a portable codec stands in (zstd-portable.ts: libzstd 1.5.7 compiled to wasm
-// for compression, fzstd for decompression): the same format, so either restores what
+// Node 20 a portable codec stands in (zstd-portable.ts: libzstd 1.5.7 compiled to wasm,
+// and fzstd for streams decoded): the same format, so either restores what
 // the other saved. A part compresses to the same bytes with either (both compress it in
 // one pass); a big file's stream may not, which costs nothing across versions: a save
 // recognises parts by their tar bytes (rawDigest).

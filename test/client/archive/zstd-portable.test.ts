@@ -85,3 +85,22 @@ t.test('a frame is copied out of the wasm heap once, into the memory the caller 
   t.same(native.decompress(frame), data, 'and a whole frame');
   t.same(frame, native.compress(data), 'the same bytes node:zlib writes in one pass');
 });
+
+t.test('a frame decodes to exactly the most allowed, not a byte more; parts decode one after another', async (t) => {
+  const portable = await loadPortableZstd();
+  const a = sample(1024 * 1024);
+  const b = sample(3 * 1024 * 1024 + 5);
+  t.same(portable.decompress(native.compress(a), a.length), a, 'exactly at the limit');
+  const past = (() => {
+    try {
+      portable.decompress(native.compress(a), a.length - 1);
+    } catch (err) {
+      return err;
+    }
+  })();
+  t.ok(past instanceof ZstdOutputTooLarge, 'one byte past it is too large');
+  t.same(Buffer.from(portable.decompress(native.compress(b), b.length)), b, 'a bigger part after a smaller one');
+  t.same(Buffer.from(portable.decompress(native.compress(a), b.length)), a, 'and a smaller one after it, in a larger limit');
+  const two = Buffer.concat([native.compress(a), native.compress(b)]);
+  t.same(Buffer.from(portable.decompress(two, a.length + b.length)), Buffer.concat([a, b]), 'two frames one after the other, as node:zlib reads them');
+});
