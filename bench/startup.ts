@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildExecutable } from '../client/package/sea.ts';
+import { nodeOfMajor } from '../test/helpers/external/node-versions.ts';
 import { clientPackage, LARDER, log } from './larder.ts';
 import { inTurn, quiet, type Row, sh, timed } from './measure.ts';
 import { startServer } from './server.ts';
@@ -10,7 +11,8 @@ import { startServer } from './server.ts';
 // Start-up, where a small tree shows it: the client as users install it (the package on
 // the pinned Node, and the single executable) against `node -e 0`, and a save and an
 // exact-hit restore of a ~4,500-file node_modules against tar and zstd. The sources'
-// client is measured beside them, since that is what the rest of the benchmark runs.
+// client is measured beside them, since that is what the rest of the benchmark runs, and
+// the package on Node 20, whose zstd is wasm (client/archive/zstd-portable.ts).
 
 const SMALL_FILES = 4_500;
 
@@ -40,18 +42,19 @@ export async function startupRows(cache: string, largeProject: string, work: str
   const pkg = await clientPackage();
   log('start-up: building the executable');
   const executable = await buildExecutable(builds);
-  const clients: Record<string, string[]> = { package: [process.execPath, pkg], executable: [executable], sources: [process.execPath, LARDER] };
+  const clients: Record<string, string[]> = { package: [process.execPath, pkg], 'package on Node 20': [nodeOfMajor(20), pkg], executable: [executable], sources: [process.execPath, LARDER] };
   const rows: Row[] = [];
 
-  // --version: the start-up alone. Ten rounds, alternating with the bare Node.
+  // --version: the start-up alone. Ten rounds, alternating with the bare Node (the one it runs on).
   for (const [name, command] of Object.entries(clients)) {
+    const node = command.length > 1 ? (command[0] as string) : process.execPath;
     const larder: number[] = [];
     const bare: number[] = [];
     for (let i = 0; i < Math.max(10, runs); i++) {
       await inTurn(
         i,
         async () => larder.push((await timed(command[0] as string, [...command.slice(1), '--version'], { cwd: project })).seconds),
-        async () => bare.push((await timed(process.execPath, ['-e', '0'], { cwd: project })).seconds),
+        async () => bare.push((await timed(node, ['-e', '0'], { cwd: project })).seconds),
       );
     }
     rows.push({ scenario: `larder --version (${name})`, corpus: '-', larder, baselineName: 'node -e 0', baseline: bare, ...(name === 'sources' ? {} : { goal: { kind: 'larder/baseline ≤' as const, value: 2 } }) });
@@ -61,6 +64,7 @@ export async function startupRows(cache: string, largeProject: string, work: str
   const archive = join(work, 'small.tar.zst');
   try {
     for (const [name, command] of Object.entries(clients)) {
+      const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-');
       const run = async (args: string[], cwd: string, namespace: string) => {
         const cacheDir = mkdtempSync(join(tmpdir(), 'larder-bench-client-'));
         try {
@@ -74,15 +78,15 @@ export async function startupRows(cache: string, largeProject: string, work: str
       const restore: number[] = [];
       const nativeRestore: number[] = [];
       for (let i = 0; i < runs; i++) {
-        const namespace = `startup-${name}-${i}`; // a namespace of its own: every part is uploaded
+        const namespace = `startup-${slug}-${i}`; // a namespace of its own: every part is uploaded
         const source = [join(project, 'node_modules')];
         await inTurn(
           i,
           async () => nativeSave.push((await quiet(() => sh(`tar -cf - node_modules | zstd -T0 -3 -q -f -o ${archive}`, project), source)).seconds),
           async () => save.push((await quiet(() => run(['save', '--key', 'small', '--path', 'node_modules'], project, namespace), source)).seconds),
         );
-        const nativeDir = join(work, `startup-native-${name}-${i}`);
-        const larderDir = join(work, `startup-larder-${name}-${i}`);
+        const nativeDir = join(work, `startup-native-${slug}-${i}`);
+        const larderDir = join(work, `startup-larder-${slug}-${i}`);
         mkdirSync(nativeDir);
         mkdirSync(larderDir);
         await inTurn(
