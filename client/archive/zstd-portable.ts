@@ -1,7 +1,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { Zstd } from '@hpcc-js/wasm-zstd';
 import { Decompress } from 'fzstd';
-import { STREAM_CHUNK_BYTES, type ZstdCodec, ZstdOutputTooLarge } from './zstd.ts';
+import { outputFor, STREAM_CHUNK_BYTES, type ZstdCodec, ZstdOutputTooLarge } from './zstd.ts';
 
 // zstd where node:zlib has none (Node 20): libzstd 1.5.7 compiled to wasm, from
 // @hpcc-js/wasm-zstd (no native build, no install script, bundles into the client), and
@@ -17,7 +17,7 @@ import { STREAM_CHUNK_BYTES, type ZstdCodec, ZstdOutputTooLarge } from './zstd.t
 
 /** The parts of the wrapper (1.12) used: its module's heap, malloc and free, and libzstd's calls. */
 interface WasmInternals {
-  _mainModule: { _module: { HEAPU8: Uint8Array }; malloc(size: number): WasmBlock; dataToHeap(data: Uint8Array): WasmBlock; free(block: WasmBlock): void };
+  _mainModule: { _module: { HEAPU8: Uint8Array }; malloc(size: number): WasmBlock; free(block: WasmBlock): void };
   _zstdClass: {
     compressBound(size: number): number;
     compress(dst: number, room: number, src: number, size: number, level: number): number;
@@ -38,13 +38,13 @@ interface WasmCalls {
   compress(data: Uint8Array, level: number, memory?: (size: number) => Buffer): Uint8Array;
   compressChunk(data: Uint8Array): Uint8Array;
   compressEnd(): Uint8Array;
-  /** A whole frame into at most `room` bytes; undefined when it would not fit. */
-  decompress?(data: Uint8Array, room: number, memory: (size: number) => Buffer): Buffer | undefined;
+  /** A whole frame into at most `room` bytes; ZstdOutputTooLarge when it would not fit. */
+  decompress?(data: Uint8Array, room: number, memory: (size: number) => Buffer): Buffer;
 }
 
 export function internalsOf(wasm: Zstd): WasmInternals | undefined {
   const w = wasm as unknown as Partial<WasmInternals>;
-  const calls = [w._mainModule?.malloc, w._mainModule?.dataToHeap, w._mainModule?.free, w._zstdClass?.compress, w._zstdClass?.decompress, w._zstdClass?.compressBound, w._zstdClass?.isError, w._zstd?.compressChunk, w._zstd?.compressEnd];
+  const calls = [w._mainModule?.malloc, w._mainModule?.free, w._zstdClass?.compress, w._zstdClass?.decompress, w._zstdClass?.compressBound, w._zstdClass?.isError, w._zstd?.compressChunk, w._zstd?.compressEnd];
   const ok = w._mainModule?._module?.HEAPU8 instanceof Uint8Array && calls.every((call) => typeof call === 'function');
   return ok ? (w as WasmInternals) : undefined;
 }
@@ -53,11 +53,26 @@ function wasmCalls(wasm: Zstd): WasmCalls {
   const internals = internalsOf(wasm);
   if (!internals) return { compress: (data, level) => wasm.compress(data, level), compressChunk: (data) => wasm.compressChunk(data), compressEnd: () => wasm.compressEnd() };
   const { _mainModule: heap, _zstdClass: lib, _zstd: stream } = internals;
-  /** Runs `write` into `room` bytes of heap and copies what it wrote out; frees what it took. */
-  const written = (room: number, write: (dst: number) => number, input?: WasmBlock, memory: (size: number) => Buffer = Buffer.allocUnsafe): Buffer => {
-    const out = heap.malloc(room);
+  /** `size` bytes of heap, checked before anything is written there (malloc gives 0 when the heap cannot grow). */
+  const taken = (size: number): WasmBlock => {
+    const block = heap.malloc(size);
+    if (block.ptr === 0) throw new Error(`zstd: no wasm memory for ${size} bytes`);
+    return block;
+  };
+  /** The input copied into the heap, handed to `run`, and freed after it. */
+  const withInput = <T>(data: Uint8Array, run: (input: WasmBlock) => T): T => {
+    const input = taken(data.length);
     try {
-      if (out.ptr === 0 || input?.ptr === 0) throw new Error(`zstd: no wasm memory for ${room} bytes`);
+      heap._module.HEAPU8.set(data, input.ptr);
+      return run(input);
+    } finally {
+      heap.free(input);
+    }
+  };
+  /** Runs `write` into `room` bytes of heap and copies what it wrote out, into `memory`. */
+  const written = (room: number, write: (dst: number) => number, memory: (size: number) => Buffer = Buffer.allocUnsafe): Buffer => {
+    const out = taken(room);
+    try {
       const size = write(out.ptr);
       if (lib.isError(size)) throw new Error(`zstd: ${lib.getErrorName(size)}`);
       const result = memory(size);
@@ -65,40 +80,36 @@ function wasmCalls(wasm: Zstd): WasmCalls {
       return result;
     } finally {
       heap.free(out);
-      if (input) heap.free(input);
     }
   };
   return {
-    compress(data, level, memory) {
-      const input = heap.dataToHeap(data);
-      const room = lib.compressBound(data.length);
-      return written(room, (dst) => lib.compress(dst, room, input.ptr, input.size, level), input, memory);
-    },
-    compressChunk(data) {
-      const input = heap.dataToHeap(data);
-      const room = lib.compressBound(data.length) + lib.CStreamOutSize();
-      return written(room, (dst) => stream.compressChunk(dst, room, input.ptr, input.size), input);
-    },
+    compress: (data, level, memory) =>
+      withInput(data, (input) => {
+        const room = lib.compressBound(data.length);
+        return written(room, (dst) => lib.compress(dst, room, input.ptr, input.size, level), memory);
+      }),
+    compressChunk: (data) =>
+      withInput(data, (input) => {
+        const room = lib.compressBound(data.length) + lib.CStreamOutSize();
+        return written(room, (dst) => stream.compressChunk(dst, room, input.ptr, input.size));
+      }),
     compressEnd() {
       const room = lib.CStreamOutSize();
       return written(room, (dst) => stream.compressEnd(dst, room));
     },
-    decompress(data, room, memory) {
-      // One-shot: decoded straight into `room` (no window buffer), which it cannot pass.
-      let tooSmall = false;
-      const input = heap.dataToHeap(data);
-      const tar = written(
-        room,
-        (dst) => {
-          const size = lib.decompress(dst, room, input.ptr, input.size);
-          tooSmall = lib.isError(size) && lib.getErrorName(size) === 'Destination buffer is too small';
-          return tooSmall ? 0 : size;
-        },
-        input,
-        memory,
-      );
-      return tooSmall ? undefined : tar;
-    },
+    // One-shot: decoded straight into `room` (no window buffer), which it cannot pass.
+    decompress: (data, room, memory) =>
+      withInput(data, (input) =>
+        written(
+          room,
+          (dst) => {
+            const size = lib.decompress(dst, room, input.ptr, input.size);
+            if (lib.isError(size) && lib.getErrorName(size) === 'Destination buffer is too small') throw new ZstdOutputTooLarge('past the limit');
+            return size;
+          },
+          memory,
+        ),
+      ),
   };
 }
 
@@ -106,31 +117,23 @@ function wasmCalls(wasm: Zstd): WasmCalls {
 // allocate whatever a frame header declares, so it is held to the same.
 const MAX_WINDOW = 2 ** 27;
 
-/** Output memory kept for the next part up to this (a packer's biggest part), as node:zlib's is. */
-const KEPT_OUTPUT_BYTES = 16 * 1024 * 1024 + 1;
-
 export async function loadPortableZstd(): Promise<ZstdCodec> {
   const wasm = await Zstd.load();
   const calls = wasmCalls(wasm);
-  // A part is decoded into memory kept for the thread's next one (as node:zlib's is).
-  let output = Buffer.allocUnsafe(0);
   // The wasm module has one streaming context: streams take turns.
   let turn: Promise<void> = Promise.resolve();
   return {
     name: `wasm libzstd ${wasm.version()} + fzstd`,
     compress: (data, level, memory) => toBuffer(calls.compress(data, level, memory)),
     decompress(data, maxOutput) {
-      const window = frameWindow(data);
-      if (window !== undefined && window > MAX_WINDOW) refuse(window); // as node:zlib would
       if (!calls.decompress) return decompressedByFzstd(data, maxOutput);
-      // One byte of room past the most allowed: a frame that fills it is too large.
+      const window = frameWindow(data);
+      if (window !== undefined && window > MAX_WINDOW) refuse(window); // as node:zlib would (fzstd's decoder checks its own)
+      // One byte of room past the most allowed: a frame that fills it is too large. The
+      // part goes into memory kept for the thread's next one, as node:zlib's does.
       const room = maxOutput + 1;
-      const tar = calls.decompress(data, room, (size) => {
-        if (room > KEPT_OUTPUT_BYTES) return Buffer.allocUnsafeSlow(size);
-        if (output.length < size) output = Buffer.allocUnsafeSlow(Math.min(KEPT_OUTPUT_BYTES, Math.max(room, output.length)));
-        return output.subarray(0, size);
-      });
-      if (tar === undefined || tar.length === room) throw new ZstdOutputTooLarge('past the limit');
+      const tar = calls.decompress(data, room, (size) => outputFor(room).subarray(0, size));
+      if (tar.length === room) throw new ZstdOutputTooLarge('past the limit');
       return tar;
     },
     compressStream(level) {

@@ -126,6 +126,13 @@ const KEPT_OUTPUT_BYTES = 16 * 1024 * 1024 + 1;
 let decoder: ((data: Buffer, maxOutput: number) => Buffer) | undefined;
 let output = Buffer.allocUnsafe(0);
 
+/** Memory to decode a part of up to `room` bytes into: this thread's kept memory up to KEPT_OUTPUT_BYTES (either codec's), its own beyond. */
+export function outputFor(room: number): Buffer {
+  if (room > KEPT_OUTPUT_BYTES) return Buffer.allocUnsafeSlow(room);
+  if (output.length < room) output = Buffer.allocUnsafeSlow(room);
+  return output;
+}
+
 function zstdDecompressSync(data: Buffer, maxOutput: number): Buffer {
   try {
     // One output chunk of the most allowed: Node's default 16 KiB chunks cost ~40 % more
@@ -146,7 +153,7 @@ function keptDecompressor(): ((data: Buffer, maxOutput: number) => Buffer) | und
   decoder = (data, maxOutput) => {
     // One byte of room past the most allowed: a frame that fills it is too large, and stops there.
     const room = maxOutput + 1;
-    const into = room <= KEPT_OUTPUT_BYTES ? (output.length >= room ? output : (output = Buffer.allocUnsafeSlow(room))) : Buffer.allocUnsafeSlow(room);
+    const into = outputFor(room);
     handle.reset(); // a frame cut short before leaves the context mid-frame
     handle.writeSync(zlib.constants.ZSTD_e_end, data, 0, data.length, into, 0, room);
     const failure = failureOf(engine);
