@@ -4,6 +4,22 @@
 // page fault per 4 KiB the first time it is written: a restore of 211 MB of jars faulted
 // ~60,000 times, and copying into fresh pages took ten times as long as into used ones.
 
+/**
+ * One buffer a thread keeps for its parts, one part at a time (what it returns is good
+ * until the next call): a worker packing fifty 8 MiB parts allocates (and makes the GC
+ * account for) one buffer instead of fifty. It is made at `capacity` (room for the
+ * largest part) the first time: a page costs only once it is written, while a buffer
+ * grown with the parts, which come in any order of size, had each larger size's pages
+ * faulted in afresh (a .venv's save: ~7,000 page faults of 38,000).
+ */
+export function keptMemory(capacity = 0): (size: number) => Buffer {
+  let kept = Buffer.allocUnsafeSlow(0);
+  return (size) => {
+    if (kept.length < size) kept = Buffer.allocUnsafeSlow(Math.max(size, capacity));
+    return kept.subarray(0, size);
+  };
+}
+
 /** New memory is taken in whole MiB, so a spare fits the next part of about its size; less is not kept. */
 export const SPARE_GRAIN = 1024 * 1024;
 

@@ -38,6 +38,9 @@ export interface KnownPart {
  */
 export const IN_MEMORY_RAW_LIMIT = MAX_PART_BYTES;
 
+/** Room for any in-memory part's tar or frame: the raw limit, and a MiB for its headers and framing. */
+export const PART_MEMORY_BYTES = IN_MEMORY_RAW_LIMIT + 1024 * 1024;
+
 /**
  * Where a part's bytes are built: `tar` is scratch memory reused from part to part; `frame`
  * is where its frame is written, stored or compressed, memory that leaves with the part (a

@@ -67,18 +67,6 @@ export function* tarChunks(root: string, entries: readonly TreeEntry[], memory: 
 export type TarMemory = (size: number) => Buffer;
 
 /**
- * One buffer kept from part to part: a worker packing fifty 8 MiB parts allocates (and
- * zero-fills, and makes the GC account for) one buffer instead of fifty.
- */
-export function reusedMemory(): TarMemory {
-  let kept = Buffer.allocUnsafe(0);
-  return (size) => {
-    if (kept.length < size) kept = Buffer.allocUnsafe(size);
-    return kept.subarray(0, size);
-  };
-}
-
-/**
  * The whole tar of a part in one buffer, with headers encoded and file contents read
  * straight into place: no intermediate chunks, no copies. For parts that fit in memory.
  * With reused memory the result is only valid until the next call.

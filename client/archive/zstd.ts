@@ -1,5 +1,7 @@
 import { Transform } from 'node:stream';
 import * as zlib from 'node:zlib';
+import { keptMemory } from '../spare-memory.ts';
+import { MAX_PART_BYTES } from './parts.ts';
 
 // zstd for parts. Node 22.15+ has it in node:zlib, which is what runs almost always. On
 // Node 20 a portable codec stands in (zstd-portable.ts: libzstd 1.5.7 compiled to wasm,
@@ -77,9 +79,10 @@ const kept = new Map<number, Compress>();
 /**
  * Where a part's frame is written before it is copied out to memory of its exact size: the
  * room one pass needs is the part's size and more, and a frame kept in it would hold (and
- * count against the collector's budget) several times its size.
+ * count against the collector's budget) several times its size. Made at the largest
+ * part's room at once (keptMemory).
  */
-let scratch = Buffer.allocUnsafe(0);
+const scratch = keptMemory(roomFor(MAX_PART_BYTES));
 
 /** ZSTD_COMPRESSBOUND: the largest frame `size` bytes can make in one pass, and one more call's worth of room (zstd wants it to finish in one). */
 function roomFor(size: number): number {
@@ -97,8 +100,8 @@ function keptCompressor(level: number): Compress | undefined {
   if (!handle || !state) return undefined;
   const compress = (data: Buffer, memory: (size: number) => Buffer = Buffer.allocUnsafeSlow): Buffer => {
     const room = roomFor(data.length);
-    if (scratch.length < room) scratch = Buffer.allocUnsafeSlow(room);
-    handle.writeSync(zlib.constants.ZSTD_e_end, data, 0, data.length, scratch, 0, room);
+    const out = scratch(room);
+    handle.writeSync(zlib.constants.ZSTD_e_end, data, 0, data.length, out, 0, room);
     const failure = failureOf(engine);
     if (failure) {
       kept.delete(level); // not used again
@@ -108,7 +111,7 @@ function keptCompressor(level: number): Compress | undefined {
     // With room for the largest frame, zstd takes all the input and ends the frame with room to spare.
     if (inputLeft !== 0 || roomLeft === 0) throw new Error(`zstd left ${inputLeft} bytes of a part uncompressed`);
     const frame = memory(room - roomLeft);
-    scratch.copy(frame, 0, 0, frame.length);
+    out.copy(frame, 0, 0, frame.length);
     return frame;
   };
   kept.set(level, compress);
@@ -121,16 +124,14 @@ function keptCompressor(level: number): Compress | undefined {
 // tar is only good until the thread's next part is decoded: extraction is synchronous
 // from decoding to the last write (client/archive/unpack.ts).
 
-/** Output memory kept for the next part up to this (a packer's biggest part); a bigger part's is its own. */
-const KEPT_OUTPUT_BYTES = 16 * 1024 * 1024 + 1;
+/** Output memory kept for the next part up to this (a packer's biggest part, and the byte that says a frame is too big); a bigger part's is its own. */
+const KEPT_OUTPUT_BYTES = MAX_PART_BYTES + 1;
 let decoder: ((data: Buffer, maxOutput: number) => Buffer) | undefined;
-let output = Buffer.allocUnsafe(0);
+const output = keptMemory(KEPT_OUTPUT_BYTES);
 
 /** Memory to decode a part of up to `room` bytes into: this thread's kept memory up to KEPT_OUTPUT_BYTES (either codec's), its own beyond. */
 export function outputFor(room: number): Buffer {
-  if (room > KEPT_OUTPUT_BYTES) return Buffer.allocUnsafeSlow(room);
-  if (output.length < room) output = Buffer.allocUnsafeSlow(room);
-  return output;
+  return room > KEPT_OUTPUT_BYTES ? Buffer.allocUnsafeSlow(room) : output(room);
 }
 
 function zstdDecompressSync(data: Buffer, maxOutput: number): Buffer {

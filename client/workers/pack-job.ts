@@ -1,8 +1,7 @@
-import { packPart, type PartMemory } from '../archive/pack.ts';
-import { reusedMemory } from '../archive/tar-write.ts';
+import { PART_MEMORY_BYTES, packPart, type PartMemory } from '../archive/pack.ts';
 import { storeLocalPart, storeLocalPartFile } from '../local/part-cache.ts';
 import { entriesOf } from './entry-list.ts';
-import { SpareMemory } from '../spare-memory.ts';
+import { keptMemory, SpareMemory } from '../spare-memory.ts';
 import type { PackResult, PartJob } from './worker-pool.ts';
 
 // A save's job in a part worker: tar → zstd → sha256, in one tar buffer kept from part
@@ -19,7 +18,7 @@ import type { PackResult, PartJob } from './worker-pool.ts';
  */
 const spares = new SpareMemory(2);
 
-const memory: PartMemory = { tar: reusedMemory(), frame: (size) => spares.take(size) };
+const memory: PartMemory = { tar: keptMemory(PART_MEMORY_BYTES), frame: (size) => spares.take(size) };
 
 export function takeSpares(buffers: ArrayBuffer[]): void {
   for (const buffer of buffers) spares.give(buffer);

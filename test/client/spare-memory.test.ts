@@ -1,5 +1,5 @@
 import t from 'tap';
-import { SpareMemory } from '../../client/spare-memory.ts';
+import { keptMemory, SpareMemory } from '../../client/spare-memory.ts';
 
 // A restore's downloads and a save's frames land in memory given back, not fresh pages.
 
@@ -29,4 +29,19 @@ t.test('a part bigger than every spare gets new memory; spares stay few', async 
     if (given.includes(taken)) kept.push(taken.byteLength / (1024 * 1024));
   }
   t.same(kept.sort((a, b) => a - b), [5, 6, 7, 8, 9, 10, 11, 12], 'the eight biggest are kept');
+});
+
+t.test('kept memory is made once at its capacity, whatever order the parts come in', async (t) => {
+  const MiB = 1024 * 1024;
+  const memory = keptMemory(16 * MiB);
+  const small = memory(2 * MiB);
+  t.equal(small.length, 2 * MiB, 'a buffer of the size asked for');
+  t.equal(small.buffer.byteLength, 16 * MiB, 'over memory made at the capacity');
+  const bigger = memory(9 * MiB);
+  t.equal(bigger.buffer, small.buffer, 'a bigger part below the capacity: the same memory, not a new one to fault in');
+  t.equal(memory(1).buffer, small.buffer, 'and a smaller one');
+  const past = memory(20 * MiB);
+  t.not(past.buffer, small.buffer, 'a part past the capacity gets memory of its size');
+  t.equal(past.buffer.byteLength, 20 * MiB);
+  t.equal(memory(3 * MiB).buffer, past.buffer, 'which is kept from then on');
 });

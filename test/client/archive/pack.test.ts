@@ -9,7 +9,8 @@ import { finishTree } from '../../../client/archive/finish-tree.ts';
 import { IN_MEMORY_RAW_LIMIT, packPart, packPartStreaming } from '../../../client/archive/pack.ts';
 import { sha256Digest } from '../../../shared/wire/digest.ts';
 import { planParts } from '../../../client/archive/parts.ts';
-import { CHUNK_BYTES, reusedMemory, tarBuffer, tarChunks } from '../../../client/archive/tar-write.ts';
+import { CHUNK_BYTES, tarBuffer, tarChunks } from '../../../client/archive/tar-write.ts';
+import { keptMemory } from '../../../client/spare-memory.ts';
 import { walkTree } from '../../../client/archive/tree.ts';
 import { extractPart } from '../../../client/archive/unpack.ts';
 import { tempDir } from '../../helpers/tmp.ts';
@@ -101,7 +102,7 @@ t.test('a tar built in dirty, reused memory is byte-identical to one built in fr
   const entries = walkTree(src).entries;
   const fresh = tarBuffer(src, entries);
   t.ok(tarBuffer(src, entries, (size) => Buffer.alloc(size, 0xff)).equals(fresh), 'garbage in memory never reaches the tar');
-  const memory = reusedMemory();
+  const memory = keptMemory();
   const bigger = tarBuffer(src, entries, memory);
   const first = tarBuffer(src, entries.slice(0, 3), memory);
   t.ok(first.equals(tarBuffer(src, entries.slice(0, 3))), 'a smaller part after a bigger one in the same memory');

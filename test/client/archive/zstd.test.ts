@@ -121,3 +121,13 @@ t.test('a part decodes into memory the thread keeps; a bomb, garbage or a cut fr
   t.ok(bigFrame.equals(big), 'a part bigger than the packer makes decodes too');
   t.not(bigFrame.buffer, first.buffer, 'into memory of its own, not kept');
 });
+
+t.test('a thread decodes every part, small or big, into the one memory it keeps', async (t) => {
+  const small = text(64 * 1024, 4);
+  const big = text(8 * 1024 * 1024, 5);
+  const first = zstd().decompress(zstd().compress(small, 3), small.length);
+  const second = zstd().decompress(zstd().compress(big, 3), big.length);
+  t.ok(second.equals(big), 'the bytes come back');
+  // Made at once at the most it keeps: grown part by part, each bigger part faulted in fresh pages.
+  t.equal(second.buffer, first.buffer, 'a bigger part after a small one: the same memory');
+});
