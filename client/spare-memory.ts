@@ -32,13 +32,13 @@ export class SpareMemory {
     this.#kept = kept;
   }
 
-  /** A buffer of `size` bytes: the smallest spare that holds it, else new memory. */
-  take(size: number): Buffer {
+  /** A buffer of `size` bytes: the smallest spare that holds it, else new memory of `capacity` (pages cost only once written). */
+  take(size: number, capacity = size): Buffer {
     let best = -1;
     this.#spares.forEach((spare, i) => {
       if (spare.byteLength >= size && (best < 0 || spare.byteLength < (this.#spares[best] as ArrayBuffer).byteLength)) best = i;
     });
-    if (best < 0) return Buffer.allocUnsafeSlow(Math.ceil(Math.max(size, 1) / SPARE_GRAIN) * SPARE_GRAIN).subarray(0, size);
+    if (best < 0) return Buffer.allocUnsafeSlow(Math.ceil(Math.max(size, capacity, 1) / SPARE_GRAIN) * SPARE_GRAIN).subarray(0, size);
     const [spare] = this.#spares.splice(best, 1);
     return Buffer.from(spare as ArrayBuffer, 0, size);
   }

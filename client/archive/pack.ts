@@ -7,7 +7,7 @@ import { finishDigest, sha256Digest } from '../../shared/wire/digest.ts';
 import type { PartRef } from '../../shared/wire/manifest.ts';
 import { encodeTimes } from '../../shared/wire/times.ts';
 import { MAX_PART_BYTES, tarBytesOf } from './parts.ts';
-import { storedFrame, worthCompressing } from './stored.ts';
+import { storedFrame, storedFrameInPlace, worthCompressing } from './stored.ts';
 import { CHUNK_BYTES, type TarMemory, tarBuffer, tarChunks } from './tar-write.ts';
 import type { TreeEntry } from './tree.ts';
 import { STREAM_CHUNK_BYTES, zstd } from './zstd.ts';
@@ -42,14 +42,17 @@ export const IN_MEMORY_RAW_LIMIT = MAX_PART_BYTES;
 export const PART_MEMORY_BYTES = IN_MEMORY_RAW_LIMIT + 1024 * 1024;
 
 /**
- * Where a part's bytes are built: `tar` is scratch memory reused from part to part; `frame`
- * is where its frame is written, stored or compressed, memory that leaves with the part (a
- * worker gets back the memory of parts uploaded, so the main thread does not hold each one
- * until a garbage collection, and no frame faults in fresh pages).
+ * Where a part's bytes are built, in memory that leaves with the part (a worker gets back
+ * the memory of parts uploaded, so the main thread does not hold each one until a garbage
+ * collection, and no frame faults in fresh pages): `tar` gives memory for its tar with room
+ * after it, the caller's alone, for its stored frame (stored.ts, storedSize), which is
+ * built there; `frame` for a compressed frame; `release` takes back a tar's memory once
+ * its part was compressed or found known.
  */
 export interface PartMemory {
   tar: TarMemory;
   frame: TarMemory;
+  release: (tar: Buffer) => void;
 }
 
 /**
@@ -73,14 +76,18 @@ export async function packPart(root: string, entries: readonly TreeEntry[], leve
   }
   const tar = tarBuffer(root, entries, memory?.tar);
   if (!worthCompressing(tar)) {
-    // Stored: framing costs a copy, so the part is not recognised by its tar bytes
-    // (no rawDigest) but by its digest, which depends on those bytes alone.
-    const stored = storedFrame(tar, memory?.frame);
+    // Stored: the part is not recognised by its tar bytes (no rawDigest, which would cost
+    // a hash) but by its digest, which depends on those bytes alone.
+    const stored = memory ? storedFrameInPlace(tar) : storedFrame(tar);
     return { ref: { digest: sha256Digest(stored), size: stored.length, rawSize: tar.length, entries: entries.length, times: timesOf(entries) }, bytes: stored };
   }
   const rawDigest = sha256Digest(tar);
-  if (known?.has(rawDigest)) return { known: { rawDigest, times: timesOf(entries) } };
+  if (known?.has(rawDigest)) {
+    memory?.release(tar);
+    return { known: { rawDigest, times: timesOf(entries) } };
+  }
   const compressed = zstd().compress(tar, level, memory?.frame);
+  memory?.release(tar);
   return {
     ref: { digest: sha256Digest(compressed), size: compressed.length, rawSize: tar.length, entries: entries.length, times: timesOf(entries), rawDigest },
     bytes: compressed,

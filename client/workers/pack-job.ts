@@ -1,15 +1,17 @@
 import { PART_MEMORY_BYTES, packPart, type PartMemory } from '../archive/pack.ts';
+import { storedSize } from '../archive/stored.ts';
 import { storeLocalPart, storeLocalPartFile } from '../local/part-cache.ts';
 import { entriesOf } from './entry-list.ts';
-import { keptMemory, SpareMemory } from '../spare-memory.ts';
+import { SpareMemory } from '../spare-memory.ts';
 import type { PackResult, PartJob } from './worker-pool.ts';
 
-// A save's job in a part worker: tar → zstd → sha256, in one tar buffer kept from part
-// to part; a part whose tar bytes the save's base entry holds is not compressed.
+// A save's job in a part worker: tar → zstd → sha256, in a tar buffer kept from part to
+// part (a stored part leaves in it); a part whose tar bytes the save's base entry holds is
+// not compressed.
 
 /**
  * Memory of uploaded parts the main thread handed back to the worker that packed them,
- * for the next parts' frames, stored or compressed: the smallest spare that holds a frame
+ * for the next parts' tars and compressed frames: the smallest spare that holds one
  * (the biggest parts go first, so later ones fit). Before, only stored frames used
  * spares (of their exact size, the biggest one kept, and the pool gave every spare to
  * one worker): the Maven repository's save found one for 14 frames in 39, and every
@@ -18,7 +20,27 @@ import type { PackResult, PartJob } from './worker-pool.ts';
  */
 const spares = new SpareMemory(2);
 
-const memory: PartMemory = { tar: keptMemory(PART_MEMORY_BYTES), frame: (size) => spares.take(size) };
+/**
+ * The memory tars are read into, kept from part to part, except a stored part's, which
+ * leaves as its frame (stored.ts, storedFrameInPlace); then a spare that holds the next
+ * tar takes its place, else new memory with room for the biggest part (a page costs only
+ * once it is written, and a tar buffer grown part by part faulted in each size afresh).
+ */
+let kept: ArrayBuffer | undefined;
+
+const memory: PartMemory = {
+  tar: (size) => {
+    const room = storedSize(size);
+    const own = kept !== undefined && kept.byteLength >= room ? kept : undefined;
+    if (kept && !own) spares.give(kept);
+    kept = undefined;
+    return (own ? Buffer.from(own, 0, room) : spares.take(room, storedSize(PART_MEMORY_BYTES))).subarray(0, size);
+  },
+  frame: (size) => spares.take(size),
+  release: (tar) => {
+    kept = tar.buffer as ArrayBuffer;
+  },
+};
 
 export function takeSpares(buffers: ArrayBuffer[]): void {
   for (const buffer of buffers) spares.give(buffer);

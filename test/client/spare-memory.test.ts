@@ -45,3 +45,15 @@ t.test('kept memory is made once at its capacity, whatever order the parts come 
   t.equal(past.buffer.byteLength, 20 * MiB);
   t.equal(memory(3 * MiB).buffer, past.buffer, 'which is kept from then on');
 });
+
+t.test('new memory may be made bigger than asked, room for later parts; a spare that holds the part comes first', async (t) => {
+  const MiB = 1024 * 1024;
+  const memory = new SpareMemory(2);
+  const roomy = memory.take(3 * MiB, 17 * MiB);
+  t.equal(roomy.length, 3 * MiB, 'a buffer of the size asked for');
+  t.equal(roomy.buffer.byteLength, 17 * MiB, 'over memory made at the capacity');
+  const spare = memory.take(2 * MiB);
+  memory.give(spare.buffer as ArrayBuffer);
+  t.equal(memory.take(2 * MiB, 17 * MiB).buffer, spare.buffer, 'a spare that holds it, whatever capacity new memory would have');
+  t.equal(memory.take(1, 3 * MiB + 1).buffer.byteLength, 4 * MiB, 'in whole MiB');
+});

@@ -4,8 +4,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 import t from 'tap';
-import { packPart } from '../../../client/archive/pack.ts';
-import { storedBlocks, storedFrame, storedSize, worthCompressing } from '../../../client/archive/stored.ts';
+import { packPart, type PartMemory } from '../../../client/archive/pack.ts';
+import { storedBlocks, storedFrame, storedFrameInPlace, storedSize, worthCompressing } from '../../../client/archive/stored.ts';
 import { walkTree } from '../../../client/archive/tree.ts';
 import { loadPortableZstd } from '../../../client/archive/zstd-portable.ts';
 import { tempDir } from '../../helpers/tmp.ts';
@@ -26,6 +26,44 @@ t.test('a stored frame decodes to its bytes in node:zlib, the portable codec and
     writeFileSync(file, frame);
     t.same(execFileSync('zstd', ['-dc', file], { maxBuffer: 8 << 20 }), data, `zstd -dc, ${size} bytes`);
   }
+});
+
+t.test('a frame built in place is the one storedFrame writes, in the memory the tar was read into', async (t) => {
+  for (const size of [0, 1, 128 * 1024, 128 * 1024 + 1, 3 * 1024 * 1024 + 5]) {
+    const data = randomBytes(size);
+    const memory = Buffer.alloc(storedSize(size) + 7, 0xee); // room, and bytes past it that must stay
+    data.copy(memory);
+    const frame = storedFrameInPlace(memory.subarray(0, size));
+    t.ok(frame.equals(storedFrame(data)), `${size} bytes: the same frame`);
+    t.equal(frame.buffer, memory.buffer, 'in the same memory');
+    t.equal(memory.subarray(storedSize(size)).toString('hex'), 'ee'.repeat(7), 'nothing written past the frame');
+  }
+  t.throws(() => storedFrameInPlace(Buffer.allocUnsafeSlow(300_000)), RangeError, 'no room after the tar: refused, nothing written past the memory');
+});
+
+t.test('packed with memory, a stored part leaves in its tar memory; a compressed part gives its tar memory back', async (t) => {
+  const dir = tempDir(t);
+  for (let i = 0; i < 4; i++) writeFileSync(join(dir, `lib-${i}.jar`), randomBytes(700_000));
+  const text = tempDir(t);
+  writeFileSync(join(text, 'a.txt'), Buffer.alloc(1 << 20, 'module.exports = 1\n'));
+  const handed: ArrayBufferLike[] = [];
+  const released: ArrayBufferLike[] = [];
+  const memory: PartMemory = {
+    tar: (size) => {
+      const tar = Buffer.allocUnsafeSlow(storedSize(size)).subarray(0, size);
+      handed.push(tar.buffer);
+      return tar;
+    },
+    frame: (size) => Buffer.allocUnsafeSlow(size),
+    release: (tar) => void released.push(tar.buffer),
+  };
+  const jars = await packPart(dir, walkTree(dir).entries, 3, tempDir(t), memory);
+  t.equal(jars.bytes?.buffer, handed[0], 'the stored frame is the tar memory, not a copy');
+  t.same(jars.ref, (await packPart(dir, walkTree(dir).entries, 3, tempDir(t))).ref, 'the part packing without memory makes');
+  t.same(released, [], 'and it is not given back: it left with the part');
+  const compressed = await packPart(text, walkTree(text).entries, 3, tempDir(t), memory);
+  t.ok(compressed.ref.rawDigest, 'compressed');
+  t.same(released, [handed[1]], 'its tar memory is given back for the next part');
 });
 
 t.test('storedBlocks gives the bytes of a stored frame as views of it, and nothing for any other frame', async (t) => {

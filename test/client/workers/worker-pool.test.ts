@@ -8,7 +8,8 @@ import { finishTree } from '../../../client/archive/finish-tree.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { startServer } from '../../helpers/server.ts';
 import { CacheClient } from '../../../client/transport/transfer.ts';
-import { packPart } from '../../../client/archive/pack.ts';
+import { PART_MEMORY_BYTES, packPart } from '../../../client/archive/pack.ts';
+import { storedSize } from '../../../client/archive/stored.ts';
 import type { PartRef } from '../../../shared/wire/manifest.ts';
 import { wordyText } from '../../helpers/text.ts';
 
@@ -82,7 +83,7 @@ t.test('a part whose tar bytes the pool was told of comes back known, not compre
   }
 });
 
-t.test('the memory of an uploaded part goes back to the worker that packed it, which builds its next part, stored or compressed, in it', async (t) => {
+t.test('the memory of an uploaded part goes back to the worker that packed it, which reads its next part into it', async (t) => {
   const { randomBytes } = await import('node:crypto');
   const folder = (name: string, bytes: Buffer) => {
     const root = tempDir(t);
@@ -90,6 +91,7 @@ t.test('the memory of an uploaded part goes back to the worker that packed it, w
     return root;
   };
   const jars = [folder('a.jar', randomBytes(3 << 20)), folder('b.jar', randomBytes(2 << 20))];
+  const moreJars = [folder('c.jar', randomBytes(3 << 20)), folder('d.jar', randomBytes(2 << 20))];
   const texts = [folder('a.txt', wordyText(1 << 20, 1)), folder('b.txt', wordyText(1 << 20, 2))];
   const workers = new PartWorkers(2, { namespace: 'pool' });
   t.teardown(() => workers.terminate());
@@ -106,9 +108,29 @@ t.test('the memory of an uploaded part goes back to the worker that packed it, w
   const marks = stored.map(tail);
   for (const bytes of stored) workers.recycle(bytes);
   t.ok(stored.every((bytes) => bytes.buffer.byteLength === 0), 'handed over, not copied: the main thread no longer holds it');
-  const compressed = await Promise.all(texts.map(pack));
-  t.same(compressed.map(tail).sort(), marks, 'each worker built its next part, compressed, in the memory of its last one: none got both, none a fresh one');
-  for (const [i, root] of texts.entries()) t.same((await packPart(root, walkTree(root).entries, 3, tempDir(t))).bytes, compressed[i], `part ${i}: the bytes packing on this thread gives`);
+  const again = await Promise.all(moreJars.map(pack));
+  t.same(again.map(tail).sort(), marks, 'each worker read its next part into the memory of its last one, and stored it there: none got both, none a fresh one');
+  for (const [i, root] of [...moreJars, ...texts].entries()) {
+    const bytes = i < 2 ? again[i] : await pack(root);
+    t.same(bytes, (await packPart(root, walkTree(root).entries, 3, tempDir(t))).bytes, `part ${i}: the bytes packing on this thread gives`);
+  }
+});
+
+t.test('a stored part after a compressed one leaves in the tar memory the worker kept, made with room for the biggest part', async (t) => {
+  const { randomBytes } = await import('node:crypto');
+  const text = tempDir(t);
+  writeFileSync(join(text, 'a.txt'), wordyText(1 << 20, 3));
+  const jar = tempDir(t);
+  writeFileSync(join(jar, 'a.jar'), randomBytes(2 << 20));
+  const workers = new PartWorkers(1, { namespace: 'pool' });
+  t.teardown(() => workers.terminate());
+  const pack = (root: string) => workers.pack({ root, entries: listEntries(walkTree(root).entries), level: 3, spill: tempDir(t), reuse: false });
+  const compressed = await pack(text);
+  t.ok('ref' in compressed && compressed.ref.rawDigest, 'the text part is compressed');
+  const stored = await pack(jar);
+  if ('known' in stored || !stored.bytes) throw new Error('expected bytes');
+  t.equal(stored.ref.size, storedSize(stored.ref.rawSize), 'the jar part is stored');
+  t.ok(stored.bytes.buffer.byteLength >= storedSize(PART_MEMORY_BYTES), 'in the memory the text was read into, not in a frame of its own');
 });
 
 t.test('a pool told to run here packs and extracts on this thread and starts no worker', async (t) => {
