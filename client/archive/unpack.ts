@@ -14,9 +14,10 @@ import { zstd, ZstdOutputTooLarge } from './zstd.ts';
 // One part into a staging folder: verify sha256 → unzstd → write files, never past the
 // raw size and member count its manifest declares. An ordinary part (up to 64 MiB
 // compressed) is held in memory and verified before anything is written
-// (extractPartBuffer). A bigger one streams (extractPart): its digest is only known at
-// the end, so its files land in the staging folder first; the caller discards that
-// folder on any failure, and the target is never touched.
+// (extractPartBuffer), then decoded and written a piece at a time. A bigger one streams
+// (extractPart): its digest is only known at the end, so its files land in the staging
+// folder first. The caller discards that folder on any failure, and the target is never
+// touched.
 
 /** The caps a part's own manifest entry sets on what it may contain. */
 export function limitsOf(part: PartRef): ExtractLimits {
@@ -78,10 +79,11 @@ export function extractPartBuffer(compressed: Buffer, part: PartRef, root: strin
     throw new LarderError('LARDER_INTEGRITY', `part ${part.digest} arrived corrupted (${compressed.length} of ${part.size} bytes, or other bytes)`);
   }
   // A stored part (jars and the like) is its tar in raw blocks: written from views of the download.
-  const tar = storedBlocks(compressed, part.rawSize) ?? [decompressed(compressed, part)];
+  const blocks = storedBlocks(compressed, part.rawSize);
   const extractor = extractorFor(part, root, listing);
   try {
-    for (const block of tar) extractor.write(block);
+    if (blocks) for (const block of blocks) extractor.write(block);
+    else decompressInto(compressed, part, (piece) => extractor.write(piece));
     return extractor.end();
   } catch (err) {
     extractor.abort();
@@ -89,16 +91,37 @@ export function extractPartBuffer(compressed: Buffer, part: PartRef, root: strin
   }
 }
 
-function decompressed(compressed: Buffer, part: PartRef): Buffer {
-  let tar: Buffer;
+/**
+ * A compressed part's tar, a piece at a time where the codec can (what it writes may be
+ * in the staging folder before the frame turns out bad: the caller discards that folder,
+ * as it does a streamed part's), never more than its declared raw size.
+ */
+function decompressInto(compressed: Buffer, part: PartRef, each: (piece: Buffer) => void): void {
+  const codec = zstd();
+  // What writing a piece throws (a bad tar, a full disk) is that, not bad zstd.
+  let writing: { error: unknown } | undefined;
+  const write = (piece: Buffer): void => {
+    try {
+      each(piece);
+    } catch (error) {
+      writing = { error };
+      throw error;
+    }
+  };
+  let length: number;
   try {
-    tar = zstd().decompress(compressed, part.rawSize);
+    length = codec.decompressInPieces ? codec.decompressInPieces(compressed, part.rawSize, write) : wholly(codec.decompress(compressed, part.rawSize), write);
   } catch (err) {
+    if (writing) throw writing.error;
     if (err instanceof ZstdOutputTooLarge) throw wrongRawSize(part, Number.POSITIVE_INFINITY);
     throw unsafe(`part ${part.digest} is not valid zstd: ${(err as Error).message}`);
   }
-  if (tar.length !== part.rawSize) throw wrongRawSize(part, tar.length);
-  return tar;
+  if (length !== part.rawSize) throw wrongRawSize(part, length);
+}
+
+function wholly(tar: Buffer, each: (piece: Buffer) => void): number {
+  each(tar);
+  return tar.length;
 }
 
 /** The members of a part held in memory, verified like an extraction, nothing written. */

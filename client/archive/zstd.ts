@@ -24,6 +24,11 @@ export interface ZstdCodec {
    * result may be memory the codec decodes the thread's next part into: done with it first.
    */
   decompress(data: Buffer, maxOutput: number): Buffer;
+  /**
+   * The same decoding, handed to `each` a piece at a time, in memory the thread keeps for
+   * the next piece; returns how many bytes there were. A codec without it decodes whole.
+   */
+  decompressInPieces?(data: Buffer, maxOutput: number, each: (piece: Buffer) => void): number;
   /** One frame, however much goes through. */
   compressStream(level: number): Transform;
   decompressStream(): Transform;
@@ -37,6 +42,13 @@ const native: ZstdCodec = {
   name: 'node:zlib',
   compress: (data, level, memory) => (keptCompressor(level) ?? zstdCompressSync(level))(data, memory),
   decompress: (data, maxOutput) => (keptDecompressor() ?? zstdDecompressSync)(data, maxOutput),
+  decompressInPieces: (data, maxOutput, each) => {
+    const inPieces = keptPieceDecoder();
+    if (inPieces) return inPieces(data, maxOutput, each);
+    const whole = zstdDecompressSync(data, maxOutput);
+    each(whole);
+    return whole.length;
+  },
   compressStream: (level) => zlib.createZstdCompress({ chunkSize: STREAM_CHUNK_BYTES, params: { [zlib.constants.ZSTD_c_compressionLevel]: level } }),
   decompressStream: () => zlib.createZstdDecompress({ chunkSize: STREAM_CHUNK_BYTES }),
 };
@@ -146,28 +158,81 @@ function zstdDecompressSync(data: Buffer, maxOutput: number): Buffer {
   }
 }
 
-function keptDecompressor(): ((data: Buffer, maxOutput: number) => Buffer) | undefined {
-  if (decoder) return decoder;
+/** This thread's decoding context, made once; undefined where node:zlib's internals are not what this expects. */
+let decoding: { engine: zlib.ZstdDecompress; handle: ZstdHandle; state: Uint32Array } | undefined;
+
+function decodingContext(): typeof decoding {
+  if (decoding) return decoding;
   const engine = zlib.createZstdDecompress();
   const { handle, state } = handleOf(engine) ?? {};
-  if (!handle || !state) return undefined;
+  decoding = handle && state ? { engine, handle, state } : undefined;
+  return decoding;
+}
+
+/** A failed call leaves its context broken: the next part gets a new one. */
+function dropContext(engine: zlib.ZstdDecompress): Error | undefined {
+  const failure = failureOf(engine);
+  if (failure) {
+    decoder = undefined;
+    decoding = undefined;
+  }
+  return failure;
+}
+
+function keptDecompressor(): ((data: Buffer, maxOutput: number) => Buffer) | undefined {
+  if (decoder) return decoder;
+  const { engine, handle, state } = decodingContext() ?? {};
+  if (!engine || !handle || !state) return undefined;
   decoder = (data, maxOutput) => {
     // One byte of room past the most allowed: a frame that fills it is too large, and stops there.
     const room = maxOutput + 1;
     const into = outputFor(room);
     handle.reset(); // a frame cut short before leaves the context mid-frame
     handle.writeSync(zlib.constants.ZSTD_e_end, data, 0, data.length, into, 0, room);
-    const failure = failureOf(engine);
-    if (failure) {
-      decoder = undefined; // not used again
-      throw failure;
-    }
+    const failure = dropContext(engine);
+    if (failure) throw failure;
     const [roomLeft = 0, inputLeft = 0] = state;
     if (roomLeft === 0) throw new ZstdOutputTooLarge('past the limit');
     if (inputLeft !== 0) throw new Error(`${inputLeft} bytes after the frame`);
     return into.subarray(0, room - roomLeft);
   };
   return decoder;
+}
+
+// Decoded a piece at a time, a part's tar needs only a piece of memory, used again and
+// again: decoded whole, each thread's output memory grew to its biggest part (16 MiB),
+// every page of it fresh, and fresh pages cost here twice, once when zstd writes them and
+// once when the kernel first reads them (the file writes).
+
+/** The pieces a part's tar is decoded in (decompressInPieces). */
+export const DECODE_PIECE_BYTES = 1024 * 1024;
+const piece = keptMemory(DECODE_PIECE_BYTES);
+
+function keptPieceDecoder(): ((data: Buffer, maxOutput: number, each: (piece: Buffer) => void) => number) | undefined {
+  const { engine, handle, state } = decodingContext() ?? {};
+  if (!engine || !handle || !state) return undefined;
+  return (data, maxOutput, each) => {
+    handle.reset(); // a frame cut short before leaves the context mid-frame
+    const out = piece(DECODE_PIECE_BYTES);
+    let total = 0;
+    let at = 0;
+    for (;;) {
+      handle.writeSync(zlib.constants.ZSTD_e_end, data, at, data.length - at, out, 0, out.length);
+      const failure = dropContext(engine);
+      if (failure) throw failure;
+      const [roomLeft = 0, inputLeft = 0] = state;
+      const made = out.length - roomLeft;
+      total += made;
+      if (total > maxOutput) throw new ZstdOutputTooLarge('past the limit');
+      if (made > 0) each(out.subarray(0, made));
+      at = data.length - inputLeft;
+      // Room left over: zstd has given all it can of this input, so the frame is done (or cut short, which the caller's size check finds).
+      if (roomLeft > 0) {
+        if (inputLeft !== 0) throw new Error(`${inputLeft} bytes after the frame`);
+        return total;
+      }
+    }
+  };
 }
 
 let loaded: ZstdCodec | undefined = hasNative ? native : undefined;

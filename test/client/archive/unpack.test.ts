@@ -7,10 +7,11 @@ import { finishTree } from '../../../client/archive/finish-tree.ts';
 import { packPart } from '../../../client/archive/pack.ts';
 import { walkTree } from '../../../client/archive/tree.ts';
 import { extractPartBuffer, IN_MEMORY_PART_LIMIT, readPart } from '../../../client/archive/unpack.ts';
-import { zstd } from '../../../client/archive/zstd.ts';
+import { DECODE_PIECE_BYTES, zstd } from '../../../client/archive/zstd.ts';
 import type { PartRef } from '../../../shared/wire/manifest.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { snapshotTree } from '../../helpers/trees.ts';
+import { wordyText } from '../../helpers/text.ts';
 
 // readPart: a download read whole, never past the part's declared size. The hostile
 // parts, on every path, are in tar-read.test.ts.
@@ -98,4 +99,32 @@ t.test("parts decode one after another into the memory the codec keeps: each par
   }
   proto.transfer = transfer;
   t.same(freed, [], 'the decoded tars were not freed (the next part decodes into their memory)');
+});
+
+t.test('a compressed part is written a piece at a time, files straddling the pieces: no memory the size of its tar', async (t) => {
+  const src = tempDir(t);
+  mkdirSync(join(src, 'lib'));
+  // ~5 MiB of text in files of odd sizes, so headers and contents fall across the 1 MiB pieces.
+  for (let i = 0; i < 9; i++) writeFileSync(join(src, 'lib', `mod-${i}.js`), wordyText(600_000 + i * 7_919, i));
+  const part = await packPart(src, walkTree(src).entries, 3, tempDir(t));
+  t.ok(part.ref.rawDigest && part.ref.rawSize > 4 * DECODE_PIECE_BYTES, 'compressed, several pieces long');
+  const codec = zstd();
+  const decompress = codec.decompress;
+  codec.decompress = () => {
+    throw new Error('decoded whole');
+  };
+  t.teardown(() => void (codec.decompress = decompress));
+  const out = tempDir(t);
+  const result = extractPartBuffer(part.bytes as Buffer, part.ref, out);
+  t.equal(result.files, 9);
+  finishTree(out, [result]);
+  t.same(snapshotTree(out), snapshotTree(src), 'the same files, byte for byte');
+});
+
+t.test('a part that cannot be written fails with why, not as bad zstd', async (t) => {
+  const src = tempDir(t);
+  writeFileSync(join(src, 'a.txt'), 'text\n'.repeat(100_000));
+  const part = await packPart(src, walkTree(src).entries, 3, tempDir(t));
+  const tooLong = join(tempDir(t), ...Array.from({ length: 21 }, () => 'x'.repeat(200))); // past PATH_MAX
+  t.throws(() => extractPartBuffer(part.bytes as Buffer, part.ref, tooLong), { code: 'ENAMETOOLONG' }, 'the file system\'s error, as it came');
 });

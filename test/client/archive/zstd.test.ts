@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createRequire, syncBuiltinESMExports } from 'node:module';
 import t from 'tap';
-import { zstd, ZstdOutputTooLarge } from '../../../client/archive/zstd.ts';
+import { DECODE_PIECE_BYTES, zstd, ZstdOutputTooLarge } from '../../../client/archive/zstd.ts';
 import { loadPortableZstd } from '../../../client/archive/zstd-portable.ts';
 import { wordyText } from '../../helpers/text.ts';
 
@@ -130,4 +130,42 @@ t.test('a thread decodes every part, small or big, into the one memory it keeps'
   t.ok(second.equals(big), 'the bytes come back');
   // Made at once at the most it keeps: grown part by part, each bigger part faulted in fresh pages.
   t.equal(second.buffer, first.buffer, 'a bigger part after a small one: the same memory');
+});
+
+t.test('a part decodes a piece at a time into one small memory the thread keeps: the same bytes, and a bad frame fails alone', async (t) => {
+  const codec = zstd();
+  const decode = codec.decompressInPieces?.bind(codec);
+  if (!decode) throw new Error('node:zlib decodes in pieces');
+  const pieces = (data: Buffer, maxOutput: number): Buffer[] => {
+    const got: Buffer[] = [];
+    const length = decode(data, maxOutput, (piece) => void got.push(Buffer.from(piece))); // copied: the memory is the next piece's
+    t.equal(length, got.reduce((sum, p) => sum + p.length, 0), 'it says how many bytes it handed out');
+    return got;
+  };
+  for (const size of [1, DECODE_PIECE_BYTES, DECODE_PIECE_BYTES + 1, 5 * DECODE_PIECE_BYTES + 7]) {
+    const data = text(size, size);
+    const got = pieces(zstd().compress(data, 3), size);
+    t.ok(Buffer.concat(got).equals(data), `${size} bytes come back`);
+    t.ok(got.every((p) => p.length <= DECODE_PIECE_BYTES), 'in pieces no bigger than the memory kept for them');
+  }
+  const memory = new Set<ArrayBufferLike>();
+  const big = text(3 * DECODE_PIECE_BYTES, 9);
+  decode(zstd().compress(big, 3), big.length, (piece) => void memory.add(piece.buffer));
+  decode(zstd().compress(big, 3), big.length, (piece) => void memory.add(piece.buffer));
+  t.equal(memory.size, 1, 'every piece of every part in the same memory');
+
+  const a = text(3 * DECODE_PIECE_BYTES, 10);
+  const frameA = zstd().compress(a, 3);
+  let handed = 0;
+  t.ok(thrown(() => decode(frameA, a.length - 1, (piece) => void (handed += piece.length))) instanceof ZstdOutputTooLarge, 'one byte more than allowed is a bomb');
+  t.ok(handed <= a.length - 1, 'and no byte past the limit was handed out');
+  t.throws(() => decode(Buffer.from('not a zstd frame at all'), 100, () => {}), 'garbage fails');
+  t.ok(Buffer.concat(pieces(frameA, a.length)).equals(a), 'and the next part decodes');
+  t.ok(Buffer.concat(pieces(frameA.subarray(0, frameA.length - 1000), a.length)).length < a.length, 'a cut frame decodes short (the caller refuses the size)');
+  t.ok(Buffer.concat(pieces(frameA, a.length)).equals(a), 'and does not leave the next part mid-frame');
+  t.throws(() => decode(Buffer.concat([frameA, frameA]), a.length, () => {}), 'a second frame after the part is refused, its end on a piece\'s end');
+  t.throws(() => decode(Buffer.concat([frameA, Buffer.from('trailing')]), a.length, () => {}), 'and bytes that are no frame');
+  const b = text(700_000, 11);
+  const frameB = zstd().compress(b, 3);
+  t.throws(() => decode(Buffer.concat([frameB, frameB]), 2 * b.length, () => {}), 'a second frame after one that ends mid-piece, even within the limit');
 });
