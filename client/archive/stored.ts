@@ -30,26 +30,11 @@ export function storedSize(size: number): number {
   return HEADER_BYTES + 3 * Math.max(1, Math.ceil(size / BLOCK_MAX)) + size;
 }
 
-/** `data` as one zstd frame of raw blocks: a frame header, then 3 bytes per 128 KiB. */
-export function storedFrame(data: Buffer, memory: (size: number) => Buffer = Buffer.allocUnsafeSlow): Buffer {
-  if (data.length > 0xffffffff) throw new RangeError('a stored frame holds at most 4 GiB');
-  const out = memory(storedSize(data.length));
-  out.set(MAGIC, 0);
-  out[4] = DESCRIPTOR;
-  out[5] = WINDOW;
-  out.writeUInt32LE(data.length, 6);
-  let off = HEADER_BYTES;
-  let at = 0;
-  do {
-    const size = Math.min(BLOCK_MAX, data.length - at);
-    const last = at + size === data.length ? 1 : 0;
-    // Block header, little-endian: Last_Block (bit 0), Block_Type 0 = raw (bits 1-2), Block_Size (bits 3-23).
-    out.writeUIntLE((size << 3) | last, off, 3);
-    off += 3;
-    off += data.copy(out, off, at, at + size);
-    at += size;
-  } while (at < data.length);
-  return out;
+/** `data` as one zstd frame of raw blocks, in new memory: a frame header, then 3 bytes per 128 KiB. */
+export function storedFrame(data: Buffer): Buffer {
+  const memory = Buffer.allocUnsafeSlow(storedSize(data.length));
+  data.copy(memory);
+  return storedFrameInPlace(memory.subarray(0, data.length));
 }
 
 /**

@@ -110,18 +110,13 @@ function decompressInto(compressed: Buffer, part: PartRef, each: (piece: Buffer)
   };
   let length: number;
   try {
-    length = codec.decompressInPieces ? codec.decompressInPieces(compressed, part.rawSize, write) : wholly(codec.decompress(compressed, part.rawSize), write);
+    length = codec.decompressInPieces(compressed, part.rawSize, write);
   } catch (err) {
     if (writing) throw writing.error;
     if (err instanceof ZstdOutputTooLarge) throw wrongRawSize(part, Number.POSITIVE_INFINITY);
     throw unsafe(`part ${part.digest} is not valid zstd: ${(err as Error).message}`);
   }
   if (length !== part.rawSize) throw wrongRawSize(part, length);
-}
-
-function wholly(tar: Buffer, each: (piece: Buffer) => void): number {
-  each(tar);
-  return tar.length;
 }
 
 /** The members of a part held in memory, verified like an extraction, nothing written. */

@@ -1,7 +1,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { Zstd } from '@hpcc-js/wasm-zstd';
 import { Decompress } from 'fzstd';
-import { outputFor, STREAM_CHUNK_BYTES, type ZstdCodec, ZstdOutputTooLarge } from './zstd.ts';
+import { inOnePiece, outputFor, STREAM_CHUNK_BYTES, type ZstdCodec, ZstdOutputTooLarge } from './zstd.ts';
 
 // zstd where node:zlib has none (Node 20): libzstd 1.5.7 compiled to wasm, from
 // @hpcc-js/wasm-zstd (no native build, no install script, bundles into the client), and
@@ -122,20 +122,22 @@ export async function loadPortableZstd(): Promise<ZstdCodec> {
   const calls = wasmCalls(wasm);
   // The wasm module has one streaming context: streams take turns.
   let turn: Promise<void> = Promise.resolve();
+  const decompress = (data: Buffer, maxOutput: number): Buffer => {
+    if (!calls.decompress) return decompressedByFzstd(data, maxOutput);
+    const window = frameWindow(data);
+    if (window !== undefined && window > MAX_WINDOW) refuse(window); // as node:zlib would (fzstd's decoder checks its own)
+    // One byte of room past the most allowed: a frame that fills it is too large. The
+    // part goes into memory kept for the thread's next one, as node:zlib's does.
+    const room = maxOutput + 1;
+    const tar = calls.decompress(data, room, (size) => outputFor(room).subarray(0, size));
+    if (tar.length === room) throw new ZstdOutputTooLarge('past the limit');
+    return tar;
+  };
   return {
     name: `wasm libzstd ${wasm.version()} + fzstd`,
     compress: (data, level, memory) => toBuffer(calls.compress(data, level, memory)),
-    decompress(data, maxOutput) {
-      if (!calls.decompress) return decompressedByFzstd(data, maxOutput);
-      const window = frameWindow(data);
-      if (window !== undefined && window > MAX_WINDOW) refuse(window); // as node:zlib would (fzstd's decoder checks its own)
-      // One byte of room past the most allowed: a frame that fills it is too large. The
-      // part goes into memory kept for the thread's next one, as node:zlib's does.
-      const room = maxOutput + 1;
-      const tar = calls.decompress(data, room, (size) => outputFor(room).subarray(0, size));
-      if (tar.length === room) throw new ZstdOutputTooLarge('past the limit');
-      return tar;
-    },
+    decompress,
+    decompressInPieces: inOnePiece(decompress),
     compressStream(level) {
       let release: (() => void) | undefined;
       const acquire = async (): Promise<void> => {

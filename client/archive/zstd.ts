@@ -26,9 +26,9 @@ export interface ZstdCodec {
   decompress(data: Buffer, maxOutput: number): Buffer;
   /**
    * The same decoding, handed to `each` a piece at a time, in memory the thread keeps for
-   * the next piece; returns how many bytes there were. A codec without it decodes whole.
+   * the next piece (or in one piece, where the codec cannot); returns how many bytes there were.
    */
-  decompressInPieces?(data: Buffer, maxOutput: number, each: (piece: Buffer) => void): number;
+  decompressInPieces(data: Buffer, maxOutput: number, each: (piece: Buffer) => void): number;
   /** One frame, however much goes through. */
   compressStream(level: number): Transform;
   decompressStream(): Transform;
@@ -36,19 +36,22 @@ export interface ZstdCodec {
 
 export class ZstdOutputTooLarge extends Error {}
 
+/** decompressInPieces for a codec that decodes a part whole: the whole tar is the one piece. */
+export function inOnePiece(decompress: (data: Buffer, maxOutput: number) => Buffer): ZstdCodec['decompressInPieces'] {
+  return (data, maxOutput, each) => {
+    const tar = decompress(data, maxOutput);
+    each(tar);
+    return tar.length;
+  };
+}
+
 const hasNative = typeof (zlib as { zstdCompressSync?: unknown }).zstdCompressSync === 'function';
 
 const native: ZstdCodec = {
   name: 'node:zlib',
   compress: (data, level, memory) => (keptCompressor(level) ?? zstdCompressSync(level))(data, memory),
   decompress: (data, maxOutput) => (keptDecompressor() ?? zstdDecompressSync)(data, maxOutput),
-  decompressInPieces: (data, maxOutput, each) => {
-    const inPieces = keptPieceDecoder();
-    if (inPieces) return inPieces(data, maxOutput, each);
-    const whole = zstdDecompressSync(data, maxOutput);
-    each(whole);
-    return whole.length;
-  },
+  decompressInPieces: (data, maxOutput, each) => (keptPieceDecoder() ?? inOnePiece(zstdDecompressSync))(data, maxOutput, each),
   compressStream: (level) => zlib.createZstdCompress({ chunkSize: STREAM_CHUNK_BYTES, params: { [zlib.constants.ZSTD_c_compressionLevel]: level } }),
   decompressStream: () => zlib.createZstdDecompress({ chunkSize: STREAM_CHUNK_BYTES }),
 };
@@ -138,7 +141,6 @@ function keptCompressor(level: number): Compress | undefined {
 
 /** Output memory kept for the next part up to this (a packer's biggest part, and the byte that says a frame is too big); a bigger part's is its own. */
 const KEPT_OUTPUT_BYTES = MAX_PART_BYTES + 1;
-let decoder: ((data: Buffer, maxOutput: number) => Buffer) | undefined;
 const output = keptMemory(KEPT_OUTPUT_BYTES);
 
 /** Memory to decode a part of up to `room` bytes into: this thread's kept memory up to KEPT_OUTPUT_BYTES (either codec's), its own beyond. */
@@ -172,18 +174,14 @@ function decodingContext(): typeof decoding {
 /** A failed call leaves its context broken: the next part gets a new one. */
 function dropContext(engine: zlib.ZstdDecompress): Error | undefined {
   const failure = failureOf(engine);
-  if (failure) {
-    decoder = undefined;
-    decoding = undefined;
-  }
+  if (failure) decoding = undefined;
   return failure;
 }
 
 function keptDecompressor(): ((data: Buffer, maxOutput: number) => Buffer) | undefined {
-  if (decoder) return decoder;
   const { engine, handle, state } = decodingContext() ?? {};
   if (!engine || !handle || !state) return undefined;
-  decoder = (data, maxOutput) => {
+  return (data, maxOutput) => {
     // One byte of room past the most allowed: a frame that fills it is too large, and stops there.
     const room = maxOutput + 1;
     const into = outputFor(room);
@@ -196,7 +194,6 @@ function keptDecompressor(): ((data: Buffer, maxOutput: number) => Buffer) | und
     if (inputLeft !== 0) throw new Error(`${inputLeft} bytes after the frame`);
     return into.subarray(0, room - roomLeft);
   };
-  return decoder;
 }
 
 // Decoded a piece at a time, a part's tar needs only a piece of memory, used again and

@@ -33,6 +33,9 @@ t.test('what either codec compresses, the other restores; streams make one frame
     const data = sample(size);
     t.same(native.decompress(portable.compress(data, 3)), data, `portable → node:zlib, ${size} bytes`);
     t.same(portable.decompress(native.compress(data), size), data, `node:zlib → portable, ${size} bytes`);
+    const pieces: Buffer[] = [];
+    t.equal(portable.decompressInPieces(native.compress(data), size, (piece) => void pieces.push(Buffer.from(piece))), size, 'in pieces, it says how many bytes');
+    t.same(Buffer.concat(pieces), data, `node:zlib → portable in pieces (one, whole), ${size} bytes`);
     const streamed = await through(portable.compressStream(3), data);
     t.same(native.decompress(streamed), data, `a portable stream is one frame node:zlib reads whole, ${size} bytes`);
     t.same(await through(portable.decompressStream(), native.compress(data), 1000), data, `portable stream decoding, ${size} bytes`);
