@@ -3,6 +3,7 @@ import { availableParallelism, homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildCorpora, type Corpus } from './corpora.ts';
+import { type FreshFolder, freshFolder, releaseAll } from './fresh-fs.ts';
 import { deltaSaves } from './delta.ts';
 import { clientPackage, larder, log } from './larder.ts';
 import { cpuSeconds, inTurn, median, npmCi, quiet, type Row, sh, timed } from './measure.ts';
@@ -60,6 +61,7 @@ async function main(): Promise<void> {
       rows.push({ scenario: 'server peak RSS, 4 clients × upload', corpus: `${MEMORY_GB} GB each`, larder: [memory.peakRss / 1e6], baselineName: 'idle RSS (MB)', baseline: [memory.idleRss / 1e6], notes: 'MB; goal: peak < 200 MB' });
     }
   } finally {
+    releaseAll();
     // Deleting big trees makes later file creation slow on ext4 (FACTS.md): only at the end.
     rmSync(work, { recursive: true, force: true });
   }
@@ -68,7 +70,12 @@ async function main(): Promise<void> {
 
 async function saveAndRestore(corpus: Corpus, work: string): Promise<Row[]> {
   log(`${corpus.name}: ${corpus.files.toLocaleString('en-US')} files, ${(corpus.bytes / 1e6).toFixed(0)} MB`);
-  const archive = join(work, `${corpus.name}.tar.zst`);
+  // What the saves write (the archive, the server's store: a namespace per run) and each
+  // restore's folder are on file systems of their own (bench/fresh-fs.ts), so neither
+  // side's time depends on which trees the disk held before.
+  const outputs = freshFolder(join(work, `saved-${corpus.name}`), corpus.bytes * (RUNS + 2), 0);
+  if (!outputs.fresh) log('not root, or no mkfs.ext4: measuring in folders on this disk, whose history sways the times');
+  const archive = join(outputs.path, `${corpus.name}.tar.zst`);
   const nativeSave: number[] = [];
   const larderSave: number[] = [];
   const saveRss: number[] = [];
@@ -79,7 +86,7 @@ async function saveAndRestore(corpus: Corpus, work: string): Promise<Row[]> {
   // its own, then each run's save in another new one (blobs are kept per namespace, so
   // each timed save finds none of its parts stored). The first save after start-up is
   // reported apart: m2's took 0.82 s against 0.76 s on a warm server (medians of 7).
-  const store = join(work, `store-${corpus.name}`);
+  const store = join(outputs.path, 'store');
   const server = await startServer(store);
   const source = [join(corpus.project, corpus.path)];
   const saveIn = (namespace: string) => quiet(() => larder(['save', '--key', `bench-${corpus.name}`, '--path', corpus.path], corpus.project, server, namespace), source);
@@ -104,14 +111,11 @@ async function saveAndRestore(corpus: Corpus, work: string): Promise<Row[]> {
   const nativeRestore: number[] = [];
   const larderRestore: number[] = [];
   for (let i = 0; i < RUNS; i++) {
-    const nativeDir = join(work, `native-${corpus.name}-${i}`);
-    const larderDir = join(work, `larder-${corpus.name}-${i}`);
-    mkdirSync(nativeDir);
-    mkdirSync(larderDir);
+    const folder = (side: string) => freshFolder(join(work, `${side}-${corpus.name}-${i}`), corpus.bytes, corpus.files);
     await inTurn(
       i,
-      async () => nativeRestore.push((await quiet(() => sh(`zstd -dc ${archive} | tar -xf -`, nativeDir), [archive])).seconds),
-      async () => larderRestore.push((await quiet(() => larder(['restore', '--key', `bench-${corpus.name}`, '--path', corpus.path], larderDir, server, restored), [join(store, 'v1', 'ns', restored)])).seconds),
+      () => inFolder(folder('native'), async (dir) => nativeRestore.push((await quiet(() => sh(`zstd -dc ${archive} | tar -xf -`, dir), [archive])).seconds)),
+      () => inFolder(folder('larder'), async (dir) => larderRestore.push((await quiet(() => larder(['restore', '--key', `bench-${corpus.name}`, '--path', corpus.path], dir, server, restored), [join(store, 'v1', 'ns', restored)])).seconds)),
     );
   }
   const rows: Row[] = [
@@ -126,14 +130,22 @@ async function saveAndRestore(corpus: Corpus, work: string): Promise<Row[]> {
   if (corpus.npm) {
     const npmCiRuns: number[] = [];
     for (let i = 0; i < RUNS; i++) {
-      const dir = join(work, `npmci-${corpus.name}-${i}`);
-      mkdirSync(dir);
-      npmCiRuns.push((await npmCi(corpus.project, dir)).seconds);
+      await inFolder(freshFolder(join(work, `npmci-${corpus.name}-${i}`), corpus.bytes, corpus.files), async (dir) => npmCiRuns.push((await npmCi(corpus.project, dir)).seconds));
     }
     rows.push({ scenario: 'restore vs npm ci (warm npm cache)', corpus: corpus.name, larder: larderRestore, baselineName: 'npm ci --prefer-offline', baseline: npmCiRuns, goal: { kind: 'baseline/larder ≥', value: 10 } });
   }
   await server.stop();
+  outputs.release();
   return rows;
+}
+
+/** Runs a step in a fresh folder, then lets the folder go (its writeback lands before the next step, untimed). */
+async function inFolder(folder: FreshFolder, step: (dir: string) => Promise<unknown>): Promise<void> {
+  try {
+    await step(folder.path);
+  } finally {
+    folder.release();
+  }
 }
 
 async function keyComputation(corpus: Corpus): Promise<Row> {
