@@ -9,15 +9,15 @@ import { decodeTimes } from '../../shared/wire/times.ts';
 import { unsafe } from './safe-path.ts';
 import { type ExtractLimits, type ExtractResult, type Member, TarExtractor } from './tar-read.ts';
 import { storedBlocks } from './stored.ts';
-import { zstd, ZstdOutputTooLarge } from './zstd.ts';
+import { decodesInPieces, zstd, ZstdOutputTooLarge } from './zstd.ts';
 
 // One part into a staging folder: verify sha256 → unzstd → write files, never past the
-// raw size and member count its manifest declares. An ordinary part (up to 64 MiB
-// compressed) is held in memory and verified before anything is written
-// (extractPartBuffer), then decoded and written a piece at a time. A bigger one streams
-// (extractPart): its digest is only known at the end, so its files land in the staging
-// folder first. The caller discards that folder on any failure, and the target is never
-// touched.
+// raw size and member count its manifest declares. A part of up to 64 MiB compressed
+// (every part but the rare big file's that compresses little) is held in memory and
+// verified before anything is written (extractPartBuffer), then decoded and written a
+// piece at a time. A bigger one streams (extractPart): its digest is only known at the
+// end, so its files land in the staging folder first. The caller discards that folder on
+// any failure, and the target is never touched.
 
 /** The caps a part's own manifest entry sets on what it may contain. */
 export function limitsOf(part: PartRef): ExtractLimits {
@@ -59,14 +59,20 @@ export async function extractPart(compressed: Readable, part: PartRef, root: str
 }
 
 /**
- * Parts up to this size, compressed and raw, are read whole, verified, then extracted
- * (the fast path); anything bigger streams in 1 MiB chunks, so no entry, whatever it
- * declares, makes a worker hold more than this twice over.
+ * Parts up to this size compressed are read whole, verified, then extracted (the fast
+ * path); anything bigger streams in 1 MiB chunks, so no entry, whatever it declares,
+ * makes a thread hold more than this (and a piece of its tar, DECODE_PIECE_BYTES).
  */
 export const IN_MEMORY_PART_LIMIT = 64 * 1024 * 1024;
 
+/**
+ * Whether a part takes the fast path. Its tar may be any size where the codec decodes it
+ * a piece at a time: a 140 MB binary that compresses to 41 MB restored in 11 % less time
+ * and CPU that way than streamed (npm-large). The portable codec (Node 20) decodes a part
+ * whole, so there the tar must fit too.
+ */
 export function fitsInMemory(part: PartRef): boolean {
-  return part.size <= IN_MEMORY_PART_LIMIT && part.rawSize <= IN_MEMORY_PART_LIMIT;
+  return part.size <= IN_MEMORY_PART_LIMIT && (part.rawSize <= IN_MEMORY_PART_LIMIT || decodesInPieces());
 }
 
 /**

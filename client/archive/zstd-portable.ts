@@ -138,6 +138,7 @@ export async function loadPortableZstd(): Promise<ZstdCodec> {
     compress: (data, level, memory) => toBuffer(calls.compress(data, level, memory)),
     decompress,
     decompressInPieces: inOnePiece(decompress),
+    decodesInPieces: false,
     compressStream(level) {
       let release: (() => void) | undefined;
       const acquire = async (): Promise<void> => {

@@ -29,6 +29,8 @@ export interface ZstdCodec {
    * the next piece (or in one piece, where the codec cannot); returns how many bytes there were.
    */
   decompressInPieces(data: Buffer, maxOutput: number, each: (piece: Buffer) => void): number;
+  /** Whether decompressInPieces holds one piece of memory however big the tar (else the whole tar) */
+  readonly decodesInPieces: boolean;
   /** One frame, however much goes through. */
   compressStream(level: number): Transform;
   decompressStream(): Transform;
@@ -52,6 +54,9 @@ const native: ZstdCodec = {
   compress: (data, level, memory) => (keptCompressor(level) ?? zstdCompressSync(level))(data, memory),
   decompress: (data, maxOutput) => (keptDecompressor() ?? zstdDecompressSync)(data, maxOutput),
   decompressInPieces: (data, maxOutput, each) => (keptPieceDecoder() ?? inOnePiece(zstdDecompressSync))(data, maxOutput, each),
+  get decodesInPieces() {
+    return decodingContext() !== undefined;
+  },
   compressStream: (level) => zlib.createZstdCompress({ chunkSize: STREAM_CHUNK_BYTES, params: { [zlib.constants.ZSTD_c_compressionLevel]: level } }),
   decompressStream: () => zlib.createZstdDecompress({ chunkSize: STREAM_CHUNK_BYTES }),
 };
@@ -238,6 +243,15 @@ let loaded: ZstdCodec | undefined = hasNative ? native : undefined;
 export function zstd(): ZstdCodec {
   if (!loaded) throw new Error('zstd is not loaded yet: await loadZstd() first');
   return loaded;
+}
+
+/**
+ * Whether this thread's codec decodes a part a piece at a time: false until loaded, so a
+ * thread that has not loaded it (the main thread on Node 20) answers as the portable
+ * codec its workers load does.
+ */
+export function decodesInPieces(): boolean {
+  return loaded?.decodesInPieces ?? false;
 }
 
 export async function loadZstd(): Promise<ZstdCodec> {

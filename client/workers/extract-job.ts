@@ -9,7 +9,7 @@ import type { ExtractOutcome, PartJob, PartWorkerData } from './worker-pool.ts';
 
 // A restore's job in a part worker: verify → unzstd → write into staging. A part that
 // fits in memory comes downloaded by the main thread (client/transport/part-download.ts),
-// or from this machine's part cache; a streamed part (over 64 MiB) downloads here in its
+// or from this machine's part cache; a streamed part (over 64 MiB compressed) downloads here in its
 // turn: its body must not sit unread for the idle timeout.
 
 let client: CacheClient | undefined;

@@ -1,13 +1,15 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { zstdCompressSync } from 'node:zlib';
 import t from 'tap';
 import { request } from 'undici';
 import { sha256Digest } from '../../shared/wire/digest.ts';
 import type { Manifest } from '../../shared/wire/manifest.ts';
+import { pseudoRandom } from '../../bench/corpora.ts';
 import { watchRss } from '../../bench/measure.ts';
+import { IN_MEMORY_PART_LIMIT } from '../../client/archive/unpack.ts';
 import { restore } from '../../client/restore.ts';
 import { CacheClient } from '../../client/transport/transfer.ts';
 import { PartWorkers, SMALL_TREE_BYTES } from '../../client/workers/worker-pool.ts';
@@ -68,6 +70,24 @@ t.test('a file over 2 GiB that compresses to almost nothing restores in bounded 
   t.match(JSON.parse(stdout), { outcome: 'hit' });
   t.equal(statSync(join(target, 'deps', 'zeros.bin')).size, size, 'restored whole');
   t.ok(peak < 512 * 1024 ** 2, `peak RSS ${(peak / 1024 ** 2).toFixed(0)} MiB (3.9 GiB before, for a part declaring that much)`);
+});
+
+t.test('a part whose download is too big for memory streams through a worker, and restores byte for byte', async (t) => {
+  const { url } = await startServer(t);
+  const source = tempDir(t, 'big-src');
+  mkdirSync(join(source, 'deps'));
+  // Incompressible, so its part stays over the limit compressed too.
+  writeFileSync(join(source, 'deps', 'model.bin'), pseudoRandom('streamed', IN_MEMORY_PART_LIMIT + 1024 * 1024));
+  writeFileSync(join(source, 'deps', 'index.js'), 'module.exports = 1;\n');
+  const saved = await runLarder(['save', '--key', 'big', '--path', 'deps', '--json'], { cwd: source, env: { LARDER_SERVER: url } });
+  t.match(JSON.parse(saved.stdout), { outcome: 'saved', parts: 2 }, saved.stderr);
+  t.ok(JSON.parse(saved.stdout).transferredBytes > IN_MEMORY_PART_LIMIT, 'its part is over the limit on the wire');
+
+  const target = tempDir(t, 'big-dst');
+  const restored = await runLarder(['restore', '--key', 'big', '--path', 'deps', '--json'], { cwd: target, env: { LARDER_SERVER: url, LARDER_LOCAL_CACHE: '0' } });
+  t.match(JSON.parse(restored.stdout), { outcome: 'hit' }, restored.stderr);
+  t.ok(readFileSync(join(target, 'deps', 'model.bin')).equals(readFileSync(join(source, 'deps', 'model.bin'))), 'the file, byte for byte');
+  t.same(snapshotTree(join(target, 'deps')), snapshotTree(join(source, 'deps')), 'and the tree');
 });
 
 t.test('a restore of the entry a folder already holds, untouched, is a no-op; a touched folder is restored again', async (t) => {

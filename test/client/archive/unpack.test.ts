@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import t, { type Test } from 'tap';
 import { finishTree } from '../../../client/archive/finish-tree.ts';
 import { type PackedPart, packPart } from '../../../client/archive/pack.ts';
 import { walkTree } from '../../../client/archive/tree.ts';
-import { extractPartBuffer, IN_MEMORY_PART_LIMIT, readPart } from '../../../client/archive/unpack.ts';
+import { extractPartBuffer, fitsInMemory, IN_MEMORY_PART_LIMIT, readPart } from '../../../client/archive/unpack.ts';
 import { DECODE_PIECE_BYTES, zstd } from '../../../client/archive/zstd.ts';
 import type { PartRef } from '../../../shared/wire/manifest.ts';
 import { tempDir } from '../../helpers/tmp.ts';
@@ -117,6 +117,27 @@ t.test('a compressed part is written a piece at a time, files straddling the pie
   const part = await packPart(src, walkTree(src).entries, 3, tempDir(t));
   t.ok(part.ref.rawDigest && part.ref.rawSize > 4 * DECODE_PIECE_BYTES, 'compressed, several pieces long');
   extractsWithoutWholeDecoding(t, src, part, 9);
+});
+
+t.test("a big file's part whose download fits in memory takes the fast path, its tar decoded a piece at a time however big", async (t) => {
+  const src = tempDir(t);
+  // A native binary's worth: a tar over the in-memory limit that compresses far under it.
+  const binary = Buffer.alloc(IN_MEMORY_PART_LIMIT + 3 * DECODE_PIECE_BYTES);
+  for (let i = 0; i < binary.length; i += 4096) randomBytes(64).copy(binary, i);
+  writeFileSync(join(src, 'next-swc.node'), binary);
+  const streamed = await packPart(src, walkTree(src).entries, 3, tempDir(t));
+  t.ok(streamed.file && streamed.ref.rawSize > IN_MEMORY_PART_LIMIT && streamed.ref.size < IN_MEMORY_PART_LIMIT, 'packed as a big file, compressed under the limit');
+  t.ok(fitsInMemory(streamed.ref), 'held in memory');
+  extractsWithoutWholeDecoding(t, src, { ref: streamed.ref, bytes: readFileSync(streamed.file as string) }, 1);
+  t.notOk(fitsInMemory({ ...streamed.ref, size: IN_MEMORY_PART_LIMIT + 1 }), 'a download over the limit streams');
+
+  // Where the codec decodes a part whole (the portable one, on Node 20), its tar must fit too.
+  const codec = zstd();
+  const pieces = Object.getOwnPropertyDescriptor(codec, 'decodesInPieces') as PropertyDescriptor;
+  Object.defineProperty(codec, 'decodesInPieces', { value: false, configurable: true });
+  t.teardown(() => void Object.defineProperty(codec, 'decodesInPieces', pieces));
+  t.notOk(fitsInMemory(streamed.ref), 'streamed where the codec decodes whole');
+  t.ok(fitsInMemory({ ...streamed.ref, rawSize: IN_MEMORY_PART_LIMIT }), 'a tar up to the limit is held in memory either way');
 });
 
 t.test('a part that cannot be written fails with why, not as bad zstd', async (t) => {

@@ -34,7 +34,8 @@ t.test('the package installs with npm i -g, small and dependency-free, and works
   const project = tempDir(t, 'project');
   const tree = join(project, 'deps');
   buildSampleTree(tree);
-  // One file over 64 MiB makes a part that streams (compressible, not trivially).
+  // One file over 64 MiB makes a part that streams as it is saved, and as it is restored
+  // on Node 20, whose codec decodes a part whole (compressible, not trivially).
   const big = Buffer.alloc(70 * 1024 * 1024);
   for (let i = 0; i < big.length; i += 4096) createHash('sha256').update(String(i % 8192)).digest().copy(big, i);
   writeFileSync(join(tree, 'big.bin'), big);
