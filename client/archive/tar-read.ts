@@ -52,7 +52,8 @@ export interface ExtractLimits {
 const NO_LIMITS: ExtractLimits = { maxEntries: Number.MAX_SAFE_INTEGER, maxEntryBytes: Number.MAX_SAFE_INTEGER };
 
 export class TarExtractor {
-  readonly #root: string;
+  /** the root folder with a slash after it: a member's clean name goes after it as it is (path.join per member cost more than the check of the name) */
+  readonly #under: string;
   readonly #limits: ExtractLimits;
   /** the members' mtimes when they travel beside the part (manifest version 2) */
   readonly #times: readonly number[] | undefined;
@@ -68,7 +69,7 @@ export class TarExtractor {
 
   /** listing: the result lists the members; with no root, nothing is written, they are only listed */
   constructor(root: string | undefined, limits: ExtractLimits = NO_LIMITS, times?: readonly number[], listing = root === undefined) {
-    this.#root = root ?? '';
+    this.#under = root === undefined ? '' : join(root, '/');
     this.#limits = limits;
     this.#times = times;
     this.#listOnly = root === undefined;
@@ -226,7 +227,7 @@ export class TarExtractor {
 
   #openNew(rel: string, mode: number): number {
     try {
-      return openSync(join(this.#root, rel), 'wx', mode | 0o600);
+      return openSync(this.#under + rel, 'wx', mode | 0o600);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EEXIST' || code === 'EISDIR' || code === 'ENOTDIR') throw unsafe(`${JSON.stringify(rel)} appears twice in the archive`);
@@ -242,7 +243,7 @@ export class TarExtractor {
   #makeDir(rel: string): void {
     if (this.#madeDirs.has(rel)) return;
     try {
-      mkdirSync(join(this.#root, rel), { recursive: true, mode: 0o755 });
+      mkdirSync(this.#under + rel, { recursive: true, mode: 0o755 });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EEXIST' || code === 'ENOTDIR') throw unsafe(`${JSON.stringify(rel)} is both a folder and a file in the archive`);
