@@ -19,18 +19,13 @@ const outcome = (name: string): string | Error => {
   }
 };
 
-t.test('clean names come back as they are, folders without their slash', async (t) => {
+t.test('clean names come back as they are (folders without their slash), others folded, and names that escape refused', async (t) => {
   for (const [name, want] of [
     ['node_modules/react/index.js', 'node_modules/react/index.js'],
     ['node_modules/react/', 'node_modules/react'],
     ['.bin/tsc', '.bin/tsc'],
     ['a/.hidden/..x/...', 'a/.hidden/..x/...'],
     ['C/d:e', 'C/d:e'],
-  ] as const) t.equal(safeRelativePath(name), want, name);
-});
-
-t.test('names that fold are folded, and names that escape are refused', async (t) => {
-  for (const [name, want] of [
     ['./a/b', 'a/b'],
     ['a//b/', 'a/b'],
     ['a/./b', 'a/b'],
