@@ -1,7 +1,7 @@
 import { chmodSync, linkSync, lstatSync, lutimesSync, mkdirSync, symlinkSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { unsafe } from './safe-path.ts';
-import type { DirRecord, ExtractResult } from './tar-read.ts';
+import { type DirRecord, type ExtractResult, FOLDER_MODE, MADE_FOLDER_MODE } from './tar-read.ts';
 
 // The last step of an extraction, once every part's files are written: hard links
 // (to regular files the archive itself wrote), then symbolic links (never below another
@@ -11,7 +11,7 @@ import type { DirRecord, ExtractResult } from './tar-read.ts';
 
 export function finishTree(root: string, results: readonly ExtractResult[]): void {
   finishLinks(root, results);
-  finishFolders(root, results.flatMap((r) => r.dirs));
+  finishFolders(root, results.flatMap((r) => r.dirs), true);
 }
 
 /** Hard links, then symbolic links: the first half of finishTree. */
@@ -48,15 +48,20 @@ export function finishLinks(root: string, results: readonly ExtractResult[]): vo
   }
 }
 
-/** Folder modes and times, deepest first: the second half of finishTree. */
-export function finishFolders(root: string, folders: readonly DirRecord[]): void {
+/**
+ * Folder modes and times, deepest first: the second half of finishTree. `made`: every
+ * folder was made by the extraction (MADE_FOLDER_MODE), so one of that mode, as nearly
+ * every folder is, needs no chmod (a venv's 2,555 folders: 14 ms). A folder found in
+ * place (a restore that patches its target) may have any mode.
+ */
+export function finishFolders(root: string, folders: readonly DirRecord[], made = false): void {
   // Each depth counted once: counted in the comparison, npm-large's 4,569 folders took 15-25 ms, now 2-4.
   const dirs = folders
     .map((dir) => ({ dir, depth: depth(dir.rel) }))
     .sort((a, b) => b.depth - a.depth)
     .map(({ dir }) => dir);
   for (const { rel, mode, mtime } of dirs) {
-    chmodSync(join(root, rel), mode);
+    if (!made || mode !== MADE_FOLDER_MODE) chmodSync(join(root, rel), mode);
     utimesSync(join(root, rel), mtime, mtime);
   }
 }
@@ -77,7 +82,7 @@ function makeParent(root: string, rel: string): void {
   // No symbolic link exists yet above rel (checked by the caller or not created yet),
   // so a recursive mkdir cannot wander outside root.
   try {
-    mkdirSync(join(root, parent), { recursive: true, mode: 0o755 });
+    mkdirSync(join(root, parent), { recursive: true, mode: FOLDER_MODE });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') throw unsafe(`${JSON.stringify(parent)} is both a folder and a file in the archive`);
     throw err;

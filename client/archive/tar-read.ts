@@ -16,6 +16,10 @@ const MAX_META_BYTES = 1024 * 1024;
 const PERMISSION_BITS = 0o777; // setuid, setgid and sticky bits are not restored
 // The mode a file gets from open() is mode & ~umask; fchmod only when that differs.
 const UMASK = readUmask();
+/** The mode every folder an extraction makes is asked for */
+export const FOLDER_MODE = 0o755;
+/** ...and the mode it gets: finishing a folder of this mode needs no chmod. */
+export const MADE_FOLDER_MODE = FOLDER_MODE & ~UMASK;
 
 export interface DirRecord { rel: string; mode: number; mtime: number }
 export interface LinkRecord { rel: string; target: string; mtime: number }
@@ -243,7 +247,7 @@ export class TarExtractor {
   #makeDir(rel: string): void {
     if (this.#madeDirs.has(rel)) return;
     try {
-      mkdirSync(this.#under + rel, { recursive: true, mode: 0o755 });
+      mkdirSync(this.#under + rel, { recursive: true, mode: FOLDER_MODE });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EEXIST' || code === 'ENOTDIR') throw unsafe(`${JSON.stringify(rel)} is both a folder and a file in the archive`);

@@ -1,6 +1,6 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { zstdCompressSync } from 'node:zlib';
 import t from 'tap';
@@ -13,7 +13,7 @@ import { IN_MEMORY_PART_LIMIT } from '../../client/archive/unpack.ts';
 import { restore } from '../../client/restore.ts';
 import { CacheClient } from '../../client/transport/transfer.ts';
 import { PartWorkers, SMALL_TREE_BYTES } from '../../client/workers/worker-pool.ts';
-import { LARDER_BIN, runLarder } from '../helpers/cli.ts';
+import { LARDER_BIN, runLarder, runProcess } from '../helpers/cli.ts';
 import { startServer } from '../helpers/server.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { buildSampleTree, snapshotTree } from '../helpers/trees.ts';
@@ -88,6 +88,26 @@ t.test('a part whose download is too big for memory streams through a worker, an
   t.match(JSON.parse(restored.stdout), { outcome: 'hit' }, restored.stderr);
   t.ok(readFileSync(join(target, 'deps', 'model.bin')).equals(readFileSync(join(source, 'deps', 'model.bin'))), 'the file, byte for byte');
   t.same(snapshotTree(join(target, 'deps')), snapshotTree(join(source, 'deps')), 'and the tree');
+});
+
+t.test('under a umask of 077 a restore still gives every folder and file the mode it was saved with', async (t) => {
+  const { url } = await startServer(t);
+  const source = tempDir(t, 'umask-src');
+  const deps = join(source, 'deps');
+  buildSampleTree(deps);
+  mkdirSync(join(deps, 'open/inner'), { recursive: true });
+  mkdirSync(join(deps, 'private'));
+  writeFileSync(join(deps, 'open/inner/run.sh'), '#!/bin/sh\n');
+  writeFileSync(join(deps, 'private/key.pem'), 'secret\n');
+  for (const [rel, mode] of [['open', 0o755], ['open/inner', 0o755], ['open/inner/run.sh', 0o755], ['private', 0o700], ['private/key.pem', 0o600]] as const) chmodSync(join(deps, rel), mode);
+  const saved = await runLarder(['save', '--key', 'modes', '--path', 'deps', '--json'], { cwd: source, env: { LARDER_SERVER: url } });
+  t.match(JSON.parse(saved.stdout), { outcome: 'saved' }, saved.stderr);
+
+  // A folder an extraction makes gets 0755 less the umask: here 0700, so 0755 must still be set.
+  const target = tempDir(t, 'umask-dst');
+  const restored = await runProcess('sh', ['-c', `umask 077 && exec "${process.execPath}" "${LARDER_BIN}" restore --key modes --path deps --json 2>/dev/null`], { cwd: target, env: { PATH: process.env.PATH, HOME: target, LARDER_SERVER: url, LARDER_LOCAL_CACHE: '0' } });
+  t.match(JSON.parse(restored.out), { outcome: 'hit' });
+  t.same(snapshotTree(join(target, 'deps')), snapshotTree(deps), 'every mode, folders and files, as saved');
 });
 
 t.test('a restore of the entry a folder already holds, untouched, is a no-op; a touched folder is restored again', async (t) => {
