@@ -21,11 +21,14 @@ export interface Timed {
   stdout: string;
   /** the command's peak resident set (its worker threads included), when asked for */
   peakRss?: number;
+  /** CPU-seconds of the command and every process it waited for (all their threads) */
+  cpuSeconds: number;
 }
 
 /** Runs a command to completion and returns its wall time; a failure is an error. */
 export function timed(command: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; watchRss?: boolean }): Promise<Timed> {
   const started = performance.now();
+  const cpuBefore = childrenCpuSeconds();
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     const rss = options.watchRss ? watchRss(child) : undefined;
@@ -36,7 +39,7 @@ export function timed(command: string, args: string[], options: { cwd: string; e
     child.once('error', reject);
     child.once('exit', () => rss?.stop()); // the last sample while /proc still has it
     child.once('close', (code) => {
-      if (code === 0) resolve({ seconds: (performance.now() - started) / 1000, stdout, ...(rss ? { peakRss: rss.stop() } : {}) });
+      if (code === 0) resolve({ seconds: (performance.now() - started) / 1000, stdout, cpuSeconds: childrenCpuSeconds() - cpuBefore, ...(rss ? { peakRss: rss.stop() } : {}) });
       else reject(new Error(`${command} ${args.join(' ')} exited with ${code}:\n${stderr.slice(-2000)}`));
     });
   });
@@ -81,11 +84,28 @@ export function watchRss(child: ChildProcess): { stop: () => number } {
 
 /** CPU seconds a process has used so far, its threads included (Linux: /proc/<pid>/stat, at 100 ticks a second). */
 export function cpuSeconds(pid: number | undefined): number {
+  const fields = statFields(`/proc/${pid}/stat`);
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime and stime, fields 14 and 15
+}
+
+/**
+ * CPU seconds of this process's children that have ended and been waited for, and of
+ * theirs (cutime and cstime, fields 16 and 17): a command's own threads and every process
+ * of its pipeline, counted once it exits. Steps run one at a time, so the difference
+ * across one is that step's.
+ */
+export function childrenCpuSeconds(): number {
+  const fields = statFields('/proc/self/stat');
+  return (Number(fields[13]) + Number(fields[14])) / 100;
+}
+
+/** The fields after a /proc stat line's command name (which may hold spaces); none if the process is gone. */
+function statFields(path: string): string[] {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime and stime, fields 14 and 15
+    const line = readFileSync(path, 'utf8');
+    return line.slice(line.lastIndexOf(') ') + 2).split(' ');
   } catch {
-    return Number.NaN;
+    return [];
   }
 }
 

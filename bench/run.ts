@@ -12,7 +12,7 @@ import { lookupRows } from './lookups.ts';
 import { startupRows } from './startup.ts';
 import { switchRows } from './switch.ts';
 import { turborepoRows } from './turborepo.ts';
-import { type BenchServer, startServer } from './server.ts';
+import { type BenchServer, replayBlobs, startBareReceiver, startServer } from './server.ts';
 
 // npm run bench: builds (or reuses) the corpora, then measures every scenario against
 // its baseline in the same run, prints medians and ratios, and writes the results as
@@ -26,6 +26,8 @@ const CACHE = process.env.LARDER_BENCH_CACHE ?? join(homedir(), '.cache/larder-b
 const ONLY = process.env.LARDER_BENCH_ONLY?.split(',');
 const MEMORY_GB = Number(process.env.LARDER_BENCH_MEMORY_GB ?? 1);
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
+/** Parts a save has in flight by default (client/options.ts, --concurrency). */
+const SAVE_CONCURRENCY = 4;
 
 
 
@@ -80,7 +82,14 @@ async function saveAndRestore(corpus: Corpus, work: string): Promise<Row[]> {
   const larderSave: number[] = [];
   const saveRss: number[] = [];
   const serverCpuPerGb: number[] = [];
+  const bareCpuPerGb: number[] = [];
   const storedMb: number[] = [];
+  // CPU-seconds of everything a step runs: the client's or the pipeline's processes, and
+  // for larder the server's share. On two cores that are both busy, they bound its time.
+  const nativeSaveCpu: number[] = [];
+  const larderSaveCpu: number[] = [];
+  const nativeRestoreCpu: number[] = [];
+  const larderRestoreCpu: number[] = [];
   // A server runs for days, so each timed save goes to one that has served a save before
   // (its code compiled, its memory grown): an untimed save of this tree in a namespace of
   // its own, then each run's save in another new one (blobs are kept per namespace, so
@@ -91,17 +100,33 @@ async function saveAndRestore(corpus: Corpus, work: string): Promise<Row[]> {
   const source = [join(corpus.project, corpus.path)];
   const saveIn = (namespace: string) => quiet(() => larder(['save', '--key', `bench-${corpus.name}`, '--path', corpus.path], corpus.project, server, namespace), source);
   const firstSave = await saveIn('bench-first');
+  // Each save's blobs, sent again to a receiver that only hashes and writes them: what a
+  // server's CPU per GB comes to in Node with no more than that (bench/server.ts).
+  const bareDir = join(outputs.path, 'bare');
+  mkdirSync(bareDir);
+  const bare = await startBareReceiver(bareDir);
   for (let i = 0; i < RUNS; i++) {
-    const runNative = async () => nativeSave.push((await quiet(() => sh(`tar -cf - ${corpus.path} | zstd -T0 -3 -q -f -o ${archive}`, corpus.project), source)).seconds);
+    const runNative = async () => {
+      const run = await quiet(() => sh(`tar -cf - ${corpus.path} | zstd -T0 -3 -q -f -o ${archive}`, corpus.project), source);
+      nativeSave.push(run.seconds);
+      nativeSaveCpu.push(run.cpuSeconds);
+    };
     const runLarder = async () => {
       const cpuBefore = cpuSeconds(server.child.pid);
       const receivedBefore = await bytesReceived(server);
       const run = await saveIn(`bench-${i}`);
       larderSave.push(run.seconds);
       saveRss.push((run.peakRss ?? 0) / 1e6);
+      const serverCpu = cpuSeconds(server.child.pid) - cpuBefore;
       const received = (await bytesReceived(server)) - receivedBefore;
-      serverCpuPerGb.push((cpuSeconds(server.child.pid) - cpuBefore) / (received / 1e9));
+      serverCpuPerGb.push(serverCpu / (received / 1e9));
+      larderSaveCpu.push(run.cpuSeconds + serverCpu);
       storedMb.push(received / 1e6);
+      const bareBefore = cpuSeconds(bare.child.pid);
+      const sent = await replayBlobs(store, `bench-${i}`, bare.url, SAVE_CONCURRENCY);
+      bareCpuPerGb.push((cpuSeconds(bare.child.pid) - bareBefore) / (sent / 1e9));
+      rmSync(bareDir, { recursive: true });
+      mkdirSync(bareDir);
     };
     await inTurn(i, runNative, runLarder);
   }
@@ -114,8 +139,22 @@ async function saveAndRestore(corpus: Corpus, work: string): Promise<Row[]> {
     const folder = (side: string) => freshFolder(join(work, `${side}-${corpus.name}-${i}`), corpus.bytes, corpus.files);
     await inTurn(
       i,
-      () => inFolder(folder('native'), async (dir) => nativeRestore.push((await quiet(() => sh(`zstd -dc ${archive} | tar -xf -`, dir), [archive])).seconds)),
-      () => inFolder(folder('larder'), async (dir) => larderRestore.push((await quiet(() => larder(['restore', '--key', `bench-${corpus.name}`, '--path', corpus.path], dir, server, restored), [join(store, 'v1', 'ns', restored)])).seconds)),
+      () =>
+        inFolder(folder('native'), async (dir) => {
+          const run = await quiet(() => sh(`zstd -dc ${archive} | tar -xf -`, dir), [archive]);
+          nativeRestore.push(run.seconds);
+          nativeRestoreCpu.push(run.cpuSeconds);
+        }),
+      () =>
+        inFolder(folder('larder'), async (dir) => {
+          const run = await quiet(async () => {
+            const cpuBefore = cpuSeconds(server.child.pid);
+            const timed = await larder(['restore', '--key', `bench-${corpus.name}`, '--path', corpus.path], dir, server, restored);
+            return { ...timed, cpuSeconds: timed.cpuSeconds + cpuSeconds(server.child.pid) - cpuBefore };
+          }, [join(store, 'v1', 'ns', restored)]);
+          larderRestore.push(run.seconds);
+          larderRestoreCpu.push(run.cpuSeconds);
+        }),
     );
   }
   const rows: Row[] = [
@@ -123,7 +162,9 @@ async function saveAndRestore(corpus: Corpus, work: string): Promise<Row[]> {
     { scenario: 'save (empty store), the first after the server starts', corpus: corpus.name, larder: [firstSave.seconds], baselineName: 'tar | zstd -T0 -3', baseline: nativeSave, notes: 'one run: the warm-up before the runs above' },
     { scenario: 'restore exact hit, fresh folder', corpus: corpus.name, larder: larderRestore, baselineName: 'zstd -dc | tar -x', baseline: nativeRestore, goal: { kind: 'larder/baseline ≤', value: 1 } },
     { scenario: 'client peak RSS, save', corpus: corpus.name, larder: saveRss, baselineName: 'the goal (MB)', baseline: [256], goal: { kind: 'larder/baseline ≤', value: 1 }, notes: 'MB' },
-    { scenario: 'server CPU per GB received, save', corpus: corpus.name, larder: serverCpuPerGb, baselineName: '1 (the ratio is the value)', baseline: [1], notes: 'CPU-seconds of the server process per GB of blobs it stored' },
+    { scenario: 'CPU-seconds, save (client and server)', corpus: corpus.name, larder: larderSaveCpu, baselineName: 'tar | zstd -T0 -3', baseline: nativeSaveCpu, notes: 'every process of the step, all threads' },
+    { scenario: 'CPU-seconds, restore (client and server)', corpus: corpus.name, larder: larderRestoreCpu, baselineName: 'zstd -dc | tar -x', baseline: nativeRestoreCpu, notes: 'every process of the step, all threads' },
+    { scenario: 'server CPU per GB received, save', corpus: corpus.name, larder: serverCpuPerGb, baselineName: 'node:http that hashes and writes each blob', baseline: bareCpuPerGb, notes: 'CPU-seconds per GB of blobs stored; the baseline receives the same blobs and does nothing else' },
     // What stored parts cost: larder's parts are zstd -3 too, but already-compressed ones are stored as they are.
     { scenario: 'bytes stored, save', corpus: corpus.name, larder: storedMb, baselineName: 'the tar.zst (MB)', baseline: [statSync(archive).size / 1e6], notes: 'MB; parts of already-compressed files are stored, not compressed' },
   ];
@@ -135,6 +176,7 @@ async function saveAndRestore(corpus: Corpus, work: string): Promise<Row[]> {
     rows.push({ scenario: 'restore vs npm ci (warm npm cache)', corpus: corpus.name, larder: larderRestore, baselineName: 'npm ci --prefer-offline', baseline: npmCiRuns, goal: { kind: 'baseline/larder ≥', value: 10 } });
   }
   await server.stop();
+  await bare.stop();
   outputs.release();
   return rows;
 }

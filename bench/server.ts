@@ -1,5 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mapLimit } from '../shared/concurrency.ts';
 
 const SERVER_BIN = fileURLToPath(new URL('../bin/larder-server.js', import.meta.url));
 
@@ -12,6 +16,11 @@ export interface BenchServer {
 /** A real larder-server process on a free port with its own store (a folder, or s3:// with the flags it needs). */
 export function startServer(store: string, flags: string[] = []): Promise<BenchServer> {
   const child = spawn(process.execPath, [SERVER_BIN, '--port', '0', '--store', store, '--log-level', 'warn', ...flags], { stdio: ['ignore', 'ignore', 'pipe'] });
+  return listening(child, 'larder-server');
+}
+
+/** Resolves once the child says where it listens; rejects if it exits first. */
+function listening(child: ChildProcess, name: string): Promise<BenchServer> {
   let stderr = '';
   return new Promise((resolve, reject) => {
     child.stderr?.on('data', (d: Buffer) => {
@@ -19,6 +28,66 @@ export function startServer(store: string, flags: string[] = []): Promise<BenchS
       const url = /listening on (https?:\/\/\S+)/.exec(stderr)?.[1];
       if (url) resolve({ url, child, stop: () => new Promise<void>((done) => (child.kill('SIGTERM'), child.once('exit', () => done()))) });
     });
-    child.once('exit', (code) => reject(new Error(`larder-server exited with ${code}: ${stderr}`)));
+    child.once('exit', (code) => reject(new Error(`${name} exited with ${code}: ${stderr}`)));
   });
+}
+
+// The floor for the server's CPU per GB: node:http taking each blob, hashing it with
+// SHA-256 and writing it to a file in batches of ~1 MiB, as larder-server does, and
+// nothing else (no routing, access checks, bookkeeping or missing-blob questions).
+// It answers 400 when the bytes do not hash to the digest in the URL.
+const BARE_RECEIVER = `
+import { createServer } from 'node:http';
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
+const dir = process.argv[1];
+let n = 0;
+const server = createServer(async (req, res) => {
+  const file = await open(dir + '/' + n++, 'wx');
+  const hash = createHash('sha256');
+  let batch = [];
+  let bytes = 0;
+  let writing = Promise.resolve();
+  req.on('data', (chunk) => {
+    hash.update(chunk);
+    batch.push(chunk);
+    bytes += chunk.length;
+    if (bytes < 1 << 20) return;
+    const chunks = batch;
+    batch = [];
+    bytes = 0;
+    req.pause();
+    writing = writing.then(() => file.writev(chunks)).then(() => req.resume());
+  });
+  req.on('end', async () => {
+    await writing;
+    if (batch.length > 0) await file.writev(batch);
+    await file.close();
+    const digest = 'sha256:' + hash.digest('hex');
+    res.writeHead(req.url.endsWith('/' + digest) ? 201 : 400).end();
+  });
+});
+server.listen(0, '127.0.0.1', () => process.stderr.write('listening on http://127.0.0.1:' + server.address().port + '\\n'));
+`;
+
+/** The bare receiver above, writing what it receives into `dir` (which must exist). */
+export function startBareReceiver(dir: string): Promise<BenchServer> {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', BARE_RECEIVER, dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  return listening(child, 'bare receiver');
+}
+
+/**
+ * Uploads every blob a namespace of a disk store holds to `url` (the bare receiver),
+ * `concurrency` at a time as a save does; returns the bytes sent.
+ */
+export async function replayBlobs(store: string, namespace: string, url: string, concurrency: number): Promise<number> {
+  const top = join(store, 'v1', 'ns', namespace, 'blobs', 'sha256');
+  const files = readdirSync(top).flatMap((shard) => readdirSync(join(top, shard)).map((hex) => ({ file: join(top, shard, hex), digest: `sha256:${hex}` })));
+  const sizes = await mapLimit(files, concurrency, async ({ file, digest }) => {
+    const body = await readFile(file);
+    const response = await fetch(`${url}/blobs/${digest}`, { method: 'PUT', body });
+    if (response.status !== 201) throw new Error(`the bare receiver answered ${response.status} for ${digest}`);
+    return body.length;
+  });
+  return sizes.reduce((sum, size) => sum + size, 0);
 }
