@@ -12,7 +12,7 @@ import { lookupRows } from './lookups.ts';
 import { startupRows } from './startup.ts';
 import { switchRows } from './switch.ts';
 import { turborepoRows } from './turborepo.ts';
-import { type BenchServer, replayBlobs, startBareReceiver, startServer } from './server.ts';
+import { type BenchServer, replayBlobs, startBareReceiver, startServer, toBareReceiver, toLarderServer } from './server.ts';
 
 // npm run bench: builds (or reuses) the corpora, then measures every scenario against
 // its baseline in the same run, prints medians and ratios, and writes the results as
@@ -83,6 +83,7 @@ async function saveAndRestore(corpus: Corpus, work: string): Promise<Row[]> {
   const saveRss: number[] = [];
   const serverCpuPerGb: number[] = [];
   const bareCpuPerGb: number[] = [];
+  const replayCpuPerGb: number[] = [];
   const storedMb: number[] = [];
   // CPU-seconds of everything a step runs: the client's or the pipeline's processes, and
   // for larder the server's share. On two cores that are both busy, they bound its time.
@@ -100,8 +101,11 @@ async function saveAndRestore(corpus: Corpus, work: string): Promise<Row[]> {
   const source = [join(corpus.project, corpus.path)];
   const saveIn = (namespace: string) => quiet(() => larder(['save', '--key', `bench-${corpus.name}`, '--path', corpus.path], corpus.project, server, namespace), source);
   const firstSave = await saveIn('bench-first');
-  // Each save's blobs, sent again to a receiver that only hashes and writes them: what a
-  // server's CPU per GB comes to in Node with no more than that (bench/server.ts).
+  // Each save's blobs are sent again, alone on the machine: to a receiver that only
+  // hashes and writes them (what a server's CPU per GB comes to in Node with no more than
+  // that: bench/server.ts), and to the larder server as a save sends them (into a
+  // namespace of their own, emptied after each run). During the save itself the server
+  // shares both cores with a busy client.
   const bareDir = join(outputs.path, 'bare');
   mkdirSync(bareDir);
   const bare = await startBareReceiver(bareDir);
@@ -122,11 +126,19 @@ async function saveAndRestore(corpus: Corpus, work: string): Promise<Row[]> {
       serverCpuPerGb.push(serverCpu / (received / 1e9));
       larderSaveCpu.push(run.cpuSeconds + serverCpu);
       storedMb.push(received / 1e6);
-      const bareBefore = cpuSeconds(bare.child.pid);
-      const sent = await replayBlobs(store, `bench-${i}`, bare.url, SAVE_CONCURRENCY);
-      bareCpuPerGb.push((cpuSeconds(bare.child.pid) - bareBefore) / (sent / 1e9));
+      const replay = async (to: BenchServer, send: Parameters<typeof replayBlobs>[3]): Promise<number> => {
+        const before = cpuSeconds(to.child.pid);
+        const sent = await replayBlobs(store, `bench-${i}`, SAVE_CONCURRENCY, send);
+        return (cpuSeconds(to.child.pid) - before) / (sent / 1e9);
+      };
+      await inTurn(
+        i,
+        async () => bareCpuPerGb.push(await replay(bare, toBareReceiver(bare.url))),
+        async () => replayCpuPerGb.push(await replay(server, toLarderServer(server.url, 'replayed'))),
+      );
       rmSync(bareDir, { recursive: true });
       mkdirSync(bareDir);
+      rmSync(join(store, 'v1', 'ns', 'replayed', 'blobs'), { recursive: true });
     };
     await inTurn(i, runNative, runLarder);
   }
@@ -164,7 +176,8 @@ async function saveAndRestore(corpus: Corpus, work: string): Promise<Row[]> {
     { scenario: 'client peak RSS, save', corpus: corpus.name, larder: saveRss, baselineName: 'the goal (MB)', baseline: [256], goal: { kind: 'larder/baseline ≤', value: 1 }, notes: 'MB' },
     { scenario: 'CPU-seconds, save (client and server)', corpus: corpus.name, larder: larderSaveCpu, baselineName: 'tar | zstd -T0 -3', baseline: nativeSaveCpu, notes: 'every process of the step, all threads' },
     { scenario: 'CPU-seconds, restore (client and server)', corpus: corpus.name, larder: larderRestoreCpu, baselineName: 'zstd -dc | tar -x', baseline: nativeRestoreCpu, notes: 'every process of the step, all threads' },
-    { scenario: 'server CPU per GB received, save', corpus: corpus.name, larder: serverCpuPerGb, baselineName: 'node:http that hashes and writes each blob', baseline: bareCpuPerGb, notes: 'CPU-seconds per GB of blobs stored; the baseline receives the same blobs and does nothing else' },
+    { scenario: 'server CPU per GB received, save', corpus: corpus.name, larder: serverCpuPerGb, baselineName: 'node:http that hashes and writes each blob', baseline: bareCpuPerGb, notes: 'CPU-seconds per GB of blobs stored, beside the client; the baseline gets the same blobs afterwards, alone' },
+    { scenario: "server CPU per GB, the save's blobs sent again", corpus: corpus.name, larder: replayCpuPerGb, baselineName: 'node:http that hashes and writes each blob', baseline: bareCpuPerGb, notes: 'both alone; larder is asked whether each blob is missing first, as by a save' },
     // What stored parts cost: larder's parts are zstd -3 too, but already-compressed ones are stored as they are.
     { scenario: 'bytes stored, save', corpus: corpus.name, larder: storedMb, baselineName: 'the tar.zst (MB)', baseline: [statSync(archive).size / 1e6], notes: 'MB; parts of already-compressed files are stored, not compressed' },
   ];

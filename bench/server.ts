@@ -76,17 +76,39 @@ export function startBareReceiver(dir: string): Promise<BenchServer> {
   return listening(child, 'bare receiver');
 }
 
+/** Sends one blob somewhere: the bare receiver, or a larder server as a save would. */
+export type BlobSender = (digest: string, body: Buffer) => Promise<void>;
+
+/** PUT to the bare receiver, which answers 201 when the bytes hash to the digest. */
+export const toBareReceiver =
+  (url: string): BlobSender =>
+  async (digest, body) => {
+    const response = await fetch(`${url}/blobs/${digest}`, { method: 'PUT', body });
+    if (response.status !== 201) throw new Error(`the bare receiver answered ${response.status} for ${digest}`);
+  };
+
+/** As a save sends a part to larder-server: asks whether the blob is missing, then uploads it if it is. */
+export const toLarderServer =
+  (url: string, namespace: string): BlobSender =>
+  async (digest, body) => {
+    const blobs = `${url}/v1/ns/${namespace}/blobs`;
+    const asked = await fetch(`${blobs}/missing`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ digests: [digest], sizes: [body.length] }) });
+    const { missing } = (await asked.json()) as { missing: string[] };
+    if (missing.length === 0) return;
+    const response = await fetch(`${blobs}/${digest}`, { method: 'PUT', body, headers: { 'content-type': 'application/octet-stream' } });
+    if (response.status !== 201) throw new Error(`larder-server answered ${response.status} for ${digest}`);
+  };
+
 /**
- * Uploads every blob a namespace of a disk store holds to `url` (the bare receiver),
- * `concurrency` at a time as a save does; returns the bytes sent.
+ * Sends every blob a namespace of a disk store holds, `concurrency` at a time as a save
+ * does; returns the bytes sent.
  */
-export async function replayBlobs(store: string, namespace: string, url: string, concurrency: number): Promise<number> {
+export async function replayBlobs(store: string, namespace: string, concurrency: number, send: BlobSender): Promise<number> {
   const top = join(store, 'v1', 'ns', namespace, 'blobs', 'sha256');
   const files = readdirSync(top).flatMap((shard) => readdirSync(join(top, shard)).map((hex) => ({ file: join(top, shard, hex), digest: `sha256:${hex}` })));
   const sizes = await mapLimit(files, concurrency, async ({ file, digest }) => {
     const body = await readFile(file);
-    const response = await fetch(`${url}/blobs/${digest}`, { method: 'PUT', body });
-    if (response.status !== 201) throw new Error(`the bare receiver answered ${response.status} for ${digest}`);
+    await send(digest, body);
     return body.length;
   });
   return sizes.reduce((sum, size) => sum + size, 0);
