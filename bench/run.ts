@@ -12,7 +12,7 @@ import { lookupRows } from './lookups.ts';
 import { startupRows } from './startup.ts';
 import { switchRows } from './switch.ts';
 import { turborepoRows } from './turborepo.ts';
-import { type BenchServer, replayBlobs, startBareReceiver, startServer, toBareReceiver, toLarderServer } from './server.ts';
+import { type BenchServer, type BlobSender, namespaceFolder, replayBlobs, startBareReceiver, startServer, toBareReceiver, toLarderServer } from './server.ts';
 
 // npm run bench: builds (or reuses) the corpora, then measures every scenario against
 // its baseline in the same run, prints medians and ratios, and writes the results as
@@ -128,7 +128,7 @@ async function saveAndRestore(corpus: Corpus, work: string): Promise<Row[]> {
       larderSaveCpu.push(run.cpuSeconds + serverCpu);
       clientSaveCpu.push(run.cpuSeconds);
       storedMb.push(received / 1e6);
-      const replay = async (to: BenchServer, send: Parameters<typeof replayBlobs>[3]): Promise<number> => {
+      const replay = async (to: BenchServer, send: BlobSender): Promise<number> => {
         const before = cpuSeconds(to.child.pid);
         const sent = await replayBlobs(store, `bench-${i}`, SAVE_CONCURRENCY, send);
         return (cpuSeconds(to.child.pid) - before) / (sent / 1e9);
@@ -140,12 +140,12 @@ async function saveAndRestore(corpus: Corpus, work: string): Promise<Row[]> {
       );
       rmSync(bareDir, { recursive: true });
       mkdirSync(bareDir);
-      rmSync(join(store, 'v1', 'ns', 'replayed', 'blobs'), { recursive: true });
+      rmSync(join(namespaceFolder(store, 'replayed'), 'blobs'), { recursive: true });
     };
     await inTurn(i, runNative, runLarder);
   }
   // The restore reads the last run's namespace: only its blobs are read once before it, as
-  // the native restore's archive is (the disk store keeps a namespace in v1/ns/<name>).
+  // the native restore's archive is.
   const restored = `bench-${RUNS - 1}`;
   const nativeRestore: number[] = [];
   const larderRestore: number[] = [];
@@ -165,7 +165,7 @@ async function saveAndRestore(corpus: Corpus, work: string): Promise<Row[]> {
             const cpuBefore = cpuSeconds(server.child.pid);
             const timed = await larder(['restore', '--key', `bench-${corpus.name}`, '--path', corpus.path], dir, server, restored);
             return { ...timed, cpuSeconds: timed.cpuSeconds + cpuSeconds(server.child.pid) - cpuBefore };
-          }, [join(store, 'v1', 'ns', restored)]);
+          }, [namespaceFolder(store, restored)]);
           larderRestore.push(run.seconds);
           larderRestoreCpu.push(run.cpuSeconds);
         }),

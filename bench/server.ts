@@ -3,6 +3,7 @@ import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CacheClient } from '../client/transport/transfer.ts';
 import { mapLimit } from '../shared/concurrency.ts';
 
 const SERVER_BIN = fileURLToPath(new URL('../bin/larder-server.js', import.meta.url));
@@ -87,24 +88,25 @@ export const toBareReceiver =
     if (response.status !== 201) throw new Error(`the bare receiver answered ${response.status} for ${digest}`);
   };
 
-/** As a save sends a part to larder-server: asks whether the blob is missing, then uploads it if it is. */
-export const toLarderServer =
-  (url: string, namespace: string): BlobSender =>
-  async (digest, body) => {
-    const blobs = `${url}/v1/ns/${namespace}/blobs`;
-    const asked = await fetch(`${blobs}/missing`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ digests: [digest], sizes: [body.length] }) });
-    const { missing } = (await asked.json()) as { missing: string[] };
-    if (missing.length === 0) return;
-    const response = await fetch(`${blobs}/${digest}`, { method: 'PUT', body, headers: { 'content-type': 'application/octet-stream' } });
-    if (response.status !== 201) throw new Error(`larder-server answered ${response.status} for ${digest}`);
+/** As a save sends a part to larder-server, with the client's own transport: asks whether the blob is missing, then uploads it if it is. */
+export function toLarderServer(url: string, namespace: string): BlobSender {
+  const client = new CacheClient({ server: url, namespace });
+  return async (digest, body) => {
+    if ((await client.missing([digest], [body.length])).length > 0) await client.putBlob(digest, body.length, () => body);
   };
+}
+
+/** Where a disk store keeps a namespace's entries and blobs. */
+export function namespaceFolder(store: string, namespace: string): string {
+  return join(store, 'v1', 'ns', namespace);
+}
 
 /**
  * Sends every blob a namespace of a disk store holds, `concurrency` at a time as a save
  * does; returns the bytes sent.
  */
 export async function replayBlobs(store: string, namespace: string, concurrency: number, send: BlobSender): Promise<number> {
-  const top = join(store, 'v1', 'ns', namespace, 'blobs', 'sha256');
+  const top = join(namespaceFolder(store, namespace), 'blobs', 'sha256');
   const files = readdirSync(top).flatMap((shard) => readdirSync(join(top, shard)).map((hex) => ({ file: join(top, shard, hex), digest: `sha256:${hex}` })));
   const sizes = await mapLimit(files, concurrency, async ({ file, digest }) => {
     const body = await readFile(file);
