@@ -8,9 +8,14 @@
 // collection every few dozen reads. Where a reader knows no one reads a chunk again, it
 // frees it at once.
 
-/** The memory under bytes when it is theirs alone to move: packed parts go to the main thread, downloaded and uploaded ones to a worker, by this one rule. */
-export function ownMemory(bytes: Uint8Array): ArrayBuffer | undefined {
-  return bytes.buffer instanceof ArrayBuffer && bytes.buffer.byteLength > Buffer.poolSize ? bytes.buffer : undefined;
+/**
+ * The memory under bytes (or under pieces of them, views of one memory: a stored part's)
+ * when it is theirs alone to move: packed parts go to the main thread, downloaded and
+ * uploaded ones to a worker, by this one rule.
+ */
+export function ownMemory(bytes: Uint8Array | readonly Uint8Array[]): ArrayBuffer | undefined {
+  const memory = (Array.isArray(bytes) ? bytes[0] : (bytes as Uint8Array))?.buffer;
+  return memory instanceof ArrayBuffer && memory.byteLength > Buffer.poolSize ? memory : undefined;
 }
 
 /**

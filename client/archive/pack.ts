@@ -7,7 +7,7 @@ import { finishDigest, sha256Digest } from '../../shared/wire/digest.ts';
 import type { PartRef } from '../../shared/wire/manifest.ts';
 import { encodeTimes } from '../../shared/wire/times.ts';
 import { MAX_PART_BYTES, tarBytesOf } from './parts.ts';
-import { storedFrame, storedFrameInPlace, worthCompressing } from './stored.ts';
+import { storedFrame, storedPieces, storedSize, worthCompressing } from './stored.ts';
 import { CHUNK_BYTES, type TarMemory, tarBuffer, tarChunks } from './tar-write.ts';
 import type { TreeEntry } from './tree.ts';
 import { STREAM_CHUNK_BYTES, zstd } from './zstd.ts';
@@ -18,10 +18,18 @@ import { STREAM_CHUNK_BYTES, zstd } from './zstd.ts';
 // (stored.ts). A bigger one (one big file) streams, and its compressed bytes go to a
 // file in the save's spill folder: a 140 MB native binary never sits in memory.
 
+/** A part's bytes in order: one buffer, or a stored frame's pieces (stored.ts, storedPieces), views of one memory. */
+export type PartBytes = Buffer | Buffer[];
+
+/** The pieces of a part's bytes, in order. */
+export function piecesOf(bytes: PartBytes): Buffer[] {
+  return Array.isArray(bytes) ? bytes : [bytes];
+}
+
 export interface PackedPart {
   ref: PartRef;
   /** the compressed bytes of a part built in memory... */
-  bytes?: Buffer;
+  bytes?: PartBytes;
   /** ...or the file a streamed part's went to, in the spill folder; its uploader removes it */
   file?: string;
 }
@@ -78,8 +86,8 @@ export async function packPart(root: string, entries: readonly TreeEntry[], leve
   if (!worthCompressing(tar)) {
     // Stored: the part is not recognised by its tar bytes (no rawDigest, which would cost
     // a hash) but by its digest, which depends on those bytes alone.
-    const stored = memory ? storedFrameInPlace(tar) : storedFrame(tar);
-    return { ref: { digest: sha256Digest(stored), size: stored.length, rawSize: tar.length, entries: entries.length, times: timesOf(entries) }, bytes: stored };
+    const stored = memory ? storedPieces(tar) : storedFrame(tar);
+    return { ref: { digest: sha256Digest(stored), size: storedSize(tar.length), rawSize: tar.length, entries: entries.length, times: timesOf(entries) }, bytes: stored };
   }
   const rawDigest = sha256Digest(tar);
   if (known?.has(rawDigest)) {

@@ -32,36 +32,49 @@ export function storedSize(size: number): number {
 
 /** `data` as one zstd frame of raw blocks, in new memory: a frame header, then 3 bytes per 128 KiB. */
 export function storedFrame(data: Buffer): Buffer {
-  const memory = Buffer.allocUnsafeSlow(storedSize(data.length));
-  data.copy(memory);
-  return storedFrameInPlace(memory.subarray(0, data.length));
+  return Buffer.concat(storedPieces(data, Buffer.allocUnsafeSlow(headersSize(data.length))));
 }
 
 /**
- * `tar` framed where it lies, the same bytes storedFrame writes: its blocks move up (last
- * first) to make room for the frame header and the 3 bytes before each. The memory after
- * the view, up to storedSize(tar.length), must be the caller's alone. A part of jars then
- * leaves as the memory its tar was read into, not as a copy in a second buffer, which on a
- * fresh page costs a fault to write and another to send.
+ * `tar`'s stored frame as pieces, in order, without moving it: the frame header and each
+ * block's 3-byte header are written in the memory right after the tar, which must be the
+ * caller's alone up to storedSize(tar.length) (or in `headers`, if given), and each block
+ * is a view of the tar where it lies. Their bytes in a row are storedFrame's. A part of
+ * jars then leaves as the memory its tar was read into; moving the tar up in it to make
+ * room for the headers between its blocks copied every byte once more (a Maven
+ * repository's save: 1.53 → 1.415 s, 10 alternating runs).
  */
-export function storedFrameInPlace(tar: Buffer): Buffer {
+export function storedPieces(tar: Buffer, headers?: Buffer): Buffer[] {
   const size = tar.length;
   if (size > 0xffffffff) throw new RangeError('a stored frame holds at most 4 GiB');
-  if (tar.byteOffset + storedSize(size) > tar.buffer.byteLength) throw new RangeError('no room after the tar for its frame');
-  const frame = Buffer.from(tar.buffer, tar.byteOffset, storedSize(size));
+  const room = headers ?? roomAfter(tar);
   const blocks = Math.max(1, Math.ceil(size / BLOCK_MAX));
-  for (let k = blocks - 1; k >= 0; k--) {
+  room.set(MAGIC, 0);
+  room[4] = DESCRIPTOR;
+  room[5] = WINDOW;
+  room.writeUInt32LE(size, 6);
+  const pieces: Buffer[] = [];
+  for (let k = 0; k < blocks; k++) {
     const at = k * BLOCK_MAX;
     const end = Math.min(at + BLOCK_MAX, size);
-    const off = HEADER_BYTES + 3 * (k + 1) + at;
-    frame.copy(frame, off, at, end); // overlapping, which copy allows; later blocks have moved already
-    frame.writeUIntLE(((end - at) << 3) | (k === blocks - 1 ? 1 : 0), off - 3, 3);
+    const header = HEADER_BYTES + 3 * k;
+    room.writeUIntLE(((end - at) << 3) | (k === blocks - 1 ? 1 : 0), header, 3);
+    // The first block's header goes out with the frame header, as one piece.
+    pieces.push(room.subarray(k === 0 ? 0 : header, header + 3), tar.subarray(at, end));
   }
-  frame.set(MAGIC, 0);
-  frame[4] = DESCRIPTOR;
-  frame[5] = WINDOW;
-  frame.writeUInt32LE(size, 6);
-  return frame;
+  return pieces;
+}
+
+/** The bytes a stored frame of `size` bytes adds: its header and the blocks' headers. */
+function headersSize(size: number): number {
+  return storedSize(size) - size;
+}
+
+/** The memory after `tar` that holds its frame's headers (storedPieces). */
+function roomAfter(tar: Buffer): Buffer {
+  const bytes = headersSize(tar.length);
+  if (tar.byteOffset + tar.length + bytes > tar.buffer.byteLength) throw new RangeError('no room after the tar for its frame');
+  return Buffer.from(tar.buffer, tar.byteOffset + tar.length, bytes);
 }
 
 /**

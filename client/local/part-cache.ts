@@ -46,7 +46,7 @@ export function hasLocalPart(dir: string, part: PartRef): boolean {
 }
 
 /** Keeps a part's bytes; a failure only costs the next restore a download. */
-export function storeLocalPart(dir: string, digest: string, bytes: Buffer): void {
+export function storeLocalPart(dir: string, digest: string, bytes: Buffer | readonly Buffer[]): void {
   writeWhole(partFile(dir, digest), bytes);
 }
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { linkSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, linkSync, mkdirSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 /**
@@ -7,8 +7,18 @@ import { dirname } from 'node:path';
  * so concurrent larder processes see the old file or the new one. A failure (a full or
  * read-only cache folder) only costs what the file would have saved: false.
  */
-export function writeWhole(file: string, data: string | Buffer): boolean {
-  return placeWhole(file, (temp) => writeFileSync(temp, data));
+export function writeWhole(file: string, data: string | Buffer | readonly Buffer[]): boolean {
+  return placeWhole(file, (temp) => (Array.isArray(data) ? writePieces(temp, data) : writeFileSync(temp, data as string | Buffer)));
+}
+
+/** Pieces in a row into a new file (a stored part's: client/archive/stored.ts). */
+function writePieces(file: string, pieces: readonly Buffer[]): void {
+  const fd = openSync(file, 'wx');
+  try {
+    for (const piece of pieces) for (let at = 0; at < piece.length; ) at += writeSync(fd, piece, at);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Puts an existing file in place under a second name, whole or not at all, as writeWhole does (no copy). */

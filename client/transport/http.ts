@@ -18,7 +18,8 @@ export interface HttpRequest {
   method: string;
   url: URL;
   headers: Record<string, string>;
-  body?: Buffer | string | FromFile;
+  /** a part's bytes may come in pieces, sent in order (a stored frame's: client/archive/stored.ts) */
+  body?: Buffer | readonly Buffer[] | string | FromFile;
   signal?: AbortSignal;
   /** no byte from the server for this long (waiting for headers, or between body chunks) */
   idleTimeoutMs: number;
@@ -77,8 +78,17 @@ export function send(req: HttpRequest, agents: Agents): Promise<IncomingMessage>
     }
     outgoing.once('error', reject);
     if (req.body === undefined || typeof req.body === 'string' || Buffer.isBuffer(req.body)) outgoing.end(req.body);
-    else sendFile(req.body.file, outgoing).catch((err: Error) => outgoing.destroy(err));
+    else if (Array.isArray(req.body)) sendPieces(req.body, outgoing);
+    else sendFile((req.body as FromFile).file, outgoing).catch((err: Error) => outgoing.destroy(err));
   });
+}
+
+/** Pieces in order, handed to the socket together (one writev); the caller gives content-length. */
+function sendPieces(pieces: readonly Buffer[], outgoing: ClientRequest): void {
+  outgoing.cork();
+  for (const piece of pieces) outgoing.write(piece);
+  outgoing.uncork();
+  outgoing.end();
 }
 
 /** The file in two reused buffers, each written again once the socket has taken it (shared/file-body.ts). */

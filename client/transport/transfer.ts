@@ -36,7 +36,7 @@ const DEFAULT_RESPONSE_TIMEOUT_MS = 8_000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 3_000;
 const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
 
-type Body = Buffer | FromFile;
+type Body = Buffer | readonly Buffer[] | FromFile;
 
 interface Call {
   method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE';

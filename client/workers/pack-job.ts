@@ -22,7 +22,7 @@ const spares = new SpareMemory(2);
 
 /**
  * The memory tars are read into, kept from part to part, except a stored part's, which
- * leaves as its frame (stored.ts, storedFrameInPlace); then a spare that holds the next
+ * leaves as its frame (stored.ts, storedPieces); then a spare that holds the next
  * tar takes its place, else new memory with room for the biggest part (a page costs only
  * once it is written, and a tar buffer grown part by part faulted in each size afresh).
  */

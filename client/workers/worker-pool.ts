@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { type ErrorBody, LarderError } from '../../shared/errors.ts';
 import type { PartRef } from '../../shared/wire/manifest.ts';
-import type { KnownPart, PackedPart } from '../archive/pack.ts';
+import type { KnownPart, PackedPart, PartBytes } from '../archive/pack.ts';
 import type { ExtractResult } from '../archive/tar-read.ts';
 import type { EntryList } from './entry-list.ts';
 import { JobRunner } from './jobs.ts';
@@ -111,7 +111,8 @@ export class PartWorkers {
     if ('known' in result) return result;
     // Posted buffers arrive as plain Uint8Arrays: view them as Buffers again, without a copy.
     const { bytes } = result;
-    return bytes ? { ...result, bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) } : result;
+    const view = (piece: Uint8Array) => Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
+    return bytes ? { ...result, bytes: Array.isArray(bytes) ? bytes.map(view) : view(bytes) } : result;
   }
 
   /**
@@ -132,7 +133,7 @@ export class PartWorkers {
    * its next stored frames in it: no fresh pages to fault in, no garbage to collect here.
    * The buffer must not be used after this.
    */
-  recycle(bytes: Buffer): void {
+  recycle(bytes: PartBytes): void {
     const memory = ownMemory(bytes);
     if (!memory || memory.byteLength < SPARE_GRAIN) return; // a spare that small is not kept: not worth a message
     if (this.#here) return this.#here.recycle([memory]);

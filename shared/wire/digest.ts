@@ -20,8 +20,11 @@ export function digestHex(digest: string): string {
   return checkDigest(digest).slice('sha256:'.length);
 }
 
-export function sha256Digest(data: Uint8Array): string {
-  return 'sha256:' + createHash('sha256').update(data).digest('hex');
+/** The digest of `data`, or of its pieces in a row. */
+export function sha256Digest(data: Uint8Array | readonly Uint8Array[]): string {
+  const hash = createHash('sha256');
+  for (const piece of Array.isArray(data) ? data : [data]) hash.update(piece);
+  return finishDigest(hash);
 }
 
 export function finishDigest(hash: Hash): string {

@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import { zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 import t from 'tap';
 import { packPart, type PartMemory } from '../../../client/archive/pack.ts';
-import { storedBlocks, storedFrame, storedFrameInPlace, storedSize, worthCompressing } from '../../../client/archive/stored.ts';
+import { storedBlocks, storedFrame, storedPieces, storedSize, worthCompressing } from '../../../client/archive/stored.ts';
 import { walkTree } from '../../../client/archive/tree.ts';
 import { loadPortableZstd } from '../../../client/archive/zstd-portable.ts';
+import { ownMemory } from '../../../shared/own-memory.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 
 // Stored parts are plain zstd frames of raw blocks: every decoder a restore may use
@@ -28,17 +29,18 @@ t.test('a stored frame decodes to its bytes in node:zlib, the portable codec and
   }
 });
 
-t.test('a frame built in place is the one storedFrame writes, in the memory the tar was read into', async (t) => {
+t.test('a frame in pieces is the one storedFrame writes, its blocks where the tar was read, unmoved', async (t) => {
   for (const size of [0, 1, 128 * 1024, 128 * 1024 + 1, 3 * 1024 * 1024 + 5]) {
     const data = randomBytes(size);
     const memory = Buffer.alloc(storedSize(size) + 7, 0xee); // room, and bytes past it that must stay
     data.copy(memory);
-    const frame = storedFrameInPlace(memory.subarray(0, size));
-    t.ok(frame.equals(storedFrame(data)), `${size} bytes: the same frame`);
-    t.equal(frame.buffer, memory.buffer, 'in the same memory');
+    const pieces = storedPieces(memory.subarray(0, size));
+    t.ok(Buffer.concat(pieces).equals(storedFrame(data)), `${size} bytes: the same frame`);
+    t.ok(pieces.every((piece) => piece.buffer === memory.buffer), 'in the same memory');
+    t.ok(memory.subarray(0, size).equals(data), 'the tar where it was');
     t.equal(memory.subarray(storedSize(size)).toString('hex'), 'ee'.repeat(7), 'nothing written past the frame');
   }
-  t.throws(() => storedFrameInPlace(Buffer.allocUnsafeSlow(300_000)), RangeError, 'no room after the tar: refused, nothing written past the memory');
+  t.throws(() => storedPieces(Buffer.allocUnsafeSlow(300_000)), RangeError, 'no room after the tar: refused, nothing written past the memory');
 });
 
 t.test('packed with memory, a stored part leaves in its tar memory; a compressed part gives its tar memory back', async (t) => {
@@ -58,7 +60,7 @@ t.test('packed with memory, a stored part leaves in its tar memory; a compressed
     release: (tar) => void released.push(tar.buffer),
   };
   const jars = await packPart(dir, walkTree(dir).entries, 3, tempDir(t), memory);
-  t.equal(jars.bytes?.buffer, handed[0], 'the stored frame is the tar memory, not a copy');
+  t.equal(ownMemory(jars.bytes ?? []), handed[0], 'the stored frame is the tar memory, not a copy');
   t.same(jars.ref, (await packPart(dir, walkTree(dir).entries, 3, tempDir(t))).ref, 'the part packing without memory makes');
   t.same(released, [], 'and it is not given back: it left with the part');
   const compressed = await packPart(text, walkTree(text).entries, 3, tempDir(t), memory);

@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { runLarder } from '../../helpers/cli.ts';
@@ -14,6 +15,9 @@ t.test('the local part cache: no download for parts this machine has, a corrupt 
   const home = tempDir(t, 'developer');
   const project = join(home, 'project');
   buildSampleTree(join(project, 'deps'));
+  // A jar's bytes: a part stored, not compressed, which leaves as pieces of its tar memory (client/archive/stored.ts).
+  mkdirSync(join(project, 'deps', 'vendor'));
+  writeFileSync(join(project, 'deps', 'vendor', 'lib.jar'), randomBytes(6 << 20));
   const want = snapshotTree(join(project, 'deps'));
   const env = { LARDER_SERVER: url, HOME: home, LARDER_LOCAL_CACHE: '1' };
   const larder = async (args: string[], cwd = project) => {
@@ -26,6 +30,9 @@ t.test('the local part cache: no download for parts this machine has, a corrupt 
   await larder(['save', '--key', 'deps-a', '--path', 'deps']);
   const info = JSON.parse((await larder(['cache', 'info'])).stdout) as { on: boolean; parts: number; entries: number };
   t.ok(info.on && info.parts > 0 && info.entries === 1, 'the save kept its parts and manifest');
+  const kept = readdirSync(join(home, '.cache', 'larder', 'parts'), { recursive: true, withFileTypes: true }).filter((e) => e.isFile() && !e.name.endsWith('.list'));
+  const storedParts = kept.filter((e) => readFileSync(join(e.parentPath, e.name)).subarray(4, 6).equals(Buffer.from([0x80, 7 << 3])));
+  t.equal(storedParts.length, 1, 'the jar\'s part was kept as a stored frame, its pieces in a row');
 
   const fresh = tempDir(t, 'fresh-checkout');
   const restored = await larder(['restore', '--key', 'deps-a', '--path', 'deps'], fresh);
