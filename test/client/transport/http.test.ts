@@ -46,41 +46,41 @@ async function receiver(t: { teardown: (fn: () => Promise<void>) => void }, hand
   return new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/blob`);
 }
 
+/** A receiver that answers 'ok' and keeps the last body it got. */
+async function collector(t: { teardown: (fn: () => Promise<void>) => void }): Promise<{ url: URL; received: () => Buffer }> {
+  let last = Buffer.alloc(0);
+  const url = await receiver(t, async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    last = Buffer.concat(chunks);
+    res.end('ok');
+  });
+  return { url, received: () => last };
+}
+
 t.test('a file body arrives byte for byte, over many reads of the file', async (t) => {
   const bytes = randomBytes(5 * 1024 * 1024 + 12_345); // five full reads and a short one
   const file = join(tempDir(t), 'part.zst');
   writeFileSync(file, bytes);
-  let received = Buffer.alloc(0);
-  const url = await receiver(t, async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    received = Buffer.concat(chunks);
-    res.end('ok');
-  });
+  const { url, received } = await collector(t);
   const agents = new Agents();
   t.teardown(() => agents.destroy());
   const res = await send({ method: 'PUT', url, headers: { 'content-length': String(bytes.length) }, body: { file }, idleTimeoutMs: 10_000 }, agents);
   t.equal(await readText(res), 'ok');
-  t.ok(received.equals(bytes), 'the same bytes, in order');
+  t.ok(received().equals(bytes), 'the same bytes, in order');
 });
 
 t.test('a body in pieces (a stored part: headers between blocks) arrives as their bytes in a row', async (t) => {
   const memory = randomBytes(300_000);
   const pieces = [memory.subarray(290_000, 290_013), memory.subarray(0, 131_072), memory.subarray(290_013, 290_016), memory.subarray(131_072, 200_000)];
-  let received = Buffer.alloc(0);
-  const url = await receiver(t, async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    received = Buffer.concat(chunks);
-    res.end('ok');
-  });
+  const { url, received } = await collector(t);
   const agents = new Agents();
   t.teardown(() => agents.destroy());
   const size = pieces.reduce((sum, piece) => sum + piece.length, 0);
   for (let i = 0; i < 2; i++) {
     const res = await send({ method: 'PUT', url, headers: { 'content-length': String(size) }, body: pieces, idleTimeoutMs: 10_000 }, agents);
     t.equal(await readText(res), 'ok');
-    t.ok(received.equals(Buffer.concat(pieces)), `request ${i + 1}: the pieces in order, nothing else`);
+    t.ok(received().equals(Buffer.concat(pieces)), `request ${i + 1}: the pieces in order, nothing else`);
   }
 });
 
