@@ -74,3 +74,27 @@ t.test('finish with nothing queued resolves at once', async (t) => {
   const queue = new BiggestFirst<Task>(3, async () => {});
   await t.resolves(queue.finish());
 });
+
+t.test('with a budget, the tasks running hold at most its bytes, the biggest still first; one too big runs alone', async (t) => {
+  const c = controlled();
+  const weigh = (task: Task) => (task.name === 'streamed' ? 0 : task.bytes);
+  const queue = new BiggestFirst<Task>(8, c.run, { bytes: 24, weigh });
+  for (const [name, bytes] of [['a', 16], ['b', 12], ['c', 8], ['d', 6], ['e', 4]] as const) queue.add({ name, bytes });
+  t.same(c.started, ['a'], 'a (16) runs; b (12) would pass 24 bytes, and nothing smaller passes it');
+  await c.end('a');
+  t.same(c.started, ['a', 'b', 'c'], 'room for b and c (20)');
+  queue.add({ name: 'streamed', bytes: 100 }); // holds no memory (a part streamed to a file)
+  t.same(c.started, ['a', 'b', 'c', 'streamed'], 'a task of no weight starts whatever is held');
+  queue.add({ name: 'huge', bytes: 40 });
+  await c.end('b');
+  await c.end('c');
+  t.same(c.started, ['a', 'b', 'c', 'streamed'], 'huge (40) waits while anything of weight runs: streamed holds none, but runs');
+  await c.end('streamed');
+  t.same(c.started, ['a', 'b', 'c', 'streamed', 'huge'], 'alone, a task over the budget runs');
+  const finished = queue.finish();
+  await c.end('huge');
+  await c.end('d');
+  await c.end('e');
+  await finished;
+  t.same(c.started, ['a', 'b', 'c', 'streamed', 'huge', 'd', 'e']);
+});
