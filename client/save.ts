@@ -17,8 +17,9 @@ import { type PartWorkers, SMALL_TREE_BYTES } from './workers/worker-pool.ts';
 // save: walk each path → parts as they close → tar + zstd + sha256 in worker threads (on
 // this thread for a small tree) → ask whether the blob is missing → upload it → publish
 // the manifest last.
-// At most 2 × concurrency parts, and IN_FLIGHT_BYTES of them, are in flight, so memory stays bounded. A failure
-// anywhere publishes nothing, so no reader ever sees half an entry.
+// At most 2 × concurrency parts, and IN_FLIGHT_BYTES of their tar, are in flight, so
+// memory stays bounded. A failure anywhere publishes nothing, so no reader ever sees
+// half an entry.
 
 export interface SaveInput {
   key: string;
@@ -48,8 +49,8 @@ const BREATH_MS = 4;
  * the first: every part in flight holds memory of its own until the server has it, new
  * memory for each at first, and the biggest parts go first. A fresh page costs ~20 µs
  * here; with 8 parts in flight m2's save read ~80 MB of jars into new memory. A part
- * over MAX_PART_BYTES (one big file) streams to a file (archive/pack.ts) and holds none. Over a link with latency, 24 MiB is
- * still several round trips' worth of parts.
+ * over MAX_PART_BYTES (one big file) streams to a file (archive/pack.ts) and holds
+ * none. Over a link with latency, 24 MiB is still several round trips' worth of parts.
  */
 const IN_FLIGHT_BYTES = 24 * 1024 * 1024;
 
