@@ -8,6 +8,7 @@ import { deltaSaves } from './delta.ts';
 import { clientPackage, larder, log } from './larder.ts';
 import { cpuSeconds, inTurn, median, npmCi, quiet, type Row, sh, timed } from './measure.ts';
 import { serverMemory } from './server-memory.ts';
+import { freshMemoryRows } from './fresh-memory.ts';
 import { lookupRows } from './lookups.ts';
 import { startupRows } from './startup.ts';
 import { switchRows } from './switch.ts';
@@ -18,7 +19,7 @@ import { type BenchServer, type BlobSender, namespaceFolder, replayBlobs, startB
 // its baseline in the same run, prints medians and ratios, and writes the results as
 // JSON. Ratios, not seconds, are what carry from one machine or run to another.
 //   LARDER_BENCH_RUNS (default 3), LARDER_BENCH_CACHE (default ~/.cache/larder-bench),
-//   LARDER_BENCH_ONLY=name,name (corpora, 'startup', 'switch', 'lookups' and 'turborepo' for those rows),
+//   LARDER_BENCH_ONLY=name,name (corpora, 'startup', 'switch', 'lookups', 'turborepo' and 'memory' for those rows),
 //   LARDER_BENCH_MEMORY_GB (default 1; 0 skips)
 
 const RUNS = Number(process.env.LARDER_BENCH_RUNS ?? 3);
@@ -56,6 +57,7 @@ async function main(): Promise<void> {
     if (source && (!ONLY || ONLY.includes('startup'))) rows.push(...(await startupRows(CACHE, source.project, work, Math.max(RUNS, 5))));
     if (!ONLY || ONLY.includes('lookups')) rows.push(...(await lookupRows(work)));
     if (!ONLY || ONLY.includes('turborepo')) rows.push(...(await turborepoRows(work, RUNS)));
+    if (!ONLY || ONLY.includes('memory')) rows.push(...freshMemoryRows(work, Math.max(RUNS, 5)));
     if (MEMORY_GB > 0) {
       log(`server memory: 4 clients upload ${MEMORY_GB} GB each`);
       const memory = await serverMemory(join(work, 'store-memory'), 4, MEMORY_GB * 1024 ** 3);
