@@ -46,23 +46,70 @@ export function storedFrame(data: Buffer): Buffer {
  */
 export function storedPieces(tar: Buffer, headers?: Buffer): Buffer[] {
   const size = tar.length;
-  if (size > 0xffffffff) throw new RangeError('a stored frame holds at most 4 GiB');
   const room = headers ?? roomAfter(tar);
+  frameHeader(room, size);
   const blocks = Math.max(1, Math.ceil(size / BLOCK_MAX));
-  room.set(MAGIC, 0);
-  room[4] = DESCRIPTOR;
-  room[5] = WINDOW;
-  room.writeUInt32LE(size, 6);
   const pieces: Buffer[] = [];
   for (let k = 0; k < blocks; k++) {
     const at = k * BLOCK_MAX;
     const end = Math.min(at + BLOCK_MAX, size);
     const header = HEADER_BYTES + 3 * k;
-    room.writeUIntLE(((end - at) << 3) | (k === blocks - 1 ? 1 : 0), header, 3);
+    blockHeader(room, header, end - at, k === blocks - 1);
     // The first block's header goes out with the frame header, as one piece.
     pieces.push(room.subarray(k === 0 ? 0 : header, header + 3), tar.subarray(at, end));
   }
   return pieces;
+}
+
+/**
+ * The stored frame of a tar of `size` bytes made as the tar comes, in chunks of whole
+ * blocks (but the last): for each chunk, its pieces in order, the frame's header ahead of
+ * the first. Their bytes in a row are storedFrame's; the chunks are viewed, not copied.
+ * A save sends a stored part this way, its tar read again from the files into a few
+ * reused chunks (client/archive/reread.ts), rather than holding it in memory until the
+ * upload: memory not used before costs ~24 µs a page here (bench/fresh-memory.ts).
+ */
+export function* storedFrameOf(chunks: Iterable<Buffer>, size: number): Generator<Buffer[]> {
+  const blocks = Math.max(1, Math.ceil(size / BLOCK_MAX));
+  let block = 0;
+  let at = 0;
+  const piecesOf = (chunk: Buffer): Buffer[] => {
+    const count = Math.max(1, Math.ceil(chunk.length / BLOCK_MAX));
+    const first = block === 0 ? HEADER_BYTES : 0;
+    const headers = Buffer.allocUnsafe(first + 3 * count);
+    if (first) frameHeader(headers, size);
+    const pieces: Buffer[] = [];
+    for (let i = 0; i < count; i++, block++) {
+      const view = chunk.subarray(i * BLOCK_MAX, (i + 1) * BLOCK_MAX);
+      const header = first + 3 * i;
+      blockHeader(headers, header, view.length, block === blocks - 1);
+      pieces.push(headers.subarray(i === 0 ? 0 : header, header + 3), view);
+    }
+    at += chunk.length;
+    return pieces;
+  };
+  for (const chunk of chunks) {
+    if (chunk.length === 0) continue;
+    // Every chunk but the last holds whole blocks, so each block lies within one chunk.
+    if (at + chunk.length > size || (at + chunk.length < size && chunk.length % BLOCK_MAX !== 0)) throw new RangeError(`a chunk of ${chunk.length} bytes at ${at} does not fit a stored frame of ${size} bytes`);
+    yield piecesOf(chunk);
+  }
+  if (size === 0) yield piecesOf(Buffer.alloc(0));
+  if (at !== size || block !== blocks) throw new RangeError(`a stored frame of ${size} bytes got ${at}`);
+}
+
+/** A stored frame's header (RFC 8878): magic, descriptor, window, content size. */
+function frameHeader(into: Buffer, size: number): void {
+  if (size > 0xffffffff) throw new RangeError('a stored frame holds at most 4 GiB');
+  into.set(MAGIC, 0);
+  into[4] = DESCRIPTOR;
+  into[5] = WINDOW;
+  into.writeUInt32LE(size, 6);
+}
+
+/** A raw block's 3-byte header: its size, and whether it ends the frame. */
+function blockHeader(into: Buffer, at: number, bytes: number, last: boolean): void {
+  into.writeUIntLE((bytes << 3) | (last ? 1 : 0), at, 3);
 }
 
 /** The bytes a stored frame of `size` bytes adds: its header and the blocks' headers. */

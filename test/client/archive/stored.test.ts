@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { zstdCompressSync, zstdDecompressSync } from 'node:zlib';
 import t from 'tap';
 import { packPart, type PartMemory } from '../../../client/archive/pack.ts';
-import { storedBlocks, storedFrame, storedPieces, storedSize, worthCompressing } from '../../../client/archive/stored.ts';
+import { storedBlocks, storedFrame, storedFrameOf, storedPieces, storedSize, worthCompressing } from '../../../client/archive/stored.ts';
 import { walkTree } from '../../../client/archive/tree.ts';
 import { loadPortableZstd } from '../../../client/archive/zstd-portable.ts';
 import { ownMemory } from '../../../shared/own-memory.ts';
@@ -41,6 +41,22 @@ t.test('a frame in pieces is the one storedFrame writes, its blocks where the ta
     t.equal(memory.subarray(storedSize(size)).toString('hex'), 'ee'.repeat(7), 'nothing written past the frame');
   }
   t.throws(() => storedPieces(Buffer.allocUnsafeSlow(300_000)), RangeError, 'no room after the tar: refused, nothing written past the memory');
+});
+
+t.test('a frame made as its tar comes, in chunks of whole blocks, is the one storedFrame writes', async (t) => {
+  const chunked = (data: Buffer, bytes: number) => Array.from({ length: Math.ceil(data.length / bytes) }, (_, i) => data.subarray(i * bytes, (i + 1) * bytes));
+  for (const size of [0, 1, 128 * 1024, 128 * 1024 + 1, 1024 * 1024, 3 * 1024 * 1024 + 5]) {
+    const data = randomBytes(size);
+    for (const bytes of [128 * 1024, 1024 * 1024]) {
+      const made = [...storedFrameOf(chunked(data, bytes), size)];
+      t.ok(Buffer.concat(made.flat()).equals(storedFrame(data)), `${size} bytes in chunks of ${bytes}: the same frame`);
+      t.equal(made.length, Math.max(1, Math.ceil(size / bytes)), 'one yield per chunk');
+      if (size > 0) t.ok(made.flat().some((piece) => piece.buffer === data.buffer), 'the blocks are views of the chunks');
+    }
+  }
+  t.throws(() => [...storedFrameOf([randomBytes(100_000), randomBytes(100)], 100_100)], RangeError, 'a chunk short of whole blocks before the last: refused');
+  t.throws(() => [...storedFrameOf([randomBytes(128 * 1024)], 128 * 1024 + 1)], RangeError, 'fewer bytes than the frame declares: refused');
+  t.throws(() => [...storedFrameOf([randomBytes(10)], 5)], RangeError, 'more: refused');
 });
 
 t.test('packed with memory, a stored part leaves in its tar memory; a compressed part gives its tar memory back', async (t) => {
