@@ -9,14 +9,15 @@ import { readFolderState, rememberFolder, unchangedSince } from './folders/folde
 import { resolveUserPath } from './folders/paths.ts';
 import { type Report, secondsSince } from './report.ts';
 import type { CacheClient } from './transport/transfer.ts';
+import type { SelfSending } from './transport/http.ts';
 import { walkEntries } from './archive/tree.ts';
 import { LARDER_VERSION } from '../shared/version.ts';
-import { type EntryList, listEntries } from './workers/entry-list.ts';
+import { type EntryList, entriesOf, listEntries } from './workers/entry-list.ts';
 import { type PartWorkers, SMALL_TREE_BYTES } from './workers/worker-pool.ts';
 
 // save: walk each path → parts as they close → tar + zstd + sha256 in worker threads (on
-// this thread for a small tree) → ask whether the blob is missing → upload it → publish
-// the manifest last.
+// this thread for a small tree) → ask whether the blob is missing → upload it (a stored
+// part: its files read again, archive/reread.ts) → publish the manifest last.
 // At most 2 × concurrency parts, and IN_FLIGHT_BYTES of their tar, are in flight, so
 // memory stays bounded. A failure anywhere publishes nothing, so no reader ever sees
 // half an entry.
@@ -45,14 +46,15 @@ export interface SaveInput {
 const BREATH_MS = 4;
 
 /**
- * The tar bytes of the parts in flight (packed in memory, or waiting for upload), beyond
- * the first: every part in flight holds memory of its own until the server has it, new
- * memory for each at first, and the biggest parts go first. A fresh page costs ~20 µs
- * here; with 8 parts in flight m2's save read ~80 MB of jars into new memory. A part
- * over MAX_PART_BYTES (one big file) streams to a file (archive/pack.ts) and holds
- * none. 16 MiB rather than 24: any part fits beside the first, and m2's save went 1.87 →
- * 1.77 s (CPU 2.29 → 2.10 s) in alternating runs, with the .venv and npm-large unchanged.
- * Over a link with latency, 16 MiB is still several round trips' worth of parts.
+ * The tar bytes of the parts in flight (being packed, or waiting for upload), beyond the
+ * first: a compressed part holds memory of its own until the server has it, new memory at
+ * first, and the biggest parts go first; memory not used before costs ~24 µs a page here
+ * (bench/fresh-memory.ts). A stored part holds none once hashed (its upload reads its
+ * files again: archive/reread.ts), nor does a part over MAX_PART_BYTES (one big file),
+ * which streams to a file (archive/pack.ts). 16 MiB rather than 24: any part fits beside
+ * the first, and m2's save went 1.87 → 1.77 s (CPU 2.29 → 2.10 s) in alternating runs,
+ * with the .venv and npm-large unchanged. Over a link with latency, 16 MiB is still
+ * several round trips' worth of parts.
  */
 const IN_FLIGHT_BYTES = 16 * 1024 * 1024;
 
@@ -140,7 +142,8 @@ async function packAndPublish(client: CacheClient, workers: PartWorkers, input: 
     const { bytes, file } = part;
     try {
       if (!(await stored(part.ref))) {
-        await client.putBlob(part.ref.digest, part.ref.size, () => bytes ?? { file: file as string });
+        const again = part.reread ? await storedFrameAgain(root, entries, part.ref.rawSize) : undefined;
+        await client.putBlob(part.ref.digest, part.ref.size, () => bytes ?? again?.() ?? { file: file as string });
         report.transferredBytes += part.ref.size;
       }
       // Only once the server has it all: a failed upload's buffer may still be in a socket's hands.
@@ -235,6 +238,15 @@ async function packAndPublish(client: CacheClient, workers: PartWorkers, input: 
     parts: paths.reduce((sum, p) => sum + p.parts.length, 0),
   });
   return done();
+}
+
+/**
+ * A stored part's frame made again from its files for each attempt to upload it
+ * (archive/reread.ts, loaded only when a save has such a part).
+ */
+async function storedFrameAgain(root: string, entries: EntryList, size: number): Promise<() => SelfSending> {
+  const { StoredFrameAgain } = await import('./archive/reread.ts');
+  return () => new StoredFrameAgain(root, entriesOf(entries), size);
 }
 
 /**

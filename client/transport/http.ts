@@ -1,6 +1,7 @@
 import { open } from 'node:fs/promises';
 import type { ClientRequest, Agent as HttpAgent, IncomingMessage } from 'node:http';
 import type { Agent as HttpsAgent } from 'node:https';
+import type { Writable } from 'node:stream';
 import { LarderError } from '../../shared/errors.ts';
 import { FileBody } from '../../shared/file-body.ts';
 
@@ -18,8 +19,7 @@ export interface HttpRequest {
   method: string;
   url: URL;
   headers: Record<string, string>;
-  /** a part's bytes may come in pieces, sent in order (a stored frame's: client/archive/stored.ts) */
-  body?: Buffer | readonly Buffer[] | string | FromFile;
+  body?: Buffer | string | FromFile | SelfSending;
   signal?: AbortSignal;
   /** no byte from the server for this long (waiting for headers, or between body chunks) */
   idleTimeoutMs: number;
@@ -30,6 +30,11 @@ export interface HttpRequest {
 /** A file's bytes as a body (a part too big for memory, compressed into the save's spill folder). */
 export interface FromFile {
   file: string;
+}
+
+/** A body made as it is sent, which writes itself (a stored part read again from its files: client/archive/reread.ts). */
+export interface SelfSending {
+  sendTo(to: Writable): Promise<void>;
 }
 
 export class HttpTimeoutError extends Error {
@@ -78,17 +83,9 @@ export function send(req: HttpRequest, agents: Agents): Promise<IncomingMessage>
     }
     outgoing.once('error', reject);
     if (req.body === undefined || typeof req.body === 'string' || Buffer.isBuffer(req.body)) outgoing.end(req.body);
-    else if (Array.isArray(req.body)) sendPieces(req.body, outgoing);
-    else sendFile((req.body as FromFile).file, outgoing).catch((err: Error) => outgoing.destroy(err));
+    else if ('sendTo' in req.body) req.body.sendTo(outgoing).then(() => outgoing.end(), (err: Error) => outgoing.destroy(err));
+    else sendFile(req.body.file, outgoing).catch((err: Error) => outgoing.destroy(err));
   });
-}
-
-/** Pieces in order, handed to the socket together (one writev); the caller gives content-length. */
-function sendPieces(pieces: readonly Buffer[], outgoing: ClientRequest): void {
-  outgoing.cork();
-  for (const piece of pieces) outgoing.write(piece);
-  outgoing.uncork();
-  outgoing.end();
 }
 
 /** The file in two reused buffers, each written again once the socket has taken it (shared/file-body.ts). */

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { DirectGets, NOT_DIRECT } from './direct-get.ts';
-import { Agents, drain, type FromFile, HttpTimeoutError, readJson, readText, send } from './http.ts';
+import { Agents, drain, type FromFile, HttpTimeoutError, readJson, readText, type SelfSending, send } from './http.ts';
 import { type ErrorCode, isErrorCode, LarderError } from '../../shared/errors.ts';
 import type { Manifest } from '../../shared/wire/manifest.ts';
 import { KEY_PATTERN } from '../../shared/wire/names.ts';
@@ -36,7 +36,7 @@ const DEFAULT_RESPONSE_TIMEOUT_MS = 8_000;
 const DEFAULT_CONNECT_TIMEOUT_MS = 3_000;
 const RETRYABLE_STATUS = new Set([429, 500, 502, 503, 504]);
 
-type Body = Buffer | readonly Buffer[] | FromFile;
+type Body = Buffer | FromFile | SelfSending;
 
 interface Call {
   method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE';

@@ -37,7 +37,7 @@ export class JobRunner {
     for (const digest of rawDigests) this.#known.add(digest);
   }
 
-  /** Memory of parts uploaded, for the next stored frames. */
+  /** Memory of parts uploaded, for the next frames. */
   recycle(buffers: ArrayBuffer[]): void {
     this.#packer().then(({ takeSpares }) => takeSpares(buffers), () => {});
   }

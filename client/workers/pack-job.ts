@@ -3,11 +3,12 @@ import { storedSize } from '../archive/stored.ts';
 import { storeLocalPart, storeLocalPartFile } from '../local/part-cache.ts';
 import { entriesOf } from './entry-list.ts';
 import { SpareMemory } from '../spare-memory.ts';
+import { ownMemory } from '../../shared/own-memory.ts';
 import type { PackResult, PartJob } from './worker-pool.ts';
 
 // A save's job in a part worker: tar → zstd → sha256, in a tar buffer kept from part to
-// part (a stored part leaves in it); a part whose tar bytes the save's base entry holds is
-// not compressed.
+// part; a part whose tar bytes the save's base entry holds is not compressed, and a
+// stored part (jars) is only hashed: its upload reads its files again (archive/reread.ts).
 
 /**
  * Memory of uploaded parts the main thread handed back to the worker that packed them,
@@ -21,10 +22,10 @@ import type { PackResult, PartJob } from './worker-pool.ts';
 const spares = new SpareMemory(2);
 
 /**
- * The memory tars are read into, kept from part to part, except a stored part's, which
- * leaves as its frame (stored.ts, storedPieces); then a spare that holds the next
- * tar takes its place, else new memory with room for the biggest part (a page costs only
- * once it is written, and a tar buffer grown part by part faulted in each size afresh).
+ * The memory tars are read into, kept from part to part; when the next tar needs more, a
+ * spare that holds it takes its place, else new memory with room for the biggest part (a
+ * page costs only once it is written, and a tar buffer grown part by part faulted in each
+ * size afresh).
  */
 let kept: ArrayBuffer | undefined;
 
@@ -51,5 +52,11 @@ export async function packJob(job: Extract<PartJob, { kind: 'pack' }>, known: Re
   // What this machine saved, it restores without downloading (client/local/part-cache.ts).
   if (partCache && 'ref' in packed && packed.bytes) storeLocalPart(partCache, packed.ref.digest, packed.bytes);
   if (partCache && 'ref' in packed && packed.file) storeLocalPartFile(partCache, packed.ref.digest, packed.file);
-  return packed;
+  if ('known' in packed) return packed;
+  const { bytes, ...rest } = packed;
+  if (!Array.isArray(bytes)) return bytes ? { ...rest, bytes } : rest;
+  // A stored frame is pieces of the tar's memory (stored.ts, storedPieces): that memory
+  // stays here for the next tar, and the upload reads the files again (archive/reread.ts).
+  kept = ownMemory(bytes);
+  return { ref: packed.ref, reread: true };
 }

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { type ErrorBody, LarderError } from '../../shared/errors.ts';
 import type { PartRef } from '../../shared/wire/manifest.ts';
-import type { KnownPart, PackedPart, PartBytes } from '../archive/pack.ts';
+import type { KnownPart } from '../archive/pack.ts';
 import type { ExtractResult } from '../archive/tar-read.ts';
 import type { EntryList } from './entry-list.ts';
 import { JobRunner } from './jobs.ts';
@@ -36,7 +36,7 @@ export interface KnowMessage {
   rawDigests: string[];
 }
 
-/** Not a job: memory of parts uploaded, handed back for the worker's next stored frames. */
+/** Not a job: memory of parts uploaded, handed back for the worker's next frames. */
 export interface RecycleMessage {
   kind: 'recycle';
   buffers: ArrayBuffer[];
@@ -47,7 +47,12 @@ export type PartJob =
   | { id: number; kind: 'extract'; part: PartRef; root: string; bytes?: Uint8Array }
   | { id: number; kind: 'check'; paths: string[]; since: number };
 
-export type PackResult = PackedPart | KnownPart;
+/**
+ * A packed part as it comes back from a worker: its frame in one buffer, or in a file (a
+ * part too big for memory, archive/pack.ts), or neither: a stored part, whose frame its
+ * upload reads again from the files (archive/reread.ts).
+ */
+export type PackResult = { ref: PartRef; bytes?: Buffer; file?: string; reread?: true } | KnownPart;
 
 /** An extraction's result, and the memory its download was in, for the next download (client/spare-memory.ts). */
 export type ExtractOutcome = ExtractResult & { spare?: ArrayBuffer };
@@ -111,8 +116,7 @@ export class PartWorkers {
     if ('known' in result) return result;
     // Posted buffers arrive as plain Uint8Arrays: view them as Buffers again, without a copy.
     const { bytes } = result;
-    const view = (piece: Uint8Array) => Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength);
-    return bytes ? { ...result, bytes: Array.isArray(bytes) ? bytes.map(view) : view(bytes) } : result;
+    return bytes ? { ...result, bytes: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) } : result;
   }
 
   /**
@@ -129,11 +133,11 @@ export class PartWorkers {
   }
 
   /**
-   * Hands the memory of uploaded parts back to a worker (an idle one first), which builds
-   * its next stored frames in it: no fresh pages to fault in, no garbage to collect here.
+   * Hands the memory of an uploaded part back to a worker (an idle one first), which builds
+   * its next frames in it: no fresh pages to fault in, no garbage to collect here.
    * The buffer must not be used after this.
    */
-  recycle(bytes: PartBytes): void {
+  recycle(bytes: Buffer): void {
     const memory = ownMemory(bytes);
     if (!memory || memory.byteLength < SPARE_GRAIN) return; // a spare that small is not kept: not worth a message
     if (this.#here) return this.#here.recycle([memory]);

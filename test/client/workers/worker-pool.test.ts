@@ -8,11 +8,13 @@ import { finishTree } from '../../../client/archive/finish-tree.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { startServer } from '../../helpers/server.ts';
 import { CacheClient } from '../../../client/transport/transfer.ts';
-import { PART_MEMORY_BYTES, packPart, type PartBytes, piecesOf } from '../../../client/archive/pack.ts';
+import { packPart, piecesOf } from '../../../client/archive/pack.ts';
+import { StoredFrameAgain } from '../../../client/archive/reread.ts';
+import { sha256Digest } from '../../../shared/wire/digest.ts';
+import { Writable } from 'node:stream';
 import { storedSize } from '../../../client/archive/stored.ts';
 import type { PartRef } from '../../../shared/wire/manifest.ts';
 import { wordyText } from '../../helpers/text.ts';
-import { ownMemory } from '../../../shared/own-memory.ts';
 
 t.test('a pool warmed for packing still extracts: each worker loads the other code on demand', async (t) => {
   const server = await startServer(t);
@@ -84,16 +86,15 @@ t.test('a part whose tar bytes the pool was told of comes back known, not compre
   }
 });
 
-t.test('the memory of an uploaded part goes back to the worker that packed it, which reads its next part into it', async (t) => {
-  const { randomBytes } = await import('node:crypto');
+t.test('the memory of an uploaded part goes back to the worker that packed it, which builds its next frame in it', async (t) => {
   const folder = (name: string, bytes: Buffer) => {
     const root = tempDir(t);
     writeFileSync(join(root, name), bytes);
     return root;
   };
-  const jars = [folder('a.jar', randomBytes(3 << 20)), folder('b.jar', randomBytes(2 << 20))];
-  const moreJars = [folder('c.jar', randomBytes(3 << 20)), folder('d.jar', randomBytes(2 << 20))];
-  const texts = [folder('a.txt', wordyText(1 << 20, 1)), folder('b.txt', wordyText(1 << 20, 2))];
+  // Frames of ~0.8 MB, each in 1 MiB: whichever worker gets which part, a spare holds it.
+  const texts = [folder('a.txt', wordyText(2 << 20, 1)), folder('b.txt', wordyText(2 << 20, 2))];
+  const moreTexts = [folder('c.txt', wordyText(2 << 20, 3)), folder('d.txt', wordyText(2 << 20, 4))];
   const workers = new PartWorkers(2, { namespace: 'pool' });
   t.teardown(() => workers.terminate());
   const pack = async (root: string) => {
@@ -102,39 +103,38 @@ t.test('the memory of an uploaded part goes back to the worker that packed it, w
     return packed.bytes;
   };
   // One part each for the two workers, at once.
-  const stored = await Promise.all(jars.map(pack));
-  const memoryOf = (bytes: PartBytes) => (piecesOf(bytes)[0] as Buffer).buffer;
-  t.ok(stored.every((bytes) => memoryOf(bytes).byteLength % (1 << 20) === 0), 'a part is built in memory taken in whole MiB, and moves with it');
-  const tail = (bytes: PartBytes) => new Uint8Array(memoryOf(bytes))[memoryOf(bytes).byteLength - 1];
-  const length = (bytes: PartBytes) => piecesOf(bytes).reduce((sum, piece) => sum + piece.length, 0);
-  stored.forEach((bytes, i) => new Uint8Array(memoryOf(bytes)).fill(0xa0 + i, length(bytes))); // marks past each part's end
-  const marks = stored.map(tail);
-  for (const bytes of stored) workers.recycle(bytes);
-  t.ok(stored.every((bytes) => memoryOf(bytes).byteLength === 0), 'handed over, not copied: the main thread no longer holds it');
-  const again = await Promise.all(moreJars.map(pack));
-  t.same(again.map(tail).sort(), marks, 'each worker read its next part into the memory of its last one, and stored it there: none got both, none a fresh one');
-  for (const [i, root] of [...moreJars, ...texts].entries()) {
-    const bytes = i < 2 ? again[i] : await pack(root);
+  const frames = await Promise.all(texts.map(pack));
+  t.ok(frames.every((bytes) => bytes.buffer.byteLength % (1 << 20) === 0), 'a frame is built in memory taken in whole MiB, and moves with it');
+  const tail = (bytes: Buffer) => new Uint8Array(bytes.buffer)[bytes.buffer.byteLength - 1];
+  frames.forEach((bytes, i) => new Uint8Array(bytes.buffer).fill(0xa0 + i, bytes.byteOffset + bytes.length)); // marks past each frame's end
+  const marks = frames.map(tail);
+  for (const bytes of frames) workers.recycle(bytes);
+  t.ok(frames.every((bytes) => bytes.buffer.byteLength === 0), 'handed over, not copied: the main thread no longer holds it');
+  const again = await Promise.all(moreTexts.map(pack));
+  t.same(again.map(tail).sort(), marks, 'each worker built its next frame in the memory of its last one: none got both, none a fresh one');
+  for (const [i, root] of moreTexts.entries()) {
     const alone = (await packPart(root, walkTree(root).entries, 3, tempDir(t))).bytes ?? [];
-    t.same(Buffer.concat(piecesOf(bytes as PartBytes)), Buffer.concat(piecesOf(alone)), `part ${i}: the bytes packing on this thread gives`);
+    t.same(again[i], Buffer.concat(piecesOf(alone)), `part ${i}: the bytes packing on this thread gives`);
   }
 });
 
-t.test('a stored part after a compressed one leaves in the tar memory the worker kept, made with room for the biggest part', async (t) => {
+t.test('a stored part stays with its worker: no bytes come back, and its upload makes the same frame from its files', async (t) => {
   const { randomBytes } = await import('node:crypto');
-  const text = tempDir(t);
-  writeFileSync(join(text, 'a.txt'), wordyText(1 << 20, 3));
   const jar = tempDir(t);
-  writeFileSync(join(jar, 'a.jar'), randomBytes(2 << 20));
+  writeFileSync(join(jar, 'a.jar'), randomBytes(3 << 20));
   const workers = new PartWorkers(1, { namespace: 'pool' });
   t.teardown(() => workers.terminate());
-  const pack = (root: string) => workers.pack({ root, entries: listEntries(walkTree(root).entries), level: 3, spill: tempDir(t), reuse: false });
-  const compressed = await pack(text);
-  t.ok('ref' in compressed && compressed.ref.rawDigest, 'the text part is compressed');
-  const stored = await pack(jar);
-  if ('known' in stored || !stored.bytes) throw new Error('expected bytes');
+  const { entries } = walkTree(jar);
+  const stored = await workers.pack({ root: jar, entries: listEntries(entries), level: 3, spill: tempDir(t), reuse: false });
+  if ('known' in stored) throw new Error('expected a part');
   t.equal(stored.ref.size, storedSize(stored.ref.rawSize), 'the jar part is stored');
-  t.ok((ownMemory(stored.bytes)?.byteLength ?? 0) >= storedSize(PART_MEMORY_BYTES), 'in the memory the text was read into, not in a frame of its own');
+  t.same([stored.reread, stored.bytes, stored.file], [true, undefined, undefined], 'to be read again, nothing in hand');
+  const alone = await packPart(jar, entries, 3, tempDir(t));
+  t.same(stored.ref, alone.ref, 'the part packing on this thread gives');
+  const chunks: Buffer[] = [];
+  await new StoredFrameAgain(jar, entries, stored.ref.rawSize).sendTo(new Writable({ write: (chunk: Buffer, _encoding, callback) => (chunks.push(Buffer.from(chunk)), callback()) }));
+  t.same(Buffer.concat(chunks), Buffer.concat(piecesOf(alone.bytes ?? [])), 'its upload sends the frame packing on this thread builds');
+  t.equal(sha256Digest(Buffer.concat(chunks)), stored.ref.digest, 'whose digest the worker gave');
 });
 
 t.test('a pool told to run here packs and extracts on this thread and starts no worker', async (t) => {
