@@ -143,7 +143,11 @@ async function packAndPublish(client: CacheClient, workers: PartWorkers, input: 
     try {
       if (!(await stored(part.ref))) {
         const again = part.reread ? await storedFrameAgain(root, entries, part.ref.rawSize) : undefined;
-        await client.putBlob(part.ref.digest, part.ref.size, () => bytes ?? again?.() ?? { file: file as string });
+        await client.putBlob(part.ref.digest, part.ref.size, () => bytes ?? again?.() ?? { file: file as string }).catch((err: unknown) => {
+          // Read again, the files no longer hash as packed: one changed with its size and time.
+          if (again && isLarderError(err, 'LARDER_DIGEST_MISMATCH')) throw new LarderError('LARDER_PATH_CHANGED', `a file in ${root} changed between its packing and its upload (the server got other bytes than were hashed); save after the step that writes it has finished`, { cause: err });
+          throw err;
+        });
         report.transferredBytes += part.ref.size;
       }
       // Only once the server has it all: a failed upload's buffer may still be in a socket's hands.

@@ -14,7 +14,11 @@ export async function misbehavingProxy(
   const proxy = createServer(async (req, res) => {
     if (intercept(req, res)) return;
     const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
+    try {
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+    } catch {
+      return void res.destroy(); // the client gave up on its request mid-body: nothing to pass on
+    }
     const answer = await request(`${upstream}${req.url}`, {
       method: req.method as 'GET',
       headers: { 'content-type': req.headers['content-type'] ?? 'application/json' },
