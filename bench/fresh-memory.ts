@@ -16,20 +16,14 @@ const BYTES = 64 * 1024 * 1024;
 const CALL_BYTES = 1024 * 1024;
 const PAGE = 4096;
 
-function readInto(file: string, buffer: Buffer): void {
-  const fd = openSync(file, 'r');
+/** Reads the file into `buffer` ('r'), or writes `buffer` over the file's own pages ('r+': never truncated, so both arms pay the same for the page cache), a MiB a call. */
+function transfer(file: string, buffer: Buffer, flags: 'r' | 'r+'): void {
+  const fd = openSync(file, flags);
   try {
-    for (let at = 0; at < buffer.length; ) at += readSync(fd, buffer, at, Math.min(CALL_BYTES, buffer.length - at), at);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** Writes over the file's own pages (never truncated), so both arms pay the same for the page cache. */
-function writeFrom(file: string, buffer: Buffer): void {
-  const fd = openSync(file, 'r+');
-  try {
-    for (let at = 0; at < buffer.length; ) at += writeSync(fd, buffer, at, Math.min(CALL_BYTES, buffer.length - at), at);
+    for (let at = 0; at < buffer.length; ) {
+      const length = Math.min(CALL_BYTES, buffer.length - at);
+      at += flags === 'r' ? readSync(fd, buffer, at, length, at) : writeSync(fd, buffer, at, length, at);
+    }
   } finally {
     closeSync(fd);
   }
@@ -53,19 +47,19 @@ export function freshMemoryRows(work: string, runs: number): Row[] {
   writeFileSync(source, randomBytes(BYTES));
   writeFileSync(sink, Buffer.alloc(BYTES));
   const used = Buffer.allocUnsafeSlow(BYTES);
-  readInto(source, used);
+  transfer(source, used, 'r');
   hash(used);
-  writeFrom(sink, used);
+  transfer(sink, used, 'r+');
   const times = { readFresh: [] as number[], readUsed: [] as number[], writeFresh: [] as number[], writeUsed: [] as number[] };
   for (let run = 0; run < runs; run++) {
     // Above glibc's mmap threshold: each is new pages from the kernel, unmapped once collected.
     const fresh = Buffer.allocUnsafeSlow(BYTES);
     const built = Buffer.allocUnsafeSlow(BYTES);
     const arms = [
-      () => times.readFresh.push(seconds(() => (readInto(source, fresh), hash(fresh)))),
-      () => times.readUsed.push(seconds(() => (readInto(source, used), hash(used)))),
-      () => times.writeFresh.push(seconds(() => (built.fill(run), writeFrom(sink, built)))),
-      () => times.writeUsed.push(seconds(() => (used.fill(run), writeFrom(sink, used)))),
+      () => times.readFresh.push(seconds(() => (transfer(source, fresh, 'r'), hash(fresh)))),
+      () => times.readUsed.push(seconds(() => (transfer(source, used, 'r'), hash(used)))),
+      () => times.writeFresh.push(seconds(() => (built.fill(run), transfer(sink, built, 'r+')))),
+      () => times.writeUsed.push(seconds(() => (used.fill(run), transfer(sink, used, 'r+')))),
     ];
     for (const arm of run % 2 === 0 ? arms : [arms[1], arms[0], arms[3], arms[2]]) arm?.();
   }
