@@ -1,20 +1,19 @@
 import type { FileHandle } from 'node:fs/promises';
 import { Readable, type Writable } from 'node:stream';
+import { sendInTurns, TURN_BYTES } from './send-in-turns.ts';
 
 // A file's bytes (or a range of them): a blob as the disk store hands it out, or a part
 // too big for memory as a save uploads it from its spill folder. Read as a stream, each
 // chunk is memory of its own, which any consumer may keep. Sent with sendTo, the bytes go
 // through two buffers read into by turns, each used again once the socket has taken what
-// was written from it. Every fresh buffer is memory outside V8's heap, and each ~25 MB of
-// it brought a full garbage collection: sending 8.9 MB blobs took the server 0.17 CPU-s
-// per 267 MB from reused buffers, 0.33 from fresh ones; a save's upload of next.js's
-// 140 MB binary from a file stream left ~30 MB of them waiting at its peak (heaptrack).
+// was written from it (shared/send-in-turns.ts). Every fresh buffer is memory outside
+// V8's heap, and each ~25 MB of it brought a full garbage collection: sending 8.9 MB
+// blobs took the server 0.17 CPU-s per 267 MB from reused buffers, 0.33 from fresh ones;
+// a save's upload of next.js's 140 MB binary from a file stream left ~30 MB of them
+// waiting at its peak (heaptrack).
 
 /** Files are read in chunks this big: 64 KiB reads cost a syscall and a trip through the event loop 16 times as often (the 140 MB binary of next.js took ~0.1 s longer to save). */
-const CHUNK_BYTES = 1024 * 1024;
-/** Buffers of sends that finished, for the next ones (a send takes two). */
-const spare: Buffer[] = [];
-const SPARE_KEPT = 8;
+const CHUNK_BYTES = TURN_BYTES;
 
 export class FileBody extends Readable {
   readonly #file: FileHandle;
@@ -45,32 +44,25 @@ export class FileBody extends Readable {
   }
 
   /**
-   * Writes the bytes to `to`, waiting for each write to be taken before its buffer is
-   * read into again, so at most two chunks are in flight. On a failure on either side it
-   * rejects and closes the file; the caller ends the response (a short body, which a
-   * client's length check refuses).
+   * Writes the bytes to `to` from two chunks read into by turns (shared/send-in-turns.ts),
+   * so at most two chunks are in flight. On a failure on either side it rejects and closes
+   * the file; the caller ends the response (a short body, which a client's length check
+   * refuses).
    */
   async sendTo(to: Writable): Promise<void> {
-    const buffers = [spare.pop() ?? Buffer.allocUnsafeSlow(CHUNK_BYTES), spare.pop() ?? Buffer.allocUnsafeSlow(CHUNK_BYTES)] as const;
-    const written: Array<Promise<void>> = [Promise.resolve(), Promise.resolve()];
     try {
-      for (let turn = 0; this.#position < this.#end; turn ^= 1) {
-        await written[turn];
-        const buffer = buffers[turn as 0 | 1];
-        const { bytesRead } = await this.#file.read(buffer, 0, Math.min(CHUNK_BYTES, this.#end - this.#position), this.#position);
-        if (bytesRead === 0 && this.#end === Number.POSITIVE_INFINITY) break;
+      await sendInTurns(to, async (chunk) => {
+        const length = Math.min(chunk.length, this.#end - this.#position);
+        if (length <= 0) return undefined;
+        const { bytesRead } = await this.#file.read(chunk, 0, length, this.#position);
+        if (bytesRead === 0 && this.#end === Number.POSITIVE_INFINITY) return undefined;
         if (bytesRead === 0) throw shortFile();
         this.#position += bytesRead;
-        written[turn] = new Promise((resolve, reject) => to.write(buffer.subarray(0, bytesRead), (err) => (err ? reject(err) : resolve())));
-        written[turn]?.catch(() => {}); // awaited in its turn, or below
-      }
-      await Promise.all(written);
+        return [chunk.subarray(0, bytesRead)];
+      });
     } finally {
       this.destroy();
     }
-    // Only after a send that ended well: a failed one's socket may still hold a buffer.
-    spare.push(...buffers);
-    spare.splice(SPARE_KEPT);
   }
 }
 

@@ -1,6 +1,7 @@
 import type { Writable } from 'node:stream';
 import { storedFrameOf } from './stored.ts';
-import { CHUNK_BYTES, tarChunks } from './tar-write.ts';
+import { tarChunks } from './tar-write.ts';
+import { sendInTurns } from '../../shared/send-in-turns.ts';
 import type { TreeEntry } from './tree.ts';
 
 // A stored part (jars: stored.ts) is not held in memory from its packing to its upload.
@@ -10,10 +11,6 @@ import type { TreeEntry } from './tree.ts';
 // flight put ~90 MB into memory not used before, at ~24 µs a page (bench/fresh-memory.ts).
 // A file changed in between fails the upload as it would have failed the packing:
 // tarChunks checks each file's size and time once read, and the server the digest.
-
-/** Chunks of sends that ended well, for the next ones (a send takes two). */
-const spare: Buffer[] = [];
-const SPARE_KEPT = 8;
 
 /** A stored part's frame as a request body that reads the part's files again as it is sent. */
 export class StoredFrameAgain {
@@ -29,39 +26,23 @@ export class StoredFrameAgain {
   }
 
   /**
-   * Writes the frame to `to`, a chunk of tar at a time, each chunk read into once the
-   * socket has taken what was written from it two chunks before. Rejects with what
-   * failed (a file that changed: LARDER_PATH_CHANGED; the socket) and closes the file
-   * it was reading; the caller ends or destroys the request.
+   * Writes the frame to `to`, a chunk of tar at a time, from two chunks that take turns
+   * (shared/send-in-turns.ts). Rejects with what failed (a file that changed:
+   * LARDER_PATH_CHANGED; the socket) and closes the file it was reading; the caller ends
+   * or destroys the request.
    */
   async sendTo(to: Writable): Promise<void> {
-    const chunks = [spare.pop() ?? Buffer.allocUnsafeSlow(CHUNK_BYTES), spare.pop() ?? Buffer.allocUnsafeSlow(CHUNK_BYTES)];
-    let taken = 0;
-    const frame = storedFrameOf(tarChunks(this.#root, this.#entries, () => chunks[taken++ % 2] as Buffer), this.#size);
-    const written: Array<Promise<void>> = [Promise.resolve(), Promise.resolve()];
+    // tarChunks asks for memory once each time it resumes: the chunk of that turn.
+    let chunk: Buffer | undefined;
+    const frame = storedFrameOf(tarChunks(this.#root, this.#entries, () => chunk as Buffer), this.#size);
     try {
-      for (let turn = 0; ; turn ^= 1) {
-        await written[turn];
+      await sendInTurns(to, (given) => {
+        chunk = given;
         const next = frame.next();
-        if (next.done) break;
-        written[turn] = writeTogether(to, next.value);
-        written[turn]?.catch(() => {}); // awaited in its turn, or below
-      }
-      await Promise.all(written);
+        return next.done ? undefined : next.value;
+      });
     } finally {
       frame.return(undefined);
     }
-    // Only after a send that ended well: a failed one's socket may still hold a chunk.
-    spare.push(...chunks);
-    spare.splice(SPARE_KEPT);
   }
-}
-
-/** Pieces handed to the socket together (one writev); resolves once it has taken them. */
-function writeTogether(to: Writable, pieces: readonly Buffer[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    to.cork();
-    pieces.forEach((piece, i) => to.write(piece, i === pieces.length - 1 ? (err) => (err ? reject(err) : resolve()) : undefined));
-    to.uncork();
-  });
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, mkdirSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import { lateSocket } from '../../helpers/late-socket.ts';
 import t from 'tap';
 import { StoredFrameAgain } from '../../../client/archive/reread.ts';
 import { storedFrame } from '../../../client/archive/stored.ts';
@@ -11,20 +11,6 @@ import { tempDir } from '../../helpers/tmp.ts';
 
 // A stored part's upload reads its files again into two chunks that take turns, each
 // read into only once the socket has taken what was written from it two chunks before.
-
-/** A socket that takes what was written only a little later, as a busy one does: a chunk read into too soon shows as other bytes. */
-function lateSocket(): { to: Writable; received: () => Buffer } {
-  const chunks: Buffer[] = [];
-  const to = new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      setTimeout(() => {
-        chunks.push(Buffer.from(chunk));
-        callback();
-      }, 1);
-    },
-  });
-  return { to, received: () => Buffer.concat(chunks.splice(0)) };
-}
 
 function jars(t: Parameters<typeof tempDir>[0]): string {
   const root = tempDir(t);
@@ -71,14 +57,8 @@ t.test('a socket that fails mid-send fails it with the socket\'s error, and no f
   const { entries } = walkTree(root);
   const open = () => readdirSync('/proc/self/fd').length;
   const before = open();
-  let writes = 0;
   const broken = new Error('connection reset');
-  const to = new Writable({
-    write(_chunk, _encoding, callback) {
-      callback(++writes > 3 ? broken : undefined);
-    },
-  });
-  to.on('error', () => {});
+  const { to } = lateSocket((n) => (n > 3 ? broken : undefined));
   await t.rejects(new StoredFrameAgain(root, entries, tarBuffer(root, entries).length).sendTo(to), broken);
   t.equal(open(), before, 'the file it was reading halfway is closed');
 });
