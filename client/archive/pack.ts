@@ -21,11 +21,6 @@ import { STREAM_CHUNK_BYTES, zstd } from './zstd.ts';
 /** A part's bytes in order: one buffer, or a stored frame's pieces (stored.ts, storedPieces), views of one memory. */
 export type PartBytes = Buffer | Buffer[];
 
-/** The pieces of a part's bytes, in order. */
-export function piecesOf(bytes: PartBytes): Buffer[] {
-  return Array.isArray(bytes) ? bytes : [bytes];
-}
-
 export interface PackedPart {
   ref: PartRef;
   /** the compressed bytes of a part built in memory... */

@@ -8,7 +8,7 @@ import { finishTree } from '../../../client/archive/finish-tree.ts';
 import { tempDir } from '../../helpers/tmp.ts';
 import { startServer } from '../../helpers/server.ts';
 import { CacheClient } from '../../../client/transport/transfer.ts';
-import { packPart, piecesOf } from '../../../client/archive/pack.ts';
+import { packPart } from '../../../client/archive/pack.ts';
 import { StoredFrameAgain } from '../../../client/archive/reread.ts';
 import { sha256Digest } from '../../../shared/wire/digest.ts';
 import { Writable } from 'node:stream';
@@ -114,7 +114,7 @@ t.test('the memory of an uploaded part goes back to the worker that packed it, w
   t.same(again.map(tail).sort(), marks, 'each worker built its next frame in the memory of its last one: none got both, none a fresh one');
   for (const [i, root] of moreTexts.entries()) {
     const alone = (await packPart(root, walkTree(root).entries, 3, tempDir(t))).bytes ?? [];
-    t.same(again[i], Buffer.concat(piecesOf(alone)), `part ${i}: the bytes packing on this thread gives`);
+    t.same(again[i], Buffer.concat([alone].flat()), `part ${i}: the bytes packing on this thread gives`);
   }
 });
 
@@ -133,7 +133,7 @@ t.test('a stored part stays with its worker: no bytes come back, and its upload 
   t.same(stored.ref, alone.ref, 'the part packing on this thread gives');
   const chunks: Buffer[] = [];
   await new StoredFrameAgain(jar, entries, stored.ref.rawSize).sendTo(new Writable({ write: (chunk: Buffer, _encoding, callback) => (chunks.push(Buffer.from(chunk)), callback()) }));
-  t.same(Buffer.concat(chunks), Buffer.concat(piecesOf(alone.bytes ?? [])), 'its upload sends the frame packing on this thread builds');
+  t.same(Buffer.concat(chunks), Buffer.concat([alone.bytes ?? []].flat()), 'its upload sends the frame packing on this thread builds');
   t.equal(sha256Digest(Buffer.concat(chunks)), stored.ref.digest, 'whose digest the worker gave');
 });
 
