@@ -120,13 +120,7 @@ export async function quiet<T>(step: () => Promise<T>, warm: string[] = []): Pro
   return step();
 }
 
-/** Alternates which of two steps goes first, so slow drift hits both alike. */
-export async function inTurn(round: number, a: () => Promise<unknown>, b: () => Promise<unknown>): Promise<void> {
-  if (round % 2 === 0) {
-    await a();
-    await b();
-  } else {
-    await b();
-    await a();
-  }
+/** Rotates which step goes first (of two, they alternate), so slow drift hits each alike. */
+export async function inTurn(round: number, ...steps: Array<() => Promise<unknown>>): Promise<void> {
+  for (let i = 0; i < steps.length; i++) await (steps[(round + i) % steps.length] as () => Promise<unknown>)();
 }

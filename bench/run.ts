@@ -1,8 +1,10 @@
-import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, homedir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildCorpora, type Corpus } from './corpora.ts';
+import { floorRestore, floorSave } from './floor.ts';
 import { type FreshFolder, freshFolder, releaseAll } from './fresh-fs.ts';
 import { deltaSaves } from './delta.ts';
 import { clientPackage, larder, log } from './larder.ts';
@@ -94,6 +96,11 @@ async function saveAndRestore(corpus: Corpus, work: string): Promise<Row[]> {
   const clientSaveCpu: number[] = [];
   const nativeRestoreCpu: number[] = [];
   const larderRestoreCpu: number[] = [];
+  // The same work by standard tools on one stream (bench/floor.ts), in turn with the two.
+  const floorSaves: number[] = [];
+  const floorSaveCpu: number[] = [];
+  const floorRestores: number[] = [];
+  const floorRestoreCpu: number[] = [];
   // A server runs for days, so each timed save goes to one that has served a save before
   // (its code compiled, its memory grown): an untimed save of this tree in a namespace of
   // its own, then each run's save in another new one (blobs are kept per namespace, so
@@ -111,12 +118,21 @@ async function saveAndRestore(corpus: Corpus, work: string): Promise<Row[]> {
   // shares both cores with a busy client.
   const bareDir = join(outputs.path, 'bare');
   mkdirSync(bareDir);
-  const bare = await startBareReceiver(bareDir);
+  const bare = await startBareReceiver(bareDir, outputs.path);
+  // The native archive's digest: the floor's upload is those very bytes (zstd -T0 makes the same frame every time).
+  let archiveDigest: string | undefined;
   for (let i = 0; i < RUNS; i++) {
     const runNative = async () => {
       const run = await quiet(() => sh(`tar -cf - ${corpus.path} | zstd -T0 -3 -q -f -o ${archive}`, corpus.project), source);
       nativeSave.push(run.seconds);
       nativeSaveCpu.push(run.cpuSeconds);
+      archiveDigest ??= `sha256:${createHash('sha256').update(readFileSync(archive)).digest('hex')}`;
+    };
+    const runFloor = async () => {
+      const cpuBefore = cpuSeconds(bare.child.pid);
+      const run = await quiet(() => floorSave(corpus.project, corpus.path, bare.url, archiveDigest as string), source);
+      floorSaves.push(run.seconds);
+      floorSaveCpu.push(run.cpuSeconds + cpuSeconds(bare.child.pid) - cpuBefore);
     };
     const runLarder = async () => {
       const cpuBefore = cpuSeconds(server.child.pid);
@@ -144,7 +160,8 @@ async function saveAndRestore(corpus: Corpus, work: string): Promise<Row[]> {
       mkdirSync(bareDir);
       rmSync(join(namespaceFolder(store, 'replayed'), 'blobs'), { recursive: true });
     };
-    await inTurn(i, runNative, runLarder);
+    // The floor needs the native archive's digest: the first round starts with native.
+    await inTurn(i, runNative, runLarder, runFloor);
   }
   // The restore reads the last run's namespace: only its blobs are read once before it, as
   // the native restore's archive is.
@@ -171,12 +188,27 @@ async function saveAndRestore(corpus: Corpus, work: string): Promise<Row[]> {
           larderRestore.push(run.seconds);
           larderRestoreCpu.push(run.cpuSeconds);
         }),
+      () =>
+        inFolder(folder('floor'), async (dir) => {
+          const run = await quiet(async () => {
+            const cpuBefore = cpuSeconds(bare.child.pid);
+            const timed = await floorRestore(dir, bare.url, basename(archive));
+            return { ...timed, cpuSeconds: timed.cpuSeconds + cpuSeconds(bare.child.pid) - cpuBefore };
+          }, [archive]);
+          floorRestores.push(run.seconds);
+          floorRestoreCpu.push(run.cpuSeconds);
+        }),
     );
   }
   const rows: Row[] = [
     { scenario: 'save (empty store)', corpus: corpus.name, larder: larderSave, baselineName: 'tar | zstd -T0 -3', baseline: nativeSave, goal: { kind: 'larder/baseline ≤', value: 1 } },
     { scenario: 'save (empty store), the first after the server starts', corpus: corpus.name, larder: [firstSave.seconds], baselineName: 'tar | zstd -T0 -3', baseline: nativeSave, notes: 'one run: the warm-up before the runs above' },
     { scenario: 'restore exact hit, fresh folder', corpus: corpus.name, larder: larderRestore, baselineName: 'zstd -dc | tar -x', baseline: nativeRestore, goal: { kind: 'larder/baseline ≤', value: 1 } },
+    // The floor: the work a verified remote cache cannot skip, by standard tools (bench/floor.ts).
+    { scenario: 'save, against standard tools doing its work', corpus: corpus.name, larder: larderSave, baselineName: 'tar | zstd -T0 -3 | tee >(sha256sum) | curl -T - to node:http that hashes and writes', baseline: floorSaves, notes: `one stream; that floor took ${against(floorSaves, nativeSave)} the native save's time` },
+    { scenario: 'restore, against standard tools doing its work', corpus: corpus.name, larder: larderRestore, baselineName: 'curl from node:http | tee >(sha256sum) | zstd -dc | tar -x', baseline: floorRestores, notes: `one stream; that floor took ${against(floorRestores, nativeRestore)} the native restore's time` },
+    { scenario: 'CPU-seconds, save, against standard tools doing its work', corpus: corpus.name, larder: larderSaveCpu, baselineName: 'the floor above (client and receiver)', baseline: floorSaveCpu, notes: `the floor took ${against(floorSaveCpu, nativeSaveCpu)} native's CPU` },
+    { scenario: 'CPU-seconds, restore, against standard tools doing its work', corpus: corpus.name, larder: larderRestoreCpu, baselineName: 'the floor above (client and sender)', baseline: floorRestoreCpu, notes: `the floor took ${against(floorRestoreCpu, nativeRestoreCpu)} native's CPU` },
     { scenario: 'client peak RSS, save', corpus: corpus.name, larder: saveRss, baselineName: 'the goal (MB)', baseline: [256], goal: { kind: 'larder/baseline ≤', value: 1 }, notes: 'MB' },
     { scenario: 'CPU-seconds, save (client and server)', corpus: corpus.name, larder: larderSaveCpu, baselineName: 'tar | zstd -T0 -3', baseline: nativeSaveCpu, notes: 'every process of the step, all threads' },
     { scenario: 'CPU-seconds, save (the client alone)', corpus: corpus.name, larder: clientSaveCpu, baselineName: 'tar | zstd -T0 -3', baseline: nativeSaveCpu, notes: 'what the build machine pays when the server runs elsewhere' },
@@ -200,6 +232,11 @@ async function saveAndRestore(corpus: Corpus, work: string): Promise<Row[]> {
 }
 
 /** Runs a step in a fresh folder, then lets the folder go (its writeback lands before the next step, untimed). */
+/** The ratio of two medians, as `1.23×`. */
+function against(a: number[], b: number[]): string {
+  return `${(median(a) / median(b)).toFixed(2)}×`;
+}
+
 async function inFolder(folder: FreshFolder, step: (dir: string) => Promise<unknown>): Promise<void> {
   try {
     await step(folder.path);

@@ -36,14 +36,24 @@ function listening(child: ChildProcess, name: string): Promise<BenchServer> {
 // The floor for the server's CPU per GB: node:http taking each blob, hashing it with
 // SHA-256 and writing it to a file in batches of ~1 MiB, as larder-server does, and
 // nothing else (no routing, access checks, bookkeeping or missing-blob questions).
-// It answers 400 when the bytes do not hash to the digest in the URL.
+// It answers 400 when the bytes do not hash to the digest in the URL. For the restore's
+// floor (bench/floor.ts) it also sends a file of a second folder: GET /files/<name>.
 const BARE_RECEIVER = `
 import { createServer } from 'node:http';
 import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { basename } from 'node:path';
 const dir = process.argv[1];
+const served = process.argv[2];
 let n = 0;
 const server = createServer(async (req, res) => {
+  if (req.method === 'GET') {
+    const file = createReadStream(served + '/' + basename(decodeURIComponent(req.url)), { highWaterMark: 1 << 20 });
+    file.once('error', () => res.headersSent ? res.destroy() : res.writeHead(404).end());
+    file.once('open', () => file.pipe(res));
+    return;
+  }
   const file = await open(dir + '/' + n++, 'wx');
   const hash = createHash('sha256');
   let batch = [];
@@ -71,9 +81,9 @@ const server = createServer(async (req, res) => {
 server.listen(0, '127.0.0.1', () => process.stderr.write('listening on http://127.0.0.1:' + server.address().port + '\\n'));
 `;
 
-/** The bare receiver above, writing what it receives into `dir` (which must exist). */
-export function startBareReceiver(dir: string): Promise<BenchServer> {
-  const child = spawn(process.execPath, ['--input-type=module', '-e', BARE_RECEIVER, dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+/** The bare receiver above, writing what it receives into `dir` (which must exist), and sending the files of `served`. */
+export function startBareReceiver(dir: string, served = dir): Promise<BenchServer> {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', BARE_RECEIVER, dir, served], { stdio: ['ignore', 'ignore', 'pipe'] });
   return listening(child, 'bare receiver');
 }
 
