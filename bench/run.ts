@@ -118,7 +118,12 @@ async function saveAndRestore(corpus: Corpus, work: string): Promise<Row[]> {
   // shares both cores with a busy client.
   const bareDir = join(outputs.path, 'bare');
   mkdirSync(bareDir);
-  const bare = await startBareReceiver(bareDir, outputs.path);
+  const bare = await startBareReceiver(bareDir);
+  // The floor's own receiver (and sender of the native archive): a 200 MB upload's garbage
+  // would otherwise be collected during the bare receiver's next measured replay.
+  const floorDir = join(outputs.path, 'floor');
+  mkdirSync(floorDir);
+  const floor = await startBareReceiver(floorDir, outputs.path);
   // The native archive's digest: the floor's upload is those very bytes (zstd -T0 makes the same frame every time).
   let archiveDigest: string | undefined;
   for (let i = 0; i < RUNS; i++) {
@@ -129,10 +134,12 @@ async function saveAndRestore(corpus: Corpus, work: string): Promise<Row[]> {
       archiveDigest ??= `sha256:${createHash('sha256').update(readFileSync(archive)).digest('hex')}`;
     };
     const runFloor = async () => {
-      const cpuBefore = cpuSeconds(bare.child.pid);
-      const run = await quiet(() => floorSave(corpus.project, corpus.path, bare.url, archiveDigest as string), source);
+      const cpuBefore = cpuSeconds(floor.child.pid);
+      const run = await quiet(() => floorSave(corpus.project, corpus.path, floor.url, archiveDigest as string), source);
       floorSaves.push(run.seconds);
-      floorSaveCpu.push(run.cpuSeconds + cpuSeconds(bare.child.pid) - cpuBefore);
+      floorSaveCpu.push(run.cpuSeconds + cpuSeconds(floor.child.pid) - cpuBefore);
+      rmSync(floorDir, { recursive: true });
+      mkdirSync(floorDir);
     };
     const runLarder = async () => {
       const cpuBefore = cpuSeconds(server.child.pid);
@@ -191,9 +198,9 @@ async function saveAndRestore(corpus: Corpus, work: string): Promise<Row[]> {
       () =>
         inFolder(folder('floor'), async (dir) => {
           const run = await quiet(async () => {
-            const cpuBefore = cpuSeconds(bare.child.pid);
-            const timed = await floorRestore(dir, bare.url, basename(archive));
-            return { ...timed, cpuSeconds: timed.cpuSeconds + cpuSeconds(bare.child.pid) - cpuBefore };
+            const cpuBefore = cpuSeconds(floor.child.pid);
+            const timed = await floorRestore(dir, floor.url, basename(archive));
+            return { ...timed, cpuSeconds: timed.cpuSeconds + cpuSeconds(floor.child.pid) - cpuBefore };
           }, [archive]);
           floorRestores.push(run.seconds);
           floorRestoreCpu.push(run.cpuSeconds);
@@ -227,6 +234,7 @@ async function saveAndRestore(corpus: Corpus, work: string): Promise<Row[]> {
   }
   await server.stop();
   await bare.stop();
+  await floor.stop();
   outputs.release();
   return rows;
 }
