@@ -1,11 +1,12 @@
 import { type Timed, timed } from './measure.ts';
 
-// The floor under a save and a restore: the work a verified remote cache cannot skip,
-// done by standard tools on one stream. A save compresses the tree, hashes what it
-// sends, and sends it over HTTP to a receiver that hashes it again and writes it (the
-// bare receiver, bench/server.ts); a restore downloads, hashes, decompresses and writes
-// the tree. Set beside `tar | zstd` to a file and `zstd -dc | tar -x` from one, it says
-// what that work costs on this machine before any cache's own design adds to it.
+// A save's and a restore's work as standard tools do it, on one stream: the work a
+// verified remote cache cannot skip. A save compresses the tree, hashes what it sends,
+// and sends it over HTTP to a receiver that hashes it again and writes it (the bare
+// receiver, bench/server.ts); a restore downloads, hashes, decompresses and writes the
+// tree. Beside `tar | zstd` to a file and `zstd -dc | tar -x` from one, it says what
+// that work costs on this machine before any cache's design adds to it. A reference,
+// not a lower bound: one stream, copies through pipes, a receiver in Node.
 
 /** What the save's floor runs, in bash (`>(…)` hashes beside the upload; then `wait` for it: the status is the pipeline’s). */
 export function floorSaveScript(path: string, url: string): string {

@@ -239,12 +239,12 @@ async function saveAndRestore(corpus: Corpus, work: string): Promise<Row[]> {
   return rows;
 }
 
-/** Runs a step in a fresh folder, then lets the folder go (its writeback lands before the next step, untimed). */
 /** The ratio of two medians, as `1.23×`. */
 function against(a: number[], b: number[]): string {
   return `${(median(a) / median(b)).toFixed(2)}×`;
 }
 
+/** Runs a step in a fresh folder, then lets the folder go (its writeback lands before the next step, untimed). */
 async function inFolder(folder: FreshFolder, step: (dir: string) => Promise<unknown>): Promise<void> {
   try {
     await step(folder.path);
