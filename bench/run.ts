@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, homedir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sha256Digest } from '../shared/wire/digest.ts';
 import { buildCorpora, type Corpus } from './corpora.ts';
 import { floorRestore, floorSave } from './floor.ts';
 import { type FreshFolder, freshFolder, releaseAll } from './fresh-fs.ts';
@@ -131,7 +131,7 @@ async function saveAndRestore(corpus: Corpus, work: string): Promise<Row[]> {
       const run = await quiet(() => sh(`tar -cf - ${corpus.path} | zstd -T0 -3 -q -f -o ${archive}`, corpus.project), source);
       nativeSave.push(run.seconds);
       nativeSaveCpu.push(run.cpuSeconds);
-      archiveDigest ??= `sha256:${createHash('sha256').update(readFileSync(archive)).digest('hex')}`;
+      archiveDigest ??= sha256Digest(readFileSync(archive));
     };
     const runFloor = async () => {
       const cpuBefore = cpuSeconds(floor.child.pid);

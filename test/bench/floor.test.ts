@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
+import { sha256Digest } from '../../shared/wire/digest.ts';
 import { floorRestore, floorSave } from '../../bench/floor.ts';
 import { startBareReceiver } from '../../bench/server.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -19,19 +20,18 @@ function project(t: Parameters<typeof tempDir>[0]): { dir: string; archive: Buff
   return { dir, archive };
 }
 
-const digestOf = (bytes: Buffer): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 
 t.test('the save floor sends the very bytes of the native archive, and fails on any others', async (t) => {
   const { dir, archive } = project(t);
   const received = tempDir(t, 'received');
   const bare = await startBareReceiver(received);
   t.teardown(bare.stop);
-  const run = await floorSave(dir, 'tree', bare.url, digestOf(archive));
+  const run = await floorSave(dir, 'tree', bare.url, sha256Digest(archive));
   t.ok(run.cpuSeconds > 0, 'its pipeline’s CPU is counted');
   const [name, ...more] = readdirSync(received);
   t.same(more, []);
   t.ok(readFileSync(join(received, name as string)).equals(archive), 'the receiver wrote the native archive’s bytes');
-  await t.rejects(floorSave(dir, 'tree', bare.url, digestOf(Buffer.from('other'))), /exited with 22/, 'a refused upload fails the run');
+  await t.rejects(floorSave(dir, 'tree', bare.url, sha256Digest(Buffer.from('other'))), /exited with 22/, 'a refused upload fails the run');
 });
 
 t.test('the restore floor downloads, hashes and unpacks the archive the receiver sends', async (t) => {

@@ -1,20 +1,20 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
+import { sha256Digest } from '../../shared/wire/digest.ts';
 import { replayBlobs, startBareReceiver, startServer, toBareReceiver, toLarderServer } from '../../bench/server.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
-const digestOf = (bytes: Buffer): string => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 
 t.test('the bare receiver writes what it is sent and checks its digest', async (t) => {
   const dir = tempDir(t, 'bare');
   const bare = await startBareReceiver(dir);
   t.teardown(bare.stop);
   const blob = randomBytes(3 * 1024 * 1024 + 17); // more than one batch of writes
-  const right = await fetch(`${bare.url}/blobs/${digestOf(blob)}`, { method: 'PUT', body: blob });
+  const right = await fetch(`${bare.url}/blobs/${sha256Digest(blob)}`, { method: 'PUT', body: blob });
   t.equal(right.status, 201);
-  const wrong = await fetch(`${bare.url}/blobs/${digestOf(Buffer.from('other bytes'))}`, { method: 'PUT', body: blob });
+  const wrong = await fetch(`${bare.url}/blobs/${sha256Digest(Buffer.from('other bytes'))}`, { method: 'PUT', body: blob });
   t.equal(wrong.status, 400, 'bytes that do not hash to the digest are refused');
   const written = readdirSync(dir).map((name) => readFileSync(join(dir, name)));
   t.equal(written.length, 2);
@@ -30,13 +30,13 @@ t.test('replayBlobs sends a real server namespace’s blobs to the bare receiver
   t.teardown(bare.stop);
   const blobs = [randomBytes(1000), randomBytes(2 * 1024 * 1024), Buffer.from('a small one')];
   for (const blob of blobs) {
-    const put = await fetch(`${server.url}/v1/ns/replayed/blobs/${digestOf(blob)}`, { method: 'PUT', body: blob, headers: { 'content-type': 'application/octet-stream' } });
+    const put = await fetch(`${server.url}/v1/ns/replayed/blobs/${sha256Digest(blob)}`, { method: 'PUT', body: blob, headers: { 'content-type': 'application/octet-stream' } });
     t.equal(put.status, 201);
   }
   const sent = await replayBlobs(store, 'replayed', 2, toBareReceiver(bare.url));
   t.equal(sent, blobs.reduce((sum, b) => sum + b.length, 0), 'every byte of the namespace, once');
-  const got = readdirSync(received).map((name) => digestOf(readFileSync(join(received, name))));
-  t.same(got.sort(), blobs.map(digestOf).sort(), 'the same blobs arrive');
+  const got = readdirSync(received).map((name) => sha256Digest(readFileSync(join(received, name))));
+  t.same(got.sort(), blobs.map((blob) => sha256Digest(blob)).sort(), 'the same blobs arrive');
 
   // To the larder server, as a save sends them: asked about first, uploaded when missing.
   type Counts = { bytesIn?: number; blobsUploaded?: number; blobsPresent?: number };
