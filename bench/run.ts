@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { sha256Digest } from '../shared/wire/digest.ts';
 import { buildCorpora, type Corpus } from './corpora.ts';
 import { floorRestore, floorSave } from './floor.ts';
+import { type LeastCount, leastEntries, leastListText, leastRestore, leastSave, nodeStart } from './node-least.ts';
 import { type FreshFolder, freshFolder, releaseAll } from './fresh-fs.ts';
 import { deltaSaves } from './delta.ts';
 import { clientPackage, larder, log } from './larder.ts';
@@ -101,6 +102,16 @@ async function saveAndRestore(corpus: Corpus, work: string): Promise<Row[]> {
   const floorSaveCpu: number[] = [];
   const floorRestores: number[] = [];
   const floorRestoreCpu: number[] = [];
+  // The least a Node.js process does for each (bench/node-least.ts), in turn with them too,
+  // and Node's own start and exit.
+  const leastSaves: number[] = [];
+  const leastRestores: number[] = [];
+  const nodeStarts: number[] = [];
+  const leastList = leastEntries(corpus.project, corpus.path);
+  const leastFiles = leastList.reduce((count, e) => (e.kind === 'file' ? { files: count.files + 1, bytes: count.bytes + e.size } : count), { files: 0, bytes: 0 });
+  const wholeTree = (run: LeastCount): void => {
+    if (run.files !== leastFiles.files || run.bytes !== leastFiles.bytes) throw new Error(`the least Node.js run did ${run.files} files, ${run.bytes} bytes; the tree has ${leastFiles.files}, ${leastFiles.bytes}`);
+  };
   // A server runs for days, so each timed save goes to one that has served a save before
   // (its code compiled, its memory grown): an untimed save of this tree in a namespace of
   // its own, then each run's save in another new one (blobs are kept per namespace, so
@@ -126,6 +137,8 @@ async function saveAndRestore(corpus: Corpus, work: string): Promise<Row[]> {
   const floor = await startBareReceiver(floorDir, outputs.path);
   // The native archive's digest: the floor's upload is those very bytes (zstd -T0 makes the same frame every time).
   let archiveDigest: string | undefined;
+  const leastListFile = join(outputs.path, 'least-list');
+  writeFileSync(leastListFile, leastListText(leastList));
   for (let i = 0; i < RUNS; i++) {
     const runNative = async () => {
       const run = await quiet(() => sh(`tar -cf - ${corpus.path} | zstd -T0 -3 -q -f -o ${archive}`, corpus.project), source);
@@ -167,8 +180,14 @@ async function saveAndRestore(corpus: Corpus, work: string): Promise<Row[]> {
       mkdirSync(bareDir);
       rmSync(join(namespaceFolder(store, 'replayed'), 'blobs'), { recursive: true });
     };
+    const runLeast = async () => {
+      const run = await quiet(() => leastSave(corpus.project, corpus.path), source);
+      wholeTree(run);
+      leastSaves.push(run.seconds);
+      nodeStarts.push((await nodeStart(corpus.project)).seconds);
+    };
     // The floor needs the native archive's digest: the first round starts with native.
-    await inTurn(i, runNative, runLarder, runFloor);
+    await inTurn(i, runNative, runLarder, runFloor, runLeast);
   }
   // The restore reads the last run's namespace: only its blobs are read once before it, as
   // the native restore's archive is.
@@ -205,6 +224,12 @@ async function saveAndRestore(corpus: Corpus, work: string): Promise<Row[]> {
           floorRestores.push(run.seconds);
           floorRestoreCpu.push(run.cpuSeconds);
         }),
+      () =>
+        inFolder(folder('least'), async (dir) => {
+          const run = await quiet(() => leastRestore(dir, leastListFile), [leastListFile]);
+          wholeTree(run);
+          leastRestores.push(run.seconds);
+        }),
     );
   }
   const rows: Row[] = [
@@ -216,6 +241,9 @@ async function saveAndRestore(corpus: Corpus, work: string): Promise<Row[]> {
     { scenario: 'restore, against standard tools doing its work', corpus: corpus.name, larder: larderRestore, baselineName: 'curl from node:http | tee >(sha256sum) | zstd -dc | tar -x', baseline: floorRestores, notes: `one stream; that floor took ${against(floorRestores, nativeRestore)} the native restore's time` },
     { scenario: 'CPU-seconds, save, against standard tools doing its work', corpus: corpus.name, larder: larderSaveCpu, baselineName: 'the floor above (client and receiver)', baseline: floorSaveCpu, notes: `the floor took ${against(floorSaveCpu, nativeSaveCpu)} native's CPU` },
     { scenario: 'CPU-seconds, restore, against standard tools doing its work', corpus: corpus.name, larder: larderRestoreCpu, baselineName: 'the floor above (client and sender)', baseline: floorRestoreCpu, notes: `the floor took ${against(floorRestoreCpu, nativeRestoreCpu)} native's CPU` },
+    // The least a Node.js process does (bench/node-least.ts): where it alone is slower than native, no client on Node meets 1.0× there.
+    { scenario: 'save, against the least a Node.js process does', corpus: corpus.name, larder: larderSave, baselineName: 'node: walk the tree and read every file, one thread', baseline: leastSaves, notes: `no tar, zstd, hash or network; that took ${against(leastSaves, nativeSave)} the native save's time, and node -e 0 alone ${median(nodeStarts).toFixed(3)} s` },
+    { scenario: 'restore, against the least a Node.js process does', corpus: corpus.name, larder: larderRestore, baselineName: 'node: make every folder, file and link with its mode and time, one thread', baseline: leastRestores, notes: `bytes from one piece of memory, no network, hash or zstd; that took ${against(leastRestores, nativeRestore)} the native restore's time` },
     { scenario: 'client peak RSS, save', corpus: corpus.name, larder: saveRss, baselineName: 'the goal (MB)', baseline: [256], goal: { kind: 'larder/baseline ≤', value: 1 }, notes: 'MB' },
     { scenario: 'CPU-seconds, save (client and server)', corpus: corpus.name, larder: larderSaveCpu, baselineName: 'tar | zstd -T0 -3', baseline: nativeSaveCpu, notes: 'every process of the step, all threads' },
     { scenario: 'CPU-seconds, save (the client alone)', corpus: corpus.name, larder: clientSaveCpu, baselineName: 'tar | zstd -T0 -3', baseline: nativeSaveCpu, notes: 'what the build machine pays when the server runs elsewhere' },
